@@ -1,0 +1,187 @@
+"""Memory of the profiled code: a cheap peak by default, a per-line table on request.
+
+Peak: on Linux the kernel keeps the resident-set high-water mark (`VmHWM`), which
+`/proc/self/clear_refs` resets, so the peak costs nothing while the code runs.
+Elsewhere a thread samples the RSS through psutil every few milliseconds.
+
+Per line (memory_profiler's table, which memory_profiler itself cannot produce for code
+that is not in a file on disk): tracemalloc, plus a local trace function on the frames
+of the profiled files only, that reads the traced size and peak at every line event.
+It costs several times the bare run; that is why it is opt-in.
+"""
+
+from __future__ import annotations
+
+import linecache
+import os
+import sys
+import threading
+import tracemalloc
+import types
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Optional
+
+from sqla_magic.model import MemoryLine
+
+_STATUS = "/proc/self/status"
+_CLEAR_REFS = "/proc/self/clear_refs"
+
+
+def _status_bytes(field_name: str) -> Optional[int]:
+    try:
+        with open(_STATUS, encoding="ascii") as status:
+            for row in status:
+                if row.startswith(field_name):
+                    return int(row.split()[1]) * 1024
+    except OSError:
+        return None
+    return None
+
+
+class PeakRss:
+    """Peak resident memory above the level at start."""
+
+    def __init__(self, interval_s: float = 0.005) -> None:
+        self.interval_s = interval_s
+        self.start_bytes = 0
+        self.peak_bytes = 0
+        self._thread: Optional[threading.Thread] = None
+        self._stop = threading.Event()
+        self._kernel_peak = False
+
+    def start(self) -> None:
+        self.start_bytes = _status_bytes("VmRSS:") or _psutil_rss()
+        self.peak_bytes = self.start_bytes
+        try:
+            with open(_CLEAR_REFS, "w", encoding="ascii") as clear:
+                clear.write("5")
+            self._kernel_peak = _status_bytes("VmHWM:") is not None
+        except OSError:
+            self._kernel_peak = False
+        if not self._kernel_peak:
+            self._thread = threading.Thread(target=self._sample, name="sqla_magic-rss", daemon=True)
+            self._thread.start()
+
+    def _sample(self) -> None:
+        while not self._stop.wait(self.interval_s):
+            self.peak_bytes = max(self.peak_bytes, _psutil_rss())
+
+    def stop(self) -> int:
+        """Stop and return the peak growth in bytes."""
+        if self._kernel_peak:
+            self.peak_bytes = _status_bytes("VmHWM:") or self.peak_bytes
+        elif self._thread is not None:
+            self._stop.set()
+            self._thread.join()
+            self.peak_bytes = max(self.peak_bytes, _psutil_rss())
+        return max(self.peak_bytes - self.start_bytes, 0)
+
+
+def _psutil_rss() -> int:
+    import psutil
+
+    return int(psutil.Process(os.getpid()).memory_info().rss)
+
+
+@dataclass
+class _LineStats:
+    increment: int = 0
+    total: int = 0
+    peak: int = 0
+    occurrences: int = 0
+
+
+class LineMemory:
+    """Per-line memory of the frames whose code lives in `filenames`."""
+
+    def __init__(self, filenames: frozenset[str]) -> None:
+        self.filenames = filenames
+        self.lines: dict[tuple[str, int], _LineStats] = {}
+        self.peak_bytes = 0
+        self.start_bytes = 0
+        self._previous_trace: Optional[Callable[..., Any]] = None
+        self._owns_tracemalloc = False
+        # frame -> (line being run, traced bytes when it started)
+        self._running: dict[types.FrameType, tuple[int, int]] = {}
+        self._entered: Optional[types.FrameType] = None
+
+    def start(self, running: Optional[types.FrameType] = None) -> Optional[str]:
+        """Start tracing this thread; returns a note instead if a tracer is already active.
+
+        `running` is a profiled frame already executing (the body of a `with profile()`),
+        which a new global trace function would not see.
+        """
+        if sys.gettrace() is not None:
+            return "per-line memory not recorded: another trace function (debugger or coverage) is active"
+        if not tracemalloc.is_tracing():
+            tracemalloc.start(1)
+            self._owns_tracemalloc = True
+        tracemalloc.reset_peak()
+        self.start_bytes = tracemalloc.get_traced_memory()[0]
+        sys.settrace(self._global_trace)
+        if running is not None and running.f_code.co_filename in self.filenames:
+            running.f_trace = self._local_trace
+            self._entered = running
+        return None
+
+    def stop(self) -> None:
+        sys.settrace(None)
+        if self._entered is not None:
+            self._entered.f_trace = None
+            self._entered = None
+        current, peak = tracemalloc.get_traced_memory()
+        for frame in list(self._running):
+            self._finish_line(frame, current, peak)
+        self.peak_bytes = max(self.peak_bytes, peak - self.start_bytes)
+        if self._owns_tracemalloc:
+            tracemalloc.stop()
+
+    def _global_trace(self, frame: types.FrameType, event: str, arg: Any) -> Any:
+        if frame.f_code.co_filename in self.filenames:
+            return self._local_trace
+        return None
+
+    def _local_trace(self, frame: types.FrameType, event: str, arg: Any) -> Any:
+        if event == "line" or event == "return":
+            current, peak = tracemalloc.get_traced_memory()
+            if frame in self._running:
+                self._finish_line(frame, current, peak)
+            if event == "line":
+                tracemalloc.reset_peak()
+                self._running[frame] = (frame.f_lineno, current)
+        return self._local_trace
+
+    def _finish_line(self, frame: types.FrameType, current: int, peak: int) -> None:
+        line, before = self._running.pop(frame)
+        stats = self.lines.get((frame.f_code.co_filename, line))
+        if stats is None:
+            stats = self.lines[(frame.f_code.co_filename, line)] = _LineStats()
+        stats.increment += current - before
+        stats.total = current - self.start_bytes
+        stats.peak = max(stats.peak, peak - before)
+        stats.occurrences += 1
+        self.peak_bytes = max(self.peak_bytes, peak - self.start_bytes)
+
+    def table(self, filename: str, source: str = "") -> tuple[MemoryLine, ...]:
+        """The table for one file, in line order; source text from `source` or linecache."""
+        source_lines = source.splitlines() if source else None
+        rows = []
+        for (file, line), stats in sorted(self.lines.items()):
+            if file != filename:
+                continue
+            if source_lines is not None:
+                text = source_lines[line - 1] if 0 < line <= len(source_lines) else ""
+            else:
+                text = linecache.getline(file, line).rstrip("\n")
+            rows.append(
+                MemoryLine(
+                    line=line,
+                    increment_bytes=stats.increment,
+                    total_bytes=stats.total,
+                    source=text,
+                    peak_bytes=stats.peak,
+                    occurrences=stats.occurrences,
+                )
+            )
+        return tuple(rows)

@@ -1,0 +1,60 @@
+"""Display copies of statement parameters: JSON-friendly, bounded, never the originals."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+MAX_TEXT = 200
+"""Characters of a string parameter kept for display."""
+MAX_SETS = 10
+"""Parameter sets of an executemany kept for display."""
+MAX_ITEMS = 100
+"""Values of one parameter set kept for display."""
+
+
+def display_params(parameters: Any, executemany: bool) -> tuple[Any, int]:
+    """(display copy, number of parameter sets) for the parameters a cursor received."""
+    if executemany and isinstance(parameters, Sequence) and not isinstance(parameters, (str, bytes)):
+        sets = len(parameters)
+        shown = tuple(_one_set(p) for p in parameters[:MAX_SETS])
+        if sets > MAX_SETS:
+            shown += (f"... {sets - MAX_SETS} more parameter sets",)
+        return shown, sets
+    return _one_set(parameters), 1
+
+
+def _one_set(parameters: Any) -> Any:
+    if parameters is None:
+        return None
+    if isinstance(parameters, Mapping):
+        items = list(parameters.items())
+        shown: dict[str, Any] = {str(k): display_value(v) for k, v in items[:MAX_ITEMS]}
+        if len(items) > MAX_ITEMS:
+            shown["..."] = f"{len(items) - MAX_ITEMS} more"
+        return shown
+    if isinstance(parameters, Sequence) and not isinstance(parameters, (str, bytes)):
+        values = tuple(display_value(v) for v in parameters[:MAX_ITEMS])
+        if len(parameters) > MAX_ITEMS:
+            values += (f"... {len(parameters) - MAX_ITEMS} more",)
+        return values
+    return display_value(parameters)
+
+
+def display_value(value: Any) -> Any:
+    """A JSON-friendly, bounded stand-in for one parameter value."""
+    if value is None or isinstance(value, (bool, int, float)):
+        return value
+    if isinstance(value, str):
+        return truncate(value)
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        return f"<{len(value)} bytes>"
+    if isinstance(value, (list, tuple)):
+        return _one_set(value)
+    return truncate(repr(value))
+
+
+def truncate(text: str, limit: int = MAX_TEXT) -> str:
+    if len(text) <= limit:
+        return text
+    return f"{text[:limit]}… (+{len(text) - limit} chars)"

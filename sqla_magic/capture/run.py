@@ -1,0 +1,387 @@
+"""`profile()`: start every recorder, run the code, stop them all, build the `Report`.
+
+Stop order mirrors start order, in `finally`, so nothing stays installed whatever the
+profiled code raised.  EXPLAIN and the rules run after capture has stopped, so their
+own statements are never part of the report.
+"""
+
+from __future__ import annotations
+
+import collections
+import cProfile
+import datetime
+import sys
+import time
+import types
+import warnings
+from collections.abc import Iterable
+from dataclasses import dataclass, field, fields, replace
+from typing import Any, Optional
+
+import sqlalchemy
+
+from sqla_magic import _compat
+from sqla_magic.capture.callgraph import CallGraph, build_call_graph
+from sqla_magic.capture.fingerprint import fingerprint
+from sqla_magic.capture.memory import LineMemory, PeakRss
+from sqla_magic.capture.params import display_params, truncate
+from sqla_magic.capture.statements import Recorder, StatementRecord
+from sqla_magic.model import LAYERS, CapturedWarning, CellError, Memory, Report, Statement
+
+
+@dataclass(frozen=True)
+class Options:
+    """What to record; the magic's options map onto these one to one."""
+
+    memory: bool = True
+    memory_lines: bool = False
+    call_tree: bool = True
+    explain: bool = True
+    explain_analyze: bool = False
+    findings: bool = True
+    engines: Optional[tuple[Any, ...]] = None
+    max_statements: int = 20_000
+
+
+@dataclass
+class Recording:
+    """Everything a finished run captured, before it becomes a `Report`."""
+
+    report: Report
+    records: list[StatementRecord] = field(default_factory=list)
+
+
+class Profiler:
+    """Start/stop capture around code that is not a single Python block (a notebook cell)."""
+
+    def __init__(
+        self,
+        options: Options = Options(),
+        filenames: Iterable[str] = (),
+        source: str = "",
+    ) -> None:
+        self.options = options
+        self.filenames = frozenset(filenames)
+        self.source = source
+        self.notes: list[str] = []
+        self.warnings: list[CapturedWarning] = []
+        self.recorder = Recorder(self.filenames, options.engines, options.max_statements)
+        self._cprofile: Optional[cProfile.Profile] = None
+        self._peak: Optional[PeakRss] = None
+        self._lines: Optional[LineMemory] = None
+        self._showwarning: Any = None
+        self._started_at = ""
+        self._wall0 = 0.0
+        self._cpu0 = 0.0
+        self._running = False
+        self._direct_calls = False
+
+    # -- start / stop ------------------------------------------------------------------
+
+    def start(self, running_frame: Optional[types.FrameType] = None) -> None:
+        options = self.options
+        self._direct_calls = running_frame is not None
+        self._started_at = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
+        self._showwarning = warnings.showwarning
+        warnings.showwarning = self._record_warning
+        if options.memory_lines and options.memory:
+            self._lines = LineMemory(self.filenames)
+            note = self._lines.start(running_frame)
+            if note:
+                self.notes.append(note)
+                self._lines = None
+        if options.memory and self._lines is None:
+            self._peak = PeakRss()
+            self._peak.start()
+        self.recorder.__enter__()
+        if options.call_tree:
+            if sys.getprofile() is not None:
+                self.notes.append("call tree not recorded: another profiler is active in this thread")
+            else:
+                self._cprofile = cProfile.Profile()
+                self._cprofile.enable()
+        self._running = True
+        self._wall0 = time.perf_counter()
+        self._cpu0 = time.process_time()
+
+    def stop(self, error: Optional[BaseException] = None) -> Recording:
+        """Stop every recorder and build the report (findings and plans included)."""
+        wall = time.perf_counter() - self._wall0
+        cpu = time.process_time() - self._cpu0
+        try:
+            if self._cprofile is not None:
+                self._cprofile.disable()
+        finally:
+            self.recorder.__exit__()
+            warnings.showwarning = self._showwarning
+            if self._lines is not None:
+                self._lines.stop()
+            peak = self._peak.stop() if self._peak is not None else None
+            self._running = False
+        recording = self._build(wall, cpu, peak, error)
+        return _analyse(recording, self.options)
+
+    @property
+    def running(self) -> bool:
+        return self._running
+
+    def _record_warning(self, message: Any, category: type, filename: str, lineno: int, *rest: Any) -> None:
+        line = lineno if filename in self.filenames else None
+        self.warnings.append(CapturedWarning(category.__name__, str(message), line, filename))
+        if self._showwarning is not None:
+            self._showwarning(message, category, filename, lineno, *rest)
+
+    # -- the report --------------------------------------------------------------------
+
+    def _build(self, wall: float, cpu: float, peak: Optional[int], error: Optional[BaseException]) -> Recording:
+        recorder = self.recorder
+        filename = min(self.filenames) if self.filenames else ""
+        statements = tuple(_statement(r, filename, recorder.started) for r in recorder.records)
+        graph = (
+            build_call_graph(self._cprofile, self.filenames, direct_calls=self._direct_calls)
+            if self._cprofile is not None
+            else None
+        )
+        notes = list(self.notes)
+        if graph is not None and graph.truncated:
+            notes.append(f"call tree cut at {graph.nodes} nodes; the time below is kept in its parent")
+        if recorder.dropped:
+            notes.append(
+                f"{recorder.dropped} more statements ran and were not kept "
+                f"(cap: {recorder.max_statements}); their time still counts"
+            )
+        report = Report(
+            wall_s=wall,
+            cpu_s=cpu,
+            statements=statements,
+            layers=_layers(wall, statements, recorder, graph),
+            call_tree=graph.tree if graph is not None else None,
+            memory=self._memory(peak, filename),
+            source=self.source,
+            filename=filename,
+            started_at=self._started_at,
+            objects_loaded=_objects(recorder),
+            warnings=tuple(self.warnings),
+            error=_cell_error(error, self.filenames),
+            notes=tuple(notes),
+            dropped_statements=recorder.dropped,
+            versions={"sqlalchemy": sqlalchemy.__version__, "python": sys.version.split()[0]},
+        )
+        return Recording(report=report, records=list(recorder.records))
+
+    def _memory(self, peak: Optional[int], filename: str) -> Optional[Memory]:
+        if self._lines is not None:
+            return Memory(
+                peak_bytes=self._lines.peak_bytes,
+                lines=self._lines.table(filename, self.source),
+                method="tracemalloc",
+                start_bytes=self._lines.start_bytes,
+            )
+        if peak is not None and self._peak is not None:
+            return Memory(peak_bytes=peak, method="rss", start_bytes=self._peak.start_bytes)
+        return None
+
+
+def _statement(record: StatementRecord, filename: str, started: float) -> Statement:
+    params, sets = display_params(record.parameters, record.executemany)
+    engine = record.engine
+    return Statement(
+        sql=record.sql,
+        params=params,
+        duration_s=record.duration_s,
+        rowcount=record.rowcount,
+        executemany=record.executemany,
+        fingerprint=fingerprint(record.sql),
+        cache=record.cache,
+        line=record.lines.get(filename),
+        origin=record.origin,
+        engine=_url(engine),
+        thread=record.thread,
+        dialect=engine.dialect.name,
+        rows=record.rows,
+        fetch_s=record.fetch_s,
+        start_s=max(record.start - started, 0.0),
+        param_sets=sets,
+        error=truncate(record.error, 2000) if record.error else None,
+    )
+
+
+_URLS: dict[int, tuple[Any, str]] = {}
+
+
+def _url(engine: Any) -> str:
+    cached = _URLS.get(id(engine))
+    if cached is None or cached[0] is not engine.url:
+        cached = _URLS[id(engine)] = (engine.url, _compat.engine_url(engine))
+    return cached[1]
+
+
+def _layers(
+    wall: float, statements: tuple[Statement, ...], recorder: Recorder, graph: Optional[CallGraph]
+) -> dict[str, float]:
+    """Seconds per layer, adding up to `wall`.
+
+    With a call tree, every layer comes from it (one clock, this thread).  Without one,
+    only database and fetch are known, from the statements themselves.
+    """
+    seconds = dict.fromkeys(LAYERS, 0.0)
+    if graph is not None and graph.tree is not None:
+        for layer in LAYERS[:-1]:
+            seconds[layer] = graph.layer_seconds.get(layer, 0.0)
+    else:
+        seconds["database"] = sum(s.duration_s for s in statements) + recorder.dropped_duration_s
+        seconds["fetch"] = sum(s.fetch_s for s in statements)
+    known = sum(seconds.values())
+    if known > wall > 0:
+        seconds = {k: v * wall / known for k, v in seconds.items()}
+        known = wall
+    seconds["python"] = max(wall - known, 0.0)
+    return seconds
+
+
+def _objects(recorder: Recorder) -> dict[str, int]:
+    objects: dict[str, int] = {}
+    for cls, count in recorder.objects_loaded.most_common():
+        objects[cls.__name__] = objects.get(cls.__name__, 0) + count
+    return objects
+
+
+def _cell_error(error: Optional[BaseException], filenames: frozenset[str]) -> Optional[CellError]:
+    if error is None:
+        return None
+    line = None
+    tb = error.__traceback__
+    while tb is not None:
+        if tb.tb_frame.f_code.co_filename in filenames:
+            line = tb.tb_lineno
+        tb = tb.tb_next
+    return CellError(type=type(error).__name__, message=truncate(str(error), 2000), line=line)
+
+
+def _analyse(recording: Recording, options: Options) -> Recording:
+    """Findings and EXPLAIN plans, each optional and never fatal to the report."""
+    report = recording.report
+    notes = list(report.notes)
+    findings: tuple[Any, ...] = ()
+    plans: tuple[Any, ...] = ()
+    if options.findings:
+        try:
+            from sqla_magic.analysis import analyse
+
+            findings = tuple(analyse(report))
+        except Exception as problem:  # a broken rule must not cost the user the report
+            notes.append(f"findings not computed: {type(problem).__name__}: {problem}")
+    if options.explain and report.statements:
+        try:
+            from sqla_magic.explain import explain_report
+
+            plans = tuple(
+                explain_report(
+                    replace(report, findings=findings),
+                    recording.records,
+                    analyze=options.explain_analyze,
+                )
+            )
+        except Exception as problem:
+            notes.append(f"EXPLAIN not run: {type(problem).__name__}: {problem}")
+    if plans and options.findings:
+        try:
+            from sqla_magic.analysis import analyse_plans
+
+            findings += tuple(analyse_plans(replace(report, plans=plans, findings=findings)))
+        except Exception as problem:
+            notes.append(f"plan findings not computed: {type(problem).__name__}: {problem}")
+    recording.report = replace(report, findings=findings, plans=plans, notes=tuple(notes))
+    return recording
+
+
+_history: collections.deque[Report] = collections.deque(maxlen=10)
+
+
+def remember(report: Report) -> None:
+    """Keep `report` as the latest (only the last few are held, to bound memory)."""
+    _history.append(report)
+
+
+def last_report() -> Optional[Report]:
+    """The latest report of this process (from the magic or `profile()`), or None."""
+    return _history[-1] if _history else None
+
+
+def keep_reports(count: int) -> None:
+    """How many past reports to hold (default 10)."""
+    global _history
+    _history = collections.deque(_history, maxlen=max(count, 1))
+
+
+class profile:  # noqa: N801 - used as `with profile() as report:`, like a function
+    """Profile a block of SQLAlchemy code: `with profile() as report: ...`.
+
+    The `as` target is a `Report` that is empty inside the block and filled, once, when
+    the block ends (also when it raises; the exception is not swallowed).
+    """
+
+    def __init__(
+        self,
+        *,
+        memory: bool = True,
+        memory_lines: bool = False,
+        call_tree: bool = True,
+        explain: bool = True,
+        explain_analyze: bool = False,
+        findings: bool = True,
+        engine: Any = None,
+        max_statements: int = 20_000,
+        filename: Optional[str] = None,
+        source: str = "",
+    ) -> None:
+        engines = None if engine is None else tuple(engine) if isinstance(engine, (list, tuple)) else (engine,)
+        self.options = Options(
+            memory=memory,
+            memory_lines=memory_lines,
+            call_tree=call_tree,
+            explain=explain,
+            explain_analyze=explain_analyze,
+            findings=findings,
+            engines=_sync_engines(engines),
+            max_statements=max_statements,
+        )
+        self._filename = filename
+        self._source = source
+        self._profiler: Optional[Profiler] = None
+        self.report: Optional[Report] = None
+
+    def __enter__(self) -> Report:
+        caller = sys._getframe(1)
+        filename = self._filename or caller.f_code.co_filename
+        self._profiler = Profiler(self.options, (filename,), self._source)
+        self.report = Report(wall_s=0.0, cpu_s=0.0)
+        self._profiler.start(running_frame=caller)
+        return self.report
+
+    def __exit__(self, exc_type: Any, exc: Optional[BaseException], tb: Any) -> None:
+        assert self._profiler is not None and self.report is not None
+        built = self._profiler.stop(exc).report
+        _fill(self.report, built)
+        remember(self.report)
+
+
+def _fill(target: Report, built: Report) -> None:
+    """Give the pre-made `as` target the finished report's values (see `profile`)."""
+    for f in fields(Report):
+        object.__setattr__(target, f.name, getattr(built, f.name))
+
+
+def _sync_engines(engines: Optional[tuple[Any, ...]]) -> Optional[tuple[Any, ...]]:
+    """Engines as the events see them: an `AsyncEngine` becomes its `sync_engine`."""
+    if engines is None:
+        return None
+    resolved = []
+    for engine in engines:
+        engine = getattr(engine, "sync_engine", engine)
+        if not isinstance(engine, sqlalchemy.engine.Engine):
+            raise TypeError(f"not a SQLAlchemy engine: {engine!r}")
+        resolved.append(engine)
+    return tuple(resolved)
+
+

@@ -1,0 +1,216 @@
+"""IPython glue: `%%sqlprofile` / `%sqlprofile` → `Profiler` → display.
+
+How a cell is run: an input transformer (in `input_transformers_cleanup`, which runs
+before IPython looks for cell magics) turns the first line `%%sqlprofile OPTIONS` into a
+call that starts the profiler, keeping the line count, and a `post_run_cell` hook stops
+it and shows the report.  The cell itself is left to IPython, so top-level `await`, the
+cell's file name in tracebacks, `Out[]`, `_` and the cell's error status behave as
+without the magic.  (Running the cell through a nested `run_cell`, as other profiling
+magics do, breaks `await` and reports a failed cell as a success.)  The registered
+`%%sqlprofile` magic serves direct calls (`run_cell_magic`) and `%sqlprofile?` help.
+"""
+
+from __future__ import annotations
+
+import ast
+import linecache
+import sys
+from typing import Any, Optional
+
+from IPython.core.error import UsageError
+from IPython.core.magic import Magics, cell_magic, line_magic, magics_class
+from IPython.core.magic_arguments import argument, magic_arguments, parse_argstring
+
+from sqla_magic.capture.run import Options, Profiler, remember
+from sqla_magic.model import Report
+
+_PREFIX = "%%sqlprofile"
+_START_CALL = "__import__('sqla_magic').magic.start_cell({args!r})\n"
+
+
+@magics_class
+class SqlProfileMagics(Magics):
+    @magic_arguments()
+    @argument("-o", dest="output", metavar="NAME", help="also store the Report in the user namespace as NAME")
+    @argument("--no-memory", action="store_true", help="skip memory tracing")
+    @argument("--memory-lines", action="store_true", help="per-line memory table for the cell (slower)")
+    @argument("--no-explain", action="store_true", help="do not run EXPLAIN")
+    @argument(
+        "--explain-analyze",
+        action="store_true",
+        help="EXPLAIN ANALYZE read-only statements, inside a transaction that is rolled back",
+    )
+    @argument("--engine", metavar="EXPR", help="capture only this engine (evaluated in the user namespace)")
+    @argument("--save", metavar="PATH", help="write the report to PATH (.html or .json)")
+    @argument("--quiet", action="store_true", help="display nothing (the report is still stored)")
+    @argument("statement", nargs="*", help="the statement to profile (line magic)")
+    @line_magic("sqlprofile")
+    @cell_magic("sqlprofile")
+    def sqlprofile(self, line: str, cell: Optional[str] = None) -> Any:
+        """Profile SQLAlchemy in a cell (`%%sqlprofile`) or one statement (`%sqlprofile`).
+
+        Shows where the time went (database, fetch, compile, ORM loading, mapper
+        configuration, Python), every SQL statement, the call tree, memory, EXPLAIN
+        plans and findings with rewrites.
+        """
+        args = parse_argstring(self.sqlprofile, line)
+        if cell is None:
+            code = " ".join(args.statement)
+            if not code.strip():
+                raise UsageError("%sqlprofile needs a statement; use %%sqlprofile for a whole cell")
+            return _run_source(self.shell, args, code, first_line=1)
+        if args.statement:
+            raise UsageError(f"unexpected arguments for %%sqlprofile: {' '.join(args.statement)}")
+        return _run_source(self.shell, args, cell, first_line=2)
+
+
+def _options(shell: Any, args: Any) -> Options:
+    engines = None
+    if args.engine:
+        try:
+            value = eval(args.engine, shell.user_ns)
+        except Exception as problem:
+            raise UsageError(f"--engine {args.engine}: {type(problem).__name__}: {problem}") from None
+        engines = tuple(value) if isinstance(value, (list, tuple)) else (value,)
+        from sqla_magic.capture.run import _sync_engines
+
+        try:
+            engines = _sync_engines(engines)
+        except TypeError as problem:
+            raise UsageError(f"--engine {args.engine}: {problem}") from None
+    return Options(
+        memory=not args.no_memory,
+        memory_lines=args.memory_lines,
+        explain=not args.no_explain,
+        explain_analyze=args.explain_analyze,
+        engines=engines,
+    )
+
+
+# -- the cell path: transformer + post_run_cell ----------------------------------------
+
+
+class _CellRun:
+    """The profile of the cell being run, between `start_cell` and `post_run_cell`."""
+
+    def __init__(self, shell: Any, args: Any, profiler: Profiler) -> None:
+        self.shell = shell
+        self.args = args
+        self.profiler = profiler
+
+
+_current: Optional[_CellRun] = None
+
+
+def transform_cell(lines: list[str]) -> list[str]:
+    """`%%sqlprofile OPTIONS` on the first line → a `start_cell` call, same line count."""
+    if not lines or not lines[0].startswith(_PREFIX):
+        return lines
+    rest = lines[0][len(_PREFIX) :]
+    if rest and not rest[0].isspace():
+        return lines  # another magic whose name starts the same
+    args = rest.strip()
+    if args.endswith("?"):
+        return lines  # `%%sqlprofile?`: IPython's help
+    return [_START_CALL.format(args=args), *lines[1:]]
+
+
+def start_cell(arg_string: str) -> None:
+    """Called from the cell's rewritten first line: parse the options and start."""
+    global _current
+    from IPython import get_ipython
+
+    shell = get_ipython()
+    if shell is None:
+        raise RuntimeError("%%sqlprofile runs inside IPython")
+    args = parse_argstring(SqlProfileMagics.sqlprofile, arg_string)
+    if args.statement:
+        raise UsageError(f"unexpected arguments for %%sqlprofile: {' '.join(args.statement)}")
+    options = _options(shell, args)
+    if _current is not None:  # a previous cell never reached post_run_cell
+        _current.profiler.stop()
+        _current = None
+    filename = sys._getframe(1).f_code.co_filename
+    source = "".join(linecache.getlines(filename))
+    profiler = Profiler(options, (filename,), source)
+    _current = _CellRun(shell, args, profiler)
+    profiler.start()
+
+
+def post_run_cell(result: Any) -> None:
+    """Stop the cell's profile, if one started, and show its report."""
+    global _current
+    run, _current = _current, None
+    if run is None:
+        return
+    error = getattr(result, "error_in_exec", None)
+    report = run.profiler.stop(error).report
+    _finish(run.shell, run.args, report)
+
+
+def _finish(shell: Any, args: Any, report: Report) -> None:
+    remember(report)
+    if args.output:
+        shell.user_ns[args.output] = report
+    if args.save:
+        try:
+            report.save(args.save)
+        except (OSError, ValueError) as problem:
+            print(f"sqlprofile: could not save the report to {args.save}: {problem}", file=sys.stderr)
+    if not args.quiet:
+        from IPython.display import display
+
+        display(report)
+
+
+# -- the direct path: run_cell_magic / line magic -----------------------------------------
+
+
+def _run_source(shell: Any, args: Any, source: str, first_line: int) -> Any:
+    """Run code given to the magic itself, returning its last expression's value."""
+    options = _options(shell, args)
+    padded = "\n" * (first_line - 1) + source
+    filename = shell.compile.cache(padded, shell.execution_count) if hasattr(shell, "compile") else "<sqlprofile>"
+    try:
+        tree = ast.parse(padded, filename=filename)
+    except SyntaxError as problem:
+        raise UsageError(f"syntax error in the profiled code, line {problem.lineno}: {problem.msg}") from None
+    last = tree.body.pop() if tree.body and isinstance(tree.body[-1], ast.Expr) else None
+    body = compile(tree, filename, "exec")
+    tail = compile(ast.Expression(last.value), filename, "eval") if last is not None else None
+    profiler = Profiler(options, (filename,), padded)
+    profiler.start()
+    error: Optional[BaseException] = None
+    try:
+        exec(body, shell.user_ns)
+        return eval(tail, shell.user_ns) if tail is not None else None
+    except BaseException as problem:
+        error = problem
+        raise
+    finally:
+        _finish(shell, args, profiler.stop(error).report)
+
+
+# -- extension lifecycle ------------------------------------------------------------------
+
+
+def load(shell: Any) -> None:
+    shell.register_magics(SqlProfileMagics)
+    if transform_cell not in shell.input_transformers_cleanup:
+        shell.input_transformers_cleanup.append(transform_cell)
+    if post_run_cell not in shell.events.callbacks["post_run_cell"]:
+        shell.events.register("post_run_cell", post_run_cell)
+
+
+def unload(shell: Any) -> None:
+    global _current
+    if _current is not None:
+        _current.profiler.stop()
+        _current = None
+    while transform_cell in shell.input_transformers_cleanup:
+        shell.input_transformers_cleanup.remove(transform_cell)
+    if post_run_cell in shell.events.callbacks["post_run_cell"]:
+        shell.events.unregister("post_run_cell", post_run_cell)
+    for kind in ("line", "cell"):
+        shell.magics_manager.magics[kind].pop("sqlprofile", None)
+    shell.magics_manager.registry.pop("SqlProfileMagics", None)

@@ -1,0 +1,397 @@
+"""The report model: plain, frozen data that every other stage reads or produces.
+
+A `Report` holds only JSON-friendly values (numbers, strings, tuples, mappings and
+the dataclasses below), so `Report.from_json(report.to_json()) == report` holds and
+saved reports can serve as fixtures and as what the renderers read.  Nothing here
+imports the rest of the package.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import json
+import types
+import typing
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Optional, Union
+
+LAYERS = ("database", "fetch", "compile", "orm_load", "mapper_config", "python")
+"""The layers of `Report.layers`, in display order."""
+
+CACHE_STATES = ("generated", "cached", "no key", "no cache", "unknown")
+"""The values of `Statement.cache`, worded as SQLAlchemy's own engine logging words them."""
+
+SEVERITIES = ("high", "medium", "low")
+
+JSONValue = Any
+"""A value made only of None, bool, int, float, str, lists/tuples and str-keyed dicts."""
+
+
+@dataclass(frozen=True)
+class Statement:
+    """One execution of SQL on a DBAPI cursor, as the engine events saw it."""
+
+    sql: str
+    params: JSONValue
+    """Display copy of the parameters: long values truncated, odd types as their repr.
+    For executemany, a list of the first parameter sets (see `param_sets` for the count)."""
+    duration_s: float
+    """Time spent in the DBAPI execute call."""
+    rowcount: int
+    """`cursor.rowcount` as the DBAPI (and SQLAlchemy's `CursorResult.rowcount`) reports it."""
+    executemany: bool
+    fingerprint: str
+    """Hash of the statement's shape: literals and parameters normalised away."""
+    cache: str
+    """One of `CACHE_STATES`."""
+    line: Optional[int]
+    """Line of the profiled code that caused the statement (cell lines count the magic line as 1)."""
+    origin: str
+    """`query`, `lazy load Class.attr`, `eager load Class.attr`, `refresh Class`, `flush`,
+    `orm statement` or `core`."""
+    engine: str
+    """Engine URL with the password hidden."""
+    thread: str
+    dialect: str = ""
+    rows: Optional[int] = None
+    """Rows fetched from the cursor by the time the profile ended (`None` if not known)."""
+    fetch_s: float = 0.0
+    """Time spent in DBAPI fetch calls for this statement."""
+    start_s: float = 0.0
+    """Start time relative to the start of the profile."""
+    param_sets: int = 1
+    """How many parameter sets the execution carried (more than one for executemany)."""
+    error: Optional[str] = None
+    """The DBAPI error, if the execution failed."""
+
+
+@dataclass(frozen=True)
+class CallNode:
+    """A node of the cumulative call tree (cProfile), children sorted by total time."""
+
+    name: str
+    file: str
+    line: int
+    calls: int
+    total_s: float
+    self_s: float
+    children: tuple[CallNode, ...] = ()
+    layer: str = "python"
+    """The layer its own time was counted in (one of `LAYERS`)."""
+    kind: str = "library"
+    """`cell` (the profiled code), `sqlalchemy`, `library`, `stdlib` or `builtin`."""
+
+    def walk(self) -> typing.Iterator[CallNode]:
+        """Every node of the subtree, depth first."""
+        stack = [self]
+        while stack:
+            node = stack.pop()
+            yield node
+            stack.extend(reversed(node.children))
+
+    def count(self) -> int:
+        return sum(1 for _ in self.walk())
+
+
+@dataclass(frozen=True)
+class MemoryLine:
+    """Memory seen while one line of the profiled code ran (like memory_profiler's table)."""
+
+    line: int
+    increment_bytes: int
+    """Net bytes allocated and still held after the line, summed over its executions."""
+    total_bytes: int
+    """Traced bytes held after the line last ran."""
+    source: str
+    peak_bytes: int = 0
+    """Highest extra memory held at once while the line ran."""
+    occurrences: int = 1
+
+
+@dataclass(frozen=True)
+class Memory:
+    peak_bytes: int
+    """Highest memory growth during the profiled code, above what was held when it started."""
+    lines: Optional[tuple[MemoryLine, ...]] = None
+    method: str = "rss"
+    """What `peak_bytes` measures: `rss` (resident set size) or `tracemalloc` (Python allocations)."""
+    start_bytes: int = 0
+
+
+@dataclass(frozen=True)
+class PlanNode:
+    """One node of an EXPLAIN plan, in a model common to every database."""
+
+    label: str
+    detail: str = ""
+    cost: Optional[float] = None
+    rows: Optional[float] = None
+    """Rows the planner estimated."""
+    actual_rows: Optional[float] = None
+    actual_time_ms: Optional[float] = None
+    table: Optional[str] = None
+    index: Optional[str] = None
+    filter_columns: tuple[str, ...] = ()
+    """Columns a scan filters on without an index."""
+    children: tuple[PlanNode, ...] = ()
+
+    def walk(self) -> typing.Iterator[PlanNode]:
+        stack = [self]
+        while stack:
+            node = stack.pop()
+            yield node
+            stack.extend(reversed(node.children))
+
+
+@dataclass(frozen=True)
+class PlanWarning:
+    """Something in a plan a reader should look at."""
+
+    kind: str
+    """`seq-scan`, `temp-btree`, `filesort`, `nested-loop`, `row-mismatch`, ..."""
+    message: str
+    table: Optional[str] = None
+    columns: tuple[str, ...] = ()
+    rows: Optional[float] = None
+
+
+@dataclass(frozen=True)
+class Plan:
+    fingerprint: str
+    dialect: str
+    analyzed: bool
+    root: Optional[PlanNode]
+    warnings: tuple[PlanWarning, ...] = ()
+    statement: Optional[int] = None
+    """Index into `Report.statements` of the execution that was explained."""
+    sql: str = ""
+    note: Optional[str] = None
+    """Why there is no plan, or what to know about it (e.g. DML explained without ANALYZE)."""
+    raw: JSONValue = None
+    """The database's own output (JSON plans as parsed, text plans as lines)."""
+
+
+@dataclass(frozen=True)
+class Rewrite:
+    original: str
+    rewritten: str
+    explanation: str = ""
+
+    def diff(self) -> str:
+        """Unified diff from the original cell to the rewritten one."""
+        return "".join(
+            difflib.unified_diff(
+                self.original.splitlines(keepends=True),
+                self.rewritten.splitlines(keepends=True),
+                fromfile="cell",
+                tofile="rewritten",
+            )
+        )
+
+
+@dataclass(frozen=True)
+class Finding:
+    rule: str
+    severity: str
+    title: str
+    message: str
+    lines: tuple[int, ...] = ()
+    statements: tuple[int, ...] = ()
+    rewrite: Optional[Rewrite] = None
+    fix: Optional[str] = None
+    """Code to change outside the cell (a model, an index), when the fix is not a rewrite."""
+
+
+@dataclass(frozen=True)
+class CapturedWarning:
+    """A warning (typically a SAWarning) raised while profiling."""
+
+    category: str
+    message: str
+    line: Optional[int] = None
+    filename: str = ""
+
+
+@dataclass(frozen=True)
+class CellError:
+    """The exception the profiled code raised (it is re-raised to the caller all the same)."""
+
+    type: str
+    message: str
+    line: Optional[int] = None
+
+
+@dataclass(frozen=True)
+class Report:
+    wall_s: float
+    cpu_s: float
+    statements: tuple[Statement, ...] = ()
+    layers: Mapping[str, float] = field(default_factory=dict)
+    call_tree: Optional[CallNode] = None
+    memory: Optional[Memory] = None
+    plans: tuple[Plan, ...] = ()
+    findings: tuple[Finding, ...] = ()
+    source: str = ""
+    """The profiled cell's source (empty for `profile()` outside IPython)."""
+    filename: str = ""
+    """File of the profiled code (the cell's pseudo-file in IPython)."""
+    started_at: str = ""
+    objects_loaded: Mapping[str, int] = field(default_factory=dict)
+    """ORM objects loaded from rows, per mapped class."""
+    warnings: tuple[CapturedWarning, ...] = ()
+    error: Optional[CellError] = None
+    notes: tuple[str, ...] = ()
+    """What the profiler could not do, or had to leave out, in words."""
+    dropped_statements: int = 0
+    """Statements executed beyond the capture cap and not kept."""
+    versions: Mapping[str, str] = field(default_factory=dict)
+
+    # -- derived views -------------------------------------------------------------
+
+    @property
+    def rows(self) -> int:
+        """Rows fetched by all statements (rowcount where fetch counts are unknown)."""
+        return sum(_statement_rows(s) for s in self.statements)
+
+    @property
+    def objects(self) -> int:
+        return sum(self.objects_loaded.values())
+
+    def statements_frame(self) -> Any:
+        """One row per statement, as a `pandas.DataFrame`."""
+        import pandas as pd
+
+        columns = [f.name for f in dataclasses.fields(Statement)]
+        return pd.DataFrame(
+            [dataclasses.astuple(s) for s in self.statements], columns=columns
+        ).rename_axis("index")
+
+    def groups_frame(self) -> Any:
+        """One row per fingerprint: count, total_s, mean_s, rows; slowest first."""
+        import pandas as pd
+
+        frame = self.statements_frame()
+        columns = ["fingerprint", "count", "total_s", "mean_s", "max_s", "rows", "sql", "lines", "origins"]
+        if frame.empty:
+            return pd.DataFrame(columns=columns).set_index("fingerprint")
+        frame["row_total"] = [_statement_rows(s) for s in self.statements]
+        grouped = frame.groupby("fingerprint", sort=False)
+        groups = pd.DataFrame(
+            {
+                "count": grouped.size(),
+                "total_s": grouped["duration_s"].sum(),
+                "mean_s": grouped["duration_s"].mean(),
+                "max_s": grouped["duration_s"].max(),
+                "rows": grouped["row_total"].sum(),
+                "sql": grouped["sql"].first(),
+                "lines": grouped["line"].agg(lambda v: sorted({int(x) for x in v.dropna()})),
+                "origins": grouped["origin"].agg(lambda v: sorted(set(v))),
+            }
+        )
+        return groups.sort_values("total_s", ascending=False)
+
+    # -- serialisation ---------------------------------------------------------------
+
+    def to_dict(self) -> dict[str, Any]:
+        return typing.cast(dict[str, Any], _to_plain(self))
+
+    def to_json(self, indent: Optional[int] = None) -> str:
+        return json.dumps(self.to_dict(), indent=indent, allow_nan=True)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Report:
+        return typing.cast(Report, _from_plain(cls, data))
+
+    @classmethod
+    def from_json(cls, text: str) -> Report:
+        return cls.from_dict(json.loads(text))
+
+    # -- display -----------------------------------------------------------------------
+    # Renderers live in `sqla_magic.render`; imported lazily so the model stays plain.
+
+    def to_text(self) -> str:
+        from sqla_magic.render.text import render_text
+
+        return render_text(self)
+
+    def to_html(self) -> str:
+        """A standalone HTML page (no network needed to view it)."""
+        from sqla_magic.render.html import render_page
+
+        return render_page(self)
+
+    def save(self, path: Any) -> None:
+        """Write the report: `.html` as a standalone page, `.json` as `to_json()`."""
+        from sqla_magic.render.files import save_report
+
+        save_report(self, path)
+
+    def __repr__(self) -> str:
+        return self.to_text()
+
+    def _repr_pretty_(self, printer: Any, cycle: bool) -> None:
+        printer.text(self.to_text())
+
+    def _repr_html_(self) -> str:
+        from sqla_magic.render.html import render_fragment
+
+        return render_fragment(self)
+
+
+def _statement_rows(statement: Statement) -> int:
+    if statement.rows is not None:
+        return statement.rows
+    return max(statement.rowcount, 0)
+
+
+# -- generic (de)serialisation of the dataclasses above ---------------------------------
+
+
+def _to_plain(value: Any) -> Any:
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: _to_plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    if isinstance(value, Mapping):
+        return {str(k): _to_plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_to_plain(v) for v in value]
+    return value
+
+
+_HINTS: dict[type, dict[str, Any]] = {}
+
+
+def _from_plain(kind: Any, data: Any) -> Any:
+    if data is None:
+        return None
+    origin = typing.get_origin(kind)
+    if origin in (Union, types.UnionType):
+        options = [a for a in typing.get_args(kind) if a is not type(None)]
+        return _from_plain(options[0], data) if len(options) == 1 else data
+    if origin is tuple:
+        (item, *_) = typing.get_args(kind)
+        return tuple(_from_plain(item, v) for v in data)
+    if origin in (Mapping, dict):
+        _, item = typing.get_args(kind)
+        return {k: _from_plain(item, v) for k, v in data.items()}
+    if isinstance(kind, type) and dataclasses.is_dataclass(kind):
+        hints = _HINTS.get(kind)
+        if hints is None:
+            hints = _HINTS[kind] = typing.get_type_hints(kind)
+        names = {f.name for f in dataclasses.fields(kind)}
+        return kind(**{k: _from_plain(hints[k], v) for k, v in data.items() if k in names})
+    if kind is Any:
+        return _thaw(data)
+    if kind is float and isinstance(data, int):
+        return float(data)
+    return data
+
+
+def _thaw(value: Any) -> Any:
+    """JSON lists back to the tuples the capture stores for free-form values."""
+    if isinstance(value, list):
+        return tuple(_thaw(v) for v in value)
+    if isinstance(value, dict):
+        return {k: _thaw(v) for k, v in value.items()}
+    return value
