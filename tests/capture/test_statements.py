@@ -1,0 +1,175 @@
+"""Statement capture against real databases, checked against what SQLAlchemy itself logs."""
+
+from __future__ import annotations
+
+import logging
+import re
+import threading
+from collections.abc import Iterator
+
+import pytest
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from sqla_magic import demo, profile
+from sqla_magic.capture.statements import listeners_installed
+
+_LOGGED_CACHE = re.compile(r"^\[(generated|cached|no key|caching disabled|raw sql|dialect)")
+_WORDS = {"generated": "generated", "cached": "cached", "no key": "no key", "caching disabled": "no cache",
+          "raw sql": "no cache", "dialect": "no cache"}
+
+
+class _EngineLog(logging.Handler):
+    """SQLAlchemy's own account of each execution: the cache words of its engine log."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.INFO)
+        self.cache: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        match = _LOGGED_CACHE.match(record.getMessage())
+        if match:
+            self.cache.append(_WORDS[match.group(1)])
+
+
+@pytest.fixture
+def engine_log() -> Iterator[_EngineLog]:
+    handler = _EngineLog()
+    logger = logging.getLogger("sqlalchemy.engine.Engine")
+    old_level = logger.level
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    try:
+        yield handler
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(old_level)
+
+
+@pytest.fixture
+def library(any_engine: sa.engine.Engine, table_prefix: str) -> Iterator[tuple[sa.engine.Engine, demo.DemoModels]]:
+    models = demo.declare(table_prefix)
+    demo.populate(any_engine, models, authors=30, books_per_author=4)
+    try:
+        yield any_engine, models
+    finally:
+        models.metadata.drop_all(any_engine)
+
+
+def test_n_plus_one_matches_sqlalchemy_log(library, engine_log) -> None:
+    engine, models = library
+    with Session(engine) as session, profile(explain=False) as report:
+        authors = session.query(models.Author).order_by(models.Author.id).all()
+        pages = [len(author.books) for author in authors]
+    assert pages == [4] * 30
+    statements = report.statements
+    assert len(statements) == 31
+    assert [s.cache for s in statements] == engine_log.cache
+    assert statements[0].origin == "query"
+    assert {s.origin for s in statements[1:]} == {"lazy load Author.books"}
+    assert statements[0].rows == 30
+    assert [s.rows for s in statements[1:]] == [4] * 30
+    assert len({s.fingerprint for s in statements[1:]}) == 1
+    assert statements[0].fingerprint != statements[1].fingerprint
+    assert statements[1].line == statements[2].line
+    assert statements[0].line is not None and statements[1].line == statements[0].line + 1
+    assert report.objects_loaded == {"Author": 30, "Book": 120}
+    assert all(s.dialect == engine.dialect.name for s in statements)
+    groups = report.groups_frame()
+    assert sorted(groups["count"]) == [1, 30]
+    assert groups["rows"].sum() == 150
+    assert not listeners_installed()
+
+
+def test_dml_rowcounts_and_flush_origin(library, engine_log) -> None:
+    engine, models = library
+    with Session(engine) as session, profile(explain=False) as report:
+        result = session.execute(
+            sa.update(models.Book).where(models.Book.author_id <= 3).values(pages=1)
+        )
+        updated = result.rowcount
+        session.add(models.Author(id=1000, name="new"))
+        session.flush()
+        session.rollback()
+        session.close()
+    assert updated == 12
+    update, insert = report.statements[0], report.statements[-1]
+    assert update.rowcount == 12 and update.origin == "orm statement"
+    assert insert.origin == "flush" and insert.rowcount == 1
+    assert [s.cache for s in report.statements] == engine_log.cache
+
+
+def test_executemany_and_core(library) -> None:
+    engine, models = library
+    rows = [{"author_id": 1, "title": f"t{i}", "pages": i} for i in range(50)]
+    with engine.connect() as conn, profile(explain=False) as report:
+        transaction = conn.begin()
+        conn.execute(models.Book.__table__.insert(), rows)
+        count = conn.execute(sa.select(sa.func.count()).select_from(models.Book.__table__)).scalar()
+        transaction.rollback()
+    assert count == 170
+    inserts = [s for s in report.statements if s.sql.lstrip().upper().startswith("INSERT")]
+    # One execution per batch; SQLAlchemy 2.1 hands each batch over as one parameter set.
+    assert inserts and all(s.executemany for s in inserts)
+    assert all(1 <= s.param_sets <= 50 for s in inserts)
+    assert all(s.origin == "core" for s in report.statements)
+    assert report.statements[-1].rows == 1
+
+
+def test_driver_sql_is_uncached_and_errors_are_recorded(sqlite_engine) -> None:
+    with sqlite_engine.connect() as conn, pytest.raises(sa.exc.OperationalError):
+        with profile(explain=False) as report:
+            conn.exec_driver_sql("SELECT 1").all()
+            conn.execute(sa.text("SELECT * FROM missing_table")).all()
+    assert report.statements[0].cache == "no cache"
+    assert report.statements[1].error is not None and "missing_table" in report.statements[1].error
+    assert report.error is not None and report.error.type == "OperationalError"
+
+
+def test_engine_filter_and_threads(sqlite_engine) -> None:
+    other = sa.create_engine("sqlite://")
+
+    def work() -> None:
+        with sqlite_engine.connect() as conn:
+            conn.execute(sa.text("SELECT 2")).all()
+
+    with profile(engine=sqlite_engine, explain=False) as report:
+        with other.connect() as conn:
+            conn.execute(sa.text("SELECT 1")).all()
+        worker = threading.Thread(target=work, name="worker-7")
+        worker.start()
+        worker.join()
+    assert [(s.sql, s.thread) for s in report.statements] == [("SELECT 2", "worker-7")]
+
+
+def test_password_is_hidden() -> None:
+    engine = sa.create_engine("sqlite://", creator=lambda: __import__("sqlite3").connect(":memory:"))
+    engine.url = sa.engine.make_url("sqlite://scott:tiger-secret@/")
+    with profile(explain=False) as report, engine.connect() as conn:
+        conn.execute(sa.text("SELECT 1"))
+    assert "tiger-secret" not in report.statements[0].engine
+    assert "tiger-secret" not in report.to_json()
+
+
+def test_long_parameters_are_truncated_not_mutated(sqlite_engine) -> None:
+    big = "x" * 100_000
+    params = {"v": big}
+    with sqlite_engine.connect() as conn, profile(explain=False) as report:
+        conn.execute(sa.text("SELECT :v"), params).all()
+    shown = report.statements[0].params
+    assert params["v"] is big
+    assert isinstance(shown, tuple) and len(shown[0]) < 300 and "more" not in shown[0]
+    assert "+99800 chars" in shown[0]
+
+
+def test_cache_key_missing_is_reported(sqlite_engine) -> None:
+    class Loose(sa.types.TypeDecorator):  # no cache_ok: SQLAlchemy cannot cache
+        impl = sa.String
+
+    table = sa.Table("loose", sa.MetaData(), sa.Column("id", sa.Integer, primary_key=True), sa.Column("v", Loose))
+    table.create(sqlite_engine)
+    with pytest.warns(sa.exc.SAWarning), sqlite_engine.connect() as conn, profile(explain=False) as report:
+        for _ in range(2):
+            conn.execute(sa.select(table).where(table.c.v == "a")).all()
+    assert [s.cache for s in report.statements] == ["no key", "no key"]
+    assert any("cache_ok" in w.message for w in report.warnings)
