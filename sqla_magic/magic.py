@@ -131,7 +131,9 @@ def start_cell(arg_string: str) -> None:
         _current.profiler.stop()
         _current = None
     filename = sys._getframe(1).f_code.co_filename
-    source = "".join(linecache.getlines(filename))
+    # linecache holds the cell as compiled: put the magic line back as the user typed it.
+    body = linecache.getlines(filename)[1:]
+    source = f"{_PREFIX} {arg_string}".rstrip() + "\n" + "".join(body)
     profiler = Profiler(options, (filename,), source)
     _current = _CellRun(shell, args, profiler)
     profiler.start()

@@ -1,0 +1,81 @@
+"""Layers: where the time went, on workloads whose answer is known."""
+
+from __future__ import annotations
+
+import pytest
+import sqlalchemy as sa
+from sqlalchemy.orm import Session, configure_mappers
+
+from sqla_magic import demo, profile
+from sqla_magic.model import LAYERS
+
+
+def _dominant(layers: dict[str, float]) -> str:
+    return max(layers, key=lambda k: layers[k])
+
+
+def _assert_adds_up(report) -> None:
+    assert set(report.layers) == set(LAYERS)
+    assert all(v >= 0 for v in report.layers.values())
+    assert sum(report.layers.values()) == pytest.approx(report.wall_s, rel=0.05)
+
+
+def test_loading_50k_objects_is_orm_load(sqlite_engine, table_prefix) -> None:
+    models = demo.declare(table_prefix)
+    demo.populate(sqlite_engine, models, authors=2500, books_per_author=20)
+    with Session(sqlite_engine) as session, profile(explain=False) as report:
+        books = session.query(models.Book).all()
+    assert len(books) == 50_000
+    assert report.objects_loaded == {"Book": 50_000}
+    _assert_adds_up(report)
+    assert _dominant(dict(report.layers)) == "orm_load", report.layers
+    assert report.layers["database"] + report.layers["fetch"] > 0
+
+
+def test_round_trips_on_postgresql_are_database(pg_engine, table_prefix) -> None:
+    table = sa.Table(
+        f"{table_prefix}events",
+        sa.MetaData(),
+        sa.Column("id", sa.Integer, primary_key=True),
+        sa.Column("kind", sa.Integer, nullable=False),  # no index: each lookup scans
+        sa.Column("payload", sa.String(50), nullable=False),
+    )
+    table.metadata.create_all(pg_engine)
+    try:
+        with pg_engine.begin() as conn:
+            conn.exec_driver_sql(
+                f"INSERT INTO {table.name} (kind, payload) "
+                "SELECT mod(g, 500), md5(g::text) FROM generate_series(1, 60000) AS g"
+            )
+        with pg_engine.connect() as conn, profile(explain=False) as report:
+            counts = [
+                conn.execute(sa.select(sa.func.count()).where(table.c.kind == k)).scalar()
+                for k in range(200)
+            ]
+        assert counts == [120] * 200
+        assert len(report.statements) == 200
+        _assert_adds_up(report)
+        assert _dominant(dict(report.layers)) == "database", report.layers
+    finally:
+        table.metadata.drop_all(pg_engine)
+
+
+def test_mapper_configuration_is_its_own_layer(sqlite_engine, table_prefix) -> None:
+    models = demo.declare(table_prefix)
+    demo.populate(sqlite_engine, models, authors=3, books_per_author=1)
+    fresh = demo.declare(table_prefix + "x_")  # not configured yet
+    with profile(explain=False) as report:
+        configure_mappers()
+    assert fresh.Author.books.property.mapper.class_ is fresh.Book
+    assert report.layers["mapper_config"] > 0
+    assert report.layers["mapper_config"] >= 0.5 * (report.wall_s - report.layers["python"])
+
+
+def test_capture_only_layers_still_add_up(sqlite_engine, table_prefix) -> None:
+    models = demo.declare(table_prefix)
+    demo.populate(sqlite_engine, models, authors=20, books_per_author=2)
+    with Session(sqlite_engine) as session, profile(call_tree=False, memory=False, explain=False) as report:
+        session.query(models.Book).all()
+    assert report.call_tree is None and report.memory is None
+    _assert_adds_up(report)
+    assert report.layers["database"] > 0 and report.layers["compile"] == 0

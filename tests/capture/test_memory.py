@@ -1,0 +1,36 @@
+"""Memory: the peak by default, the per-line table with `memory_lines`."""
+
+from __future__ import annotations
+
+from sqlalchemy.orm import Session
+
+from sqla_magic import demo, profile
+
+
+def test_peak_rss_sees_a_large_allocation() -> None:
+    with profile(explain=False) as report:
+        block = bytearray(64 * 1024 * 1024)
+        block[::4096] = b"x" * len(block[::4096])  # touch every page
+        del block
+    assert report.memory is not None and report.memory.method == "rss"
+    assert report.memory.peak_bytes >= 60 * 1024 * 1024
+
+
+def test_per_line_table_shows_whole_rows_versus_one_column(sqlite_engine, table_prefix) -> None:
+    models = demo.declare(table_prefix)
+    demo.populate(sqlite_engine, models, authors=0, users=2000, addresses_per_user=5)
+    address = models.EmailAddress
+    with Session(sqlite_engine) as session:
+        with profile(memory_lines=True, explain=False) as report:
+            rows = session.query(address).filter(address.bounced.is_(True)).all()
+            emails = session.query(address.email_address).filter(address.bounced.is_(True)).all()
+        assert len(rows) == len(emails) > 1000
+    memory = report.memory
+    assert memory is not None and memory.method == "tracemalloc" and memory.lines
+    by_source = {line.source.strip(): line for line in memory.lines}
+    whole = next(v for k, v in by_source.items() if k.startswith("rows ="))
+    column = next(v for k, v in by_source.items() if k.startswith("emails ="))
+    assert whole.increment_bytes > 5 * column.increment_bytes > 0
+    assert whole.peak_bytes >= whole.increment_bytes
+    assert whole.total_bytes >= whole.increment_bytes
+    assert memory.peak_bytes >= whole.increment_bytes

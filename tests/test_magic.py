@@ -1,0 +1,173 @@
+"""`%%sqlprofile` and `%sqlprofile` through a real IPython `InteractiveShell`."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from IPython.core.interactiveshell import InteractiveShell
+
+import sqla_magic
+from sqla_magic.capture.statements import listeners_installed
+
+SETUP = """
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+from sqla_magic import demo
+engine = sa.create_engine("sqlite://")
+models = demo.declare()
+demo.populate(engine, models, authors=12, books_per_author=3)
+session = Session(engine)
+"""
+
+
+@pytest.fixture
+def shell() -> Iterator[InteractiveShell]:
+    ip = InteractiveShell.instance()
+    ip.run_cell("%load_ext sqla_magic", store_history=False)
+    ip.run_cell(SETUP, store_history=False).raise_error()
+    try:
+        yield ip
+    finally:
+        ip.run_cell("session.close()", store_history=False)
+        ip.run_cell("%unload_ext sqla_magic", store_history=False)
+
+
+def run(ip: InteractiveShell, cell: str) -> Any:
+    return ip.run_cell(cell, store_history=True)
+
+
+def test_cell_lines_results_and_output_name(shell: InteractiveShell) -> None:
+    result = run(
+        shell,
+        "%%sqlprofile -o rep --quiet --no-explain\n"
+        "authors = session.query(models.Author).all()\n"
+        "# a comment line\n"
+        "sum(len(a.books) for a in authors)\n",
+    )
+    result.raise_error()
+    assert result.result == 36
+    assert shell.user_ns["_"] == 36
+    report = shell.user_ns["rep"]
+    assert report is sqla_magic.last_report()
+    assert len(report.statements) == 13
+    assert report.statements[0].line == 2 and report.statements[0].origin == "query"
+    assert {s.line for s in report.statements[1:]} == {4}
+    assert report.source.startswith("%%sqlprofile")
+    assert report.call_tree is not None
+    cell_code = [n for n in report.call_tree.children if n.kind == "cell"]
+    assert cell_code and cell_code[0].file == report.filename
+    assert any(n.name == "all" for n in report.call_tree.walk())
+    assert abs(sum(report.layers.values()) - report.wall_s) <= 0.05 * report.wall_s
+
+
+def test_failing_cell_keeps_report_and_traceback(shell: InteractiveShell, capsys: pytest.CaptureFixture[str]) -> None:
+    result = run(
+        shell,
+        "%%sqlprofile --quiet --no-explain\n"
+        "names = [a.name for a in session.query(models.Author)]\n"
+        "1 / 0\n",
+    )
+    assert isinstance(result.error_in_exec, ZeroDivisionError)
+    report = sqla_magic.last_report()
+    assert report is not None and report.error is not None
+    assert report.error.type == "ZeroDivisionError" and report.error.line == 3
+    assert len(report.statements) == 1
+    tb = result.error_in_exec.__traceback__
+    lines = []
+    while tb is not None:
+        lines.append(tb.tb_lineno)
+        tb = tb.tb_next
+    assert lines[-1] == 3
+    assert "ZeroDivisionError" in capsys.readouterr().out
+    run(shell, "session.rollback()").raise_error()
+
+
+def test_top_level_await_with_async_engine(shell: InteractiveShell) -> None:
+    pytest.importorskip("aiosqlite")
+    run(
+        shell,
+        "from sqlalchemy.ext.asyncio import create_async_engine\n"
+        "aengine = create_async_engine('sqlite+aiosqlite://')\n",
+    ).raise_error()
+    result = run(
+        shell,
+        "%%sqlprofile -o arep --quiet --no-explain\n"
+        "async with aengine.connect() as conn:\n"
+        "    rows = (await conn.execute(sa.text('SELECT 1 UNION ALL SELECT 2'))).all()\n"
+        "len(rows)\n",
+    )
+    result.raise_error()
+    assert result.result == 2
+    report = shell.user_ns["arep"]
+    assert [s.line for s in report.statements if "UNION" in s.sql] == [3]
+    run(shell, "await aengine.dispose()").raise_error()
+
+
+def test_line_magic_returns_value(shell: InteractiveShell) -> None:
+    value = shell.run_line_magic("sqlprofile", "--quiet --no-explain session.query(models.Book).count()")
+    assert value == 36
+    report = sqla_magic.last_report()
+    assert report is not None and len(report.statements) == 1 and report.statements[0].line == 1
+
+
+def test_direct_cell_magic_call(shell: InteractiveShell) -> None:
+    value = shell.run_cell_magic(
+        "sqlprofile", "--quiet --no-explain", "books = session.query(models.Book).all()\nlen(books)\n"
+    )
+    assert value == 36
+    report = sqla_magic.last_report()
+    assert report is not None and report.statements[0].line == 2
+
+
+def test_bad_options_give_one_line_errors(shell: InteractiveShell, capsys: pytest.CaptureFixture[str]) -> None:
+    result = run(shell, "%%sqlprofile --frobnicate\n1\n")
+    assert result.error_in_exec is not None
+    out = capsys.readouterr()
+    assert "UsageError" in out.err + out.out and "Traceback" not in out.err + out.out
+    result = run(shell, "%%sqlprofile --engine models\n1\n")
+    assert result.error_in_exec is not None
+    out = capsys.readouterr()
+    assert "not a SQLAlchemy engine" in out.err + out.out and "Traceback" not in out.err + out.out
+    assert not listeners_installed()
+
+
+def test_save_json_and_engine_option(shell: InteractiveShell, tmp_path: Any) -> None:
+    target = tmp_path / "report.json"
+    run(shell, "other = sa.create_engine('sqlite://')").raise_error()
+    run(
+        shell,
+        f"%%sqlprofile --quiet --no-explain --engine other --save {target}\n"
+        "session.query(models.Author).count()\n"
+        "other.connect().exec_driver_sql('SELECT 42').all()\n",
+    ).raise_error()
+    saved = json.loads(target.read_text())
+    assert [s["sql"] for s in saved["statements"]] == ["SELECT 42"]
+    assert sqla_magic.Report.from_json(target.read_text()) == sqla_magic.last_report()
+
+
+def test_unload_removes_everything() -> None:
+    ip = InteractiveShell.instance()
+    before = (
+        list(ip.input_transformers_cleanup),
+        list(ip.events.callbacks["post_run_cell"]),
+        set(ip.magics_manager.magics["cell"]),
+        set(ip.magics_manager.magics["line"]),
+        sys.getprofile(),
+    )
+    ip.run_cell("%load_ext sqla_magic", store_history=False)
+    assert "sqlprofile" in ip.magics_manager.magics["cell"]
+    ip.run_cell("%%sqlprofile --quiet --no-explain\nx = 1\n", store_history=False).raise_error()
+    ip.run_cell("%unload_ext sqla_magic", store_history=False)
+    after = (
+        list(ip.input_transformers_cleanup),
+        list(ip.events.callbacks["post_run_cell"]),
+        set(ip.magics_manager.magics["cell"]),
+        set(ip.magics_manager.magics["line"]),
+        sys.getprofile(),
+    )
+    assert after == before
+    assert not listeners_installed()
