@@ -45,7 +45,7 @@ class SqlProfileMagics(Magics):
     @argument("--quiet", action="store_true", help="display nothing (the report is still stored)")
     @argument("statement", nargs="*", help="the statement to profile (line magic)")
     @line_magic("sqlprofile")
-    @cell_magic("sqlprofile")
+    @cell_magic("sqlprofile")  # type: ignore[arg-type]
     def sqlprofile(self, line: str, cell: Optional[str] = None) -> Any:
         """Profile SQLAlchemy in a cell (`%%sqlprofile`) or one statement (`%sqlprofile`).
 
@@ -172,12 +172,15 @@ def _run_source(shell: Any, args: Any, source: str, first_line: int) -> Any:
     """Run code given to the magic itself, returning its last expression's value."""
     options = _options(shell, args)
     padded = "\n" * (first_line - 1) + source
-    filename = shell.compile.cache(padded, shell.execution_count) if hasattr(shell, "compile") else "<sqlprofile>"
+    filename = (
+        shell.compile.cache(padded, shell.execution_count) if hasattr(shell, "compile") else "<sqlprofile>"
+    )
     try:
         tree = ast.parse(padded, filename=filename)
     except SyntaxError as problem:
         raise UsageError(f"syntax error in the profiled code, line {problem.lineno}: {problem.msg}") from None
     last = tree.body.pop() if tree.body and isinstance(tree.body[-1], ast.Expr) else None
+    assert last is None or isinstance(last, ast.Expr)
     body = compile(tree, filename, "exec")
     tail = compile(ast.Expression(last.value), filename, "eval") if last is not None else None
     profiler = Profiler(options, (filename,), padded)

@@ -264,9 +264,9 @@ class Report:
         import pandas as pd
 
         columns = [f.name for f in dataclasses.fields(Statement)]
-        return pd.DataFrame(
-            [dataclasses.astuple(s) for s in self.statements], columns=columns
-        ).rename_axis("index")
+        return pd.DataFrame([dataclasses.astuple(s) for s in self.statements], columns=columns).rename_axis(
+            "index"
+        )
 
     def groups_frame(self) -> Any:
         """One row per fingerprint: count, total_s, mean_s, rows; slowest first."""

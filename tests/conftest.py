@@ -24,7 +24,9 @@ def _server_engine(url: str, name: str, **kwargs: object) -> sa.Engine:
         with engine.connect() as conn:
             conn.exec_driver_sql("SELECT 1")
     except Exception as problem:
-        message = f"{name} unreachable at {sa.engine.make_url(url).render_as_string(hide_password=True)}: {problem}"
+        message = (
+            f"{name} unreachable at {sa.engine.make_url(url).render_as_string(hide_password=True)}: {problem}"
+        )
         if REQUIRE_SERVERS:
             pytest.fail(message)
         pytest.skip(message)

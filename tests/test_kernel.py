@@ -24,8 +24,7 @@ CELLS = [
     "authors = session.query(models.Author).all()\n"
     "sum(len(a.books) for a in authors)",
     "print(len(rep.statements), sorted({s.line for s in rep.statements}), rep.statements[1].origin)",
-    "%%sqlprofile --quiet\n"
-    "session.query(models.Author).filter(models.Author.name == 'nobody').one()",
+    "%%sqlprofile --quiet\nsession.query(models.Author).filter(models.Author.name == 'nobody').one()",
     "print(type(rep).__name__, _)",
 ]
 

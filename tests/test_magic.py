@@ -64,12 +64,12 @@ def test_cell_lines_results_and_output_name(shell: InteractiveShell) -> None:
     assert abs(sum(report.layers.values()) - report.wall_s) <= 0.05 * report.wall_s
 
 
-def test_failing_cell_keeps_report_and_traceback(shell: InteractiveShell, capsys: pytest.CaptureFixture[str]) -> None:
+def test_failing_cell_keeps_report_and_traceback(
+    shell: InteractiveShell, capsys: pytest.CaptureFixture[str]
+) -> None:
     result = run(
         shell,
-        "%%sqlprofile --quiet --no-explain\n"
-        "names = [a.name for a in session.query(models.Author)]\n"
-        "1 / 0\n",
+        "%%sqlprofile --quiet --no-explain\nnames = [a.name for a in session.query(models.Author)]\n1 / 0\n",
     )
     assert isinstance(result.error_in_exec, ZeroDivisionError)
     report = sqla_magic.last_report()
@@ -123,7 +123,9 @@ def test_direct_cell_magic_call(shell: InteractiveShell) -> None:
     assert report is not None and report.statements[0].line == 2
 
 
-def test_bad_options_give_one_line_errors(shell: InteractiveShell, capsys: pytest.CaptureFixture[str]) -> None:
+def test_bad_options_give_one_line_errors(
+    shell: InteractiveShell, capsys: pytest.CaptureFixture[str]
+) -> None:
     result = run(shell, "%%sqlprofile --frobnicate\n1\n")
     assert result.error_in_exec is not None
     out = capsys.readouterr()

@@ -160,7 +160,7 @@ class _Builder:
                 name=name,
                 file="" if file == "~" else file,
                 line=line,
-                calls=max(int(round(calls)), 1),
+                calls=max(round(calls), 1),
                 total_s=total,
                 self_s=self_s,
                 children=tuple(child_nodes),
@@ -197,7 +197,11 @@ def build_call_graph(
     `with profile()` block), so its calls appear without a caller.
     """
     profiler.create_stats()
-    stats: dict[Key, Any] = profiler.stats  # type: ignore[attr-defined]
-    builder = _Builder(stats, profiled_files, min_fraction, max_nodes, max(1, min(max_depth, sys.getrecursionlimit() // 4)))
+    stats: dict[Key, Any] = profiler.stats  # type: ignore[attr-defined,unused-ignore]
+    builder = _Builder(
+        stats, profiled_files, min_fraction, max_nodes, max(1, min(max_depth, sys.getrecursionlimit() // 4))
+    )
     tree = builder.build(direct_calls)
-    return CallGraph(tree=tree, layer_seconds=builder.layer_seconds, nodes=builder.nodes, truncated=builder.truncated)
+    return CallGraph(
+        tree=tree, layer_seconds=builder.layer_seconds, nodes=builder.nodes, truncated=builder.truncated
+    )

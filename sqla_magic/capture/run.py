@@ -83,7 +83,7 @@ class Profiler:
         self._direct_calls = running_frame is not None
         self._started_at = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
         self._showwarning = warnings.showwarning
-        warnings.showwarning = self._record_warning
+        warnings.showwarning = self._record_warning  # type: ignore[assignment]
         if options.memory_lines and options.memory:
             self._lines = LineMemory(self.filenames)
             note = self._lines.start(running_frame)
@@ -133,7 +133,9 @@ class Profiler:
 
     # -- the report --------------------------------------------------------------------
 
-    def _build(self, wall: float, cpu: float, peak: Optional[int], error: Optional[BaseException]) -> Recording:
+    def _build(
+        self, wall: float, cpu: float, peak: Optional[int], error: Optional[BaseException]
+    ) -> Recording:
         recorder = self.recorder
         filename = min(self.filenames) if self.filenames else ""
         statements = tuple(_statement(r, filename, recorder.started) for r in recorder.records)
@@ -273,7 +275,7 @@ def _analyse(recording: Recording, options: Options) -> Recording:
             notes.append(f"findings not computed: {type(problem).__name__}: {problem}")
     if options.explain and report.statements:
         try:
-            from sqla_magic.explain import explain_report
+            from sqla_magic.explain import explain_report  # type: ignore[attr-defined,unused-ignore]
 
             plans = tuple(
                 explain_report(
@@ -335,7 +337,9 @@ class profile:  # noqa: N801 - used as `with profile() as report:`, like a funct
         filename: Optional[str] = None,
         source: str = "",
     ) -> None:
-        engines = None if engine is None else tuple(engine) if isinstance(engine, (list, tuple)) else (engine,)
+        engines = (
+            None if engine is None else tuple(engine) if isinstance(engine, (list, tuple)) else (engine,)
+        )
         self.options = Options(
             memory=memory,
             memory_lines=memory_lines,
@@ -383,5 +387,3 @@ def _sync_engines(engines: Optional[tuple[Any, ...]]) -> Optional[tuple[Any, ...
             raise TypeError(f"not a SQLAlchemy engine: {engine!r}")
         resolved.append(engine)
     return tuple(resolved)
-
-

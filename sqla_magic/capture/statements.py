@@ -32,27 +32,42 @@ class StatementRecord:
     """Mutable, cheap record of one cursor execution; turned into a `Statement` later."""
 
     __slots__ = (
-        "sql",
-        "parameters",
-        "executemany",
-        "start",
-        "duration_s",
-        "rowcount",
         "cache",
-        "origin",
-        "lines",
+        "duration_s",
         "engine",
-        "thread",
-        "rows",
-        "fetch_s",
         "error",
+        "executemany",
+        "fetch_s",
+        "lines",
+        "origin",
+        "parameters",
+        "rowcount",
+        "rows",
+        "sql",
+        "start",
+        "thread",
     )
 
+    sql: str
+    parameters: Any
+    executemany: bool
+    start: float
+    duration_s: float
+    rowcount: int
+    cache: str
+    origin: str
+    lines: dict[str, int]
+    engine: Engine
+    thread: str
+    rows: Optional[int]
+    fetch_s: float
+    error: Optional[str]
+
     def __init__(self) -> None:
-        self.rows: Optional[int] = None
+        self.rows = None
         self.fetch_s = 0.0
-        self.error: Optional[str] = None
-        self.lines: dict[str, int] = {}
+        self.error = None
+        self.lines = {}
 
 
 class Recorder:

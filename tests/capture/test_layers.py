@@ -49,8 +49,7 @@ def test_round_trips_on_postgresql_are_database(pg_engine, table_prefix) -> None
             )
         with pg_engine.connect() as conn, profile(explain=False) as report:
             counts = [
-                conn.execute(sa.select(sa.func.count()).where(table.c.kind == k)).scalar()
-                for k in range(200)
+                conn.execute(sa.select(sa.func.count()).where(table.c.kind == k)).scalar() for k in range(200)
             ]
         assert counts == [120] * 200
         assert len(report.statements) == 200

@@ -15,8 +15,14 @@ from sqla_magic import demo, profile
 from sqla_magic.capture.statements import listeners_installed
 
 _LOGGED_CACHE = re.compile(r"^\[(generated|cached|no key|caching disabled|raw sql|dialect)")
-_WORDS = {"generated": "generated", "cached": "cached", "no key": "no key", "caching disabled": "no cache",
-          "raw sql": "no cache", "dialect": "no cache"}
+_WORDS = {
+    "generated": "generated",
+    "cached": "cached",
+    "no key": "no key",
+    "caching disabled": "no cache",
+    "raw sql": "no cache",
+    "dialect": "no cache",
+}
 
 
 class _EngineLog(logging.Handler):
@@ -47,7 +53,9 @@ def engine_log() -> Iterator[_EngineLog]:
 
 
 @pytest.fixture
-def library(any_engine: sa.engine.Engine, table_prefix: str) -> Iterator[tuple[sa.engine.Engine, demo.DemoModels]]:
+def library(
+    any_engine: sa.engine.Engine, table_prefix: str
+) -> Iterator[tuple[sa.engine.Engine, demo.DemoModels]]:
     models = demo.declare(table_prefix)
     demo.populate(any_engine, models, authors=30, books_per_author=4)
     try:
@@ -84,9 +92,7 @@ def test_n_plus_one_matches_sqlalchemy_log(library, engine_log) -> None:
 def test_dml_rowcounts_and_flush_origin(library, engine_log) -> None:
     engine, models = library
     with Session(engine) as session, profile(explain=False) as report:
-        result = session.execute(
-            sa.update(models.Book).where(models.Book.author_id <= 3).values(pages=1)
-        )
+        result = session.execute(sa.update(models.Book).where(models.Book.author_id <= 3).values(pages=1))
         updated = result.rowcount
         session.add(models.Author(id=1000, name="new"))
         session.flush()
@@ -117,10 +123,13 @@ def test_executemany_and_core(library) -> None:
 
 
 def test_driver_sql_is_uncached_and_errors_are_recorded(sqlite_engine) -> None:
-    with sqlite_engine.connect() as conn, pytest.raises(sa.exc.OperationalError):
-        with profile(explain=False) as report:
-            conn.exec_driver_sql("SELECT 1").all()
-            conn.execute(sa.text("SELECT * FROM missing_table")).all()
+    with (
+        sqlite_engine.connect() as conn,
+        pytest.raises(sa.exc.OperationalError),
+        profile(explain=False) as report,
+    ):
+        conn.exec_driver_sql("SELECT 1").all()
+        conn.execute(sa.text("SELECT * FROM missing_table")).all()
     assert report.statements[0].cache == "no cache"
     assert report.statements[1].error is not None and "missing_table" in report.statements[1].error
     assert report.error is not None and report.error.type == "OperationalError"
@@ -166,7 +175,9 @@ def test_cache_key_missing_is_reported(sqlite_engine) -> None:
     class Loose(sa.types.TypeDecorator):  # no cache_ok: SQLAlchemy cannot cache
         impl = sa.String
 
-    table = sa.Table("loose", sa.MetaData(), sa.Column("id", sa.Integer, primary_key=True), sa.Column("v", Loose))
+    table = sa.Table(
+        "loose", sa.MetaData(), sa.Column("id", sa.Integer, primary_key=True), sa.Column("v", Loose)
+    )
     table.create(sqlite_engine)
     with pytest.warns(sa.exc.SAWarning), sqlite_engine.connect() as conn, profile(explain=False) as report:
         for _ in range(2):

@@ -1,0 +1,32 @@
+"""Test sessions: the suite on each supported SQLAlchemy line, plus lint and types.
+
+pip install nox uv && nox            # everything, as CI runs it
+nox -s "tests(sqlalchemy='2.0')"     # one SQLAlchemy line
+"""
+
+from __future__ import annotations
+
+import nox
+
+nox.options.default_venv_backend = "uv"
+nox.options.reuse_existing_virtualenvs = True
+
+SQLALCHEMY = {
+    "1.4": ["sqlalchemy>=1.4.54,<1.5", "flask-sqlalchemy<3.1"],
+    "2.0": ["sqlalchemy>=2.0.36,<2.1"],
+    "2.1": ["sqlalchemy>=2.1,<2.2"],
+}
+
+
+@nox.session(python="3.11")
+@nox.parametrize("sqlalchemy", list(SQLALCHEMY))
+def tests(session: nox.Session, sqlalchemy: str) -> None:
+    session.install("-e", ".[test]", *SQLALCHEMY[sqlalchemy])
+    session.run("python", "-m", "pytest", "-q", *session.posargs)
+
+
+@nox.session(python="3.11")
+def lint(session: nox.Session) -> None:
+    session.install("-e", ".[test,dev]")
+    session.run("ruff", "check", "sqla_magic", "tests", "benchmarks")
+    session.run("mypy")
