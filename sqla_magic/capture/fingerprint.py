@@ -43,7 +43,8 @@ def _normalize(sql: str) -> str:
     # A statement with megabytes of inlined literals keeps its head for the shape.
     text = sql if len(sql) <= _MAX_LEXED else sql[:_MAX_LEXED]
     parts: list[str] = []
-    for ttype, value in Lexer.get_default_instance().get_tokens(text)  # type: ignore[no-untyped-call,unused-ignore]:
+    lexer = Lexer.get_default_instance()  # type: ignore[no-untyped-call,unused-ignore]
+    for ttype, value in lexer.get_tokens(text):
         if ttype in tokens.Whitespace or ttype in tokens.Newline or ttype in tokens.Comment:
             continue
         if any(ttype in kind for kind in _VALUE_TYPES) and ttype not in _NAME_TYPES:
