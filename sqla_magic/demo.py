@@ -14,6 +14,12 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session, declarative_base, relationship
 
 
+try:  # SQLAlchemy 2.0+: `await obj.awaitable_attrs.rel` for lazy loads under asyncio
+    from sqlalchemy.ext.asyncio import AsyncAttrs as _AsyncAttrs
+except ImportError:  # SQLAlchemy 1.4
+    _AsyncAttrs = object  # type: ignore[assignment,misc]
+
+
 @dataclass(frozen=True)
 class DemoModels:
     """The mapped classes of one `declare()` call and their metadata."""
@@ -31,7 +37,7 @@ class DemoModels:
 
 def declare(prefix: str = "") -> DemoModels:
     """Fresh Author/Book and User/EmailAddress models, tables named with `prefix`."""
-    base: Any = declarative_base()
+    base: Any = declarative_base(cls=_AsyncAttrs)
 
     class Author(base):  # type: ignore[misc,valid-type]
         __tablename__ = f"{prefix}author"
@@ -79,46 +85,65 @@ def populate(
     addresses_per_user: int = 5,
     seed: int = 7,
 ) -> None:
-    """Create the tables and fill them with seeded rows (bulk inserts, one transaction)."""
-    rng = random.Random(seed)
+    """Create the tables and fill them with seeded rows (bulk inserts, one transaction).
+
+    `engine` may also be a `Connection` (e.g. inside `AsyncConnection.run_sync`), whose
+    transaction the caller owns.
+    """
     models.metadata.create_all(engine)
-    with engine.begin() as conn:
-        if authors:
-            conn.execute(
-                models.Author.__table__.insert(),
-                [{"id": i + 1, "name": f"Author {i + 1}"} for i in range(authors)],
-            )
-            conn.execute(
-                models.Book.__table__.insert(),
-                [
-                    {
-                        "author_id": a + 1,
-                        "title": f"Book {a + 1}.{b + 1}",
-                        "pages": rng.randint(80, 900),
-                    }
-                    for a in range(authors)
-                    for b in range(books_per_author)
-                ],
-            )
-        if users:
-            conn.execute(
-                models.User.__table__.insert(),
-                [{"id": i + 1, "name": f"user{i + 1}"} for i in range(users)],
-            )
-            header = "Received: from mx.example.org; " * 40
-            conn.execute(
-                models.EmailAddress.__table__.insert(),
-                [
-                    {
-                        "user_id": u + 1,
-                        "email_address": f"user{u + 1}.{k}@example.org",
-                        "bounced": rng.random() < 0.2,
-                        "raw_headers": header,
-                    }
-                    for u in range(users)
-                    for k in range(addresses_per_user)
-                ],
-            )
+    if isinstance(engine, sa.engine.Connection):
+        _fill(engine, models, authors, books_per_author, users, addresses_per_user, seed)
+    else:
+        with engine.begin() as conn:
+            _fill(conn, models, authors, books_per_author, users, addresses_per_user, seed)
+
+
+def _fill(
+    conn: sa.engine.Connection,
+    models: DemoModels,
+    authors: int,
+    books_per_author: int,
+    users: int,
+    addresses_per_user: int,
+    seed: int,
+) -> None:
+    rng = random.Random(seed)
+    if authors:
+        conn.execute(
+            models.Author.__table__.insert(),
+            [{"id": i + 1, "name": f"Author {i + 1}"} for i in range(authors)],
+        )
+        conn.execute(
+            models.Book.__table__.insert(),
+            [
+                {
+                    "author_id": a + 1,
+                    "title": f"Book {a + 1}.{b + 1}",
+                    "pages": rng.randint(80, 900),
+                }
+                for a in range(authors)
+                for b in range(books_per_author)
+            ],
+        )
+    if users:
+        conn.execute(
+            models.User.__table__.insert(),
+            [{"id": i + 1, "name": f"user{i + 1}"} for i in range(users)],
+        )
+        header = "Received: from mx.example.org; " * 40
+        conn.execute(
+            models.EmailAddress.__table__.insert(),
+            [
+                {
+                    "user_id": u + 1,
+                    "email_address": f"user{u + 1}.{k}@example.org",
+                    "bounced": rng.random() < 0.2,
+                    "raw_headers": header,
+                }
+                for u in range(users)
+                for k in range(addresses_per_user)
+            ],
+        )
 
 
 def count_pages_n_plus_one(session: Session, models: DemoModels) -> int:
