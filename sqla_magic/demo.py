@@ -13,7 +13,6 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session, declarative_base, relationship
 
-
 try:  # SQLAlchemy 2.0+: `await obj.awaitable_attrs.rel` for lazy loads under asyncio
     from sqlalchemy.ext.asyncio import AsyncAttrs as _AsyncAttrs
 except ImportError:  # SQLAlchemy 1.4
