@@ -13,14 +13,17 @@ magics do, breaks `await` and reports a failed cell as a success.)  The register
 from __future__ import annotations
 
 import ast
+import dataclasses
 import linecache
 import sys
 from typing import Any, Optional
 
+import traitlets
 from IPython.core.error import UsageError
 from IPython.core.magic import Magics, cell_magic, line_magic, magics_class
 from IPython.core.magic_arguments import argument, magic_arguments, parse_argstring
 
+from sqla_magic.analysis.thresholds import Thresholds
 from sqla_magic.capture.run import Options, Profiler, remember
 from sqla_magic.model import Report
 
@@ -28,8 +31,7 @@ _PREFIX = "%%sqlprofile"
 _START_CALL = "__import__('sqla_magic').magic.start_cell({args!r})\n"
 
 
-@magics_class
-class SqlProfileMagics(Magics):
+class _SqlProfileMagics(Magics):
     @magic_arguments()
     @argument("-o", dest="output", metavar="NAME", help="also store the Report in the user namespace as NAME")
     @argument("--no-memory", action="store_true", help="skip memory tracing")
@@ -54,6 +56,7 @@ class SqlProfileMagics(Magics):
         plans and findings with rewrites.
         """
         args = parse_argstring(self.sqlprofile, line)
+        args.thresholds = self.thresholds()
         if cell is None:
             code = " ".join(args.statement)
             if not code.strip():
@@ -62,6 +65,23 @@ class SqlProfileMagics(Magics):
         if args.statement:
             raise UsageError(f"unexpected arguments for %%sqlprofile: {' '.join(args.statement)}")
         return _run_source(self.shell, args, cell, first_line=2)
+
+    def thresholds(self) -> Thresholds:
+        """The rules' thresholds as currently configured with `%config SqlProfile.*`."""
+        return Thresholds(**{f.name: getattr(self, f.name) for f in dataclasses.fields(Thresholds)})
+
+
+def _configurable_thresholds() -> dict[str, Any]:
+    """One config trait per `Thresholds` field, with its default and help."""
+    kinds = {bool: traitlets.Bool, int: traitlets.Int, float: traitlets.Float}
+    return {
+        f.name: kinds[type(f.default)](f.default, help=f.metadata.get("help", "")).tag(config=True)
+        for f in dataclasses.fields(Thresholds)
+    }
+
+
+SqlProfile = magics_class(type("SqlProfile", (_SqlProfileMagics,), _configurable_thresholds()))
+"""The `%%sqlprofile` magics; configure the rules with `%config SqlProfile.<threshold> = value`."""
 
 
 def _options(shell: Any, args: Any) -> Options:
@@ -79,6 +99,7 @@ def _options(shell: Any, args: Any) -> Options:
         except TypeError as problem:
             raise UsageError(f"--engine {args.engine}: {problem}") from None
     return Options(
+        thresholds=getattr(args, "thresholds", None),
         memory=not args.no_memory,
         memory_lines=args.memory_lines,
         explain=not args.no_explain,
@@ -123,7 +144,9 @@ def start_cell(arg_string: str) -> None:
     shell = get_ipython()
     if shell is None:
         raise RuntimeError("%%sqlprofile runs inside IPython")
-    args = parse_argstring(SqlProfileMagics.sqlprofile, arg_string)
+    args = parse_argstring(_SqlProfileMagics.sqlprofile, arg_string)
+    magics = _loaded_magics(shell)
+    args.thresholds = magics.thresholds() if magics is not None else None
     if args.statement:
         raise UsageError(f"unexpected arguments for %%sqlprofile: {' '.join(args.statement)}")
     options = _options(shell, args)
@@ -199,8 +222,15 @@ def _run_source(shell: Any, args: Any, source: str, first_line: int) -> Any:
 # -- extension lifecycle ------------------------------------------------------------------
 
 
+def _loaded_magics(shell: Any) -> Optional[Any]:
+    return next((c for c in shell.configurables if isinstance(c, SqlProfile)), None)
+
+
 def load(shell: Any) -> None:
-    shell.register_magics(SqlProfileMagics)
+    if _loaded_magics(shell) is None:
+        magics = SqlProfile(shell=shell)
+        shell.register_magics(magics)
+        shell.configurables.append(magics)
     if transform_cell not in shell.input_transformers_cleanup:
         shell.input_transformers_cleanup.append(transform_cell)
     if post_run_cell not in shell.events.callbacks["post_run_cell"]:
@@ -218,4 +248,5 @@ def unload(shell: Any) -> None:
         shell.events.unregister("post_run_cell", post_run_cell)
     for kind in ("line", "cell"):
         shell.magics_manager.magics[kind].pop("sqlprofile", None)
-    shell.magics_manager.registry.pop("SqlProfileMagics", None)
+    shell.magics_manager.registry.pop("SqlProfile", None)
+    shell.configurables[:] = [c for c in shell.configurables if not isinstance(c, SqlProfile)]

@@ -158,6 +158,7 @@ def test_unload_removes_everything() -> None:
         list(ip.events.callbacks["post_run_cell"]),
         set(ip.magics_manager.magics["cell"]),
         set(ip.magics_manager.magics["line"]),
+        list(ip.configurables),
         sys.getprofile(),
     )
     ip.run_cell("%load_ext sqla_magic", store_history=False)
@@ -169,7 +170,15 @@ def test_unload_removes_everything() -> None:
         list(ip.events.callbacks["post_run_cell"]),
         set(ip.magics_manager.magics["cell"]),
         set(ip.magics_manager.magics["line"]),
+        list(ip.configurables),
         sys.getprofile(),
     )
     assert after == before
     assert not listeners_installed()
+
+
+def test_thresholds_are_configurable(shell: InteractiveShell) -> None:
+    shell.run_line_magic("config", "SqlProfile.n_plus_one_threshold = 3")
+    magics = next(c for c in shell.configurables if type(c).__name__ == "SqlProfile")
+    assert magics.thresholds().n_plus_one_threshold == 3
+    shell.run_line_magic("config", "SqlProfile.n_plus_one_threshold = 10")

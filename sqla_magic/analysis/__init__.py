@@ -1,23 +1,46 @@
-"""Findings: rules that read a `Report` (and the cell's source) and say what to change."""
+"""Findings: rules that read a `Report` and the profiled source, and say what to change.
+
+Every rule has the same signature, `rule(report, source, thresholds) -> list[Finding]`,
+and lives in its own module under `rules/`.  `RULES` runs on the captured run; `PLAN_RULES`
+run once EXPLAIN plans exist.  Both lists are public: users may add or remove rules.
+"""
 
 from __future__ import annotations
 
+import linecache
 from collections.abc import Callable, Sequence
+from typing import Optional
 
+from sqla_magic.analysis.thresholds import Thresholds
 from sqla_magic.model import Finding, Report
 
-Rule = Callable[[Report], Sequence[Finding]]
+Rule = Callable[[Report, str, Thresholds], Sequence[Finding]]
 
 RULES: list[Rule] = []
-"""Rules that need only the captured run; users may add or remove rules here."""
+"""Rules that need only the captured run."""
 
 PLAN_RULES: list[Rule] = []
 """Rules that read EXPLAIN plans; they run after EXPLAIN."""
 
 
-def analyse(report: Report) -> list[Finding]:
-    return [finding for rule in RULES for finding in rule(report)]
+def profiled_source(report: Report) -> str:
+    """The cell's source, or the profiled file's text for `profile()` outside IPython."""
+    if report.source:
+        return report.source
+    if report.filename:
+        return "".join(linecache.getlines(report.filename))
+    return ""
 
 
-def analyse_plans(report: Report) -> list[Finding]:
-    return [finding for rule in PLAN_RULES for finding in rule(report)]
+def analyse(report: Report, thresholds: Optional[Thresholds] = None) -> list[Finding]:
+    return _run(RULES, report, thresholds)
+
+
+def analyse_plans(report: Report, thresholds: Optional[Thresholds] = None) -> list[Finding]:
+    return _run(PLAN_RULES, report, thresholds)
+
+
+def _run(rules: Sequence[Rule], report: Report, thresholds: Optional[Thresholds]) -> list[Finding]:
+    source = profiled_source(report)
+    limits = thresholds or Thresholds()
+    return [finding for rule in rules for finding in rule(report, source, limits)]

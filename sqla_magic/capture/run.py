@@ -41,6 +41,8 @@ class Options:
     findings: bool = True
     engines: Optional[tuple[Any, ...]] = None
     max_statements: int = 20_000
+    thresholds: Any = None
+    """`sqla_magic.analysis.thresholds.Thresholds` for the rules (None: their defaults)."""
 
 
 @dataclass
@@ -270,7 +272,7 @@ def _analyse(recording: Recording, options: Options) -> Recording:
         try:
             from sqla_magic.analysis import analyse
 
-            findings = tuple(analyse(report))
+            findings = tuple(analyse(report, options.thresholds))
         except Exception as problem:  # a broken rule must not cost the user the report
             notes.append(f"findings not computed: {type(problem).__name__}: {problem}")
     if options.explain and report.statements:
@@ -290,7 +292,9 @@ def _analyse(recording: Recording, options: Options) -> Recording:
         try:
             from sqla_magic.analysis import analyse_plans
 
-            findings += tuple(analyse_plans(replace(report, plans=plans, findings=findings)))
+            findings += tuple(
+                analyse_plans(replace(report, plans=plans, findings=findings), options.thresholds)
+            )
         except Exception as problem:
             notes.append(f"plan findings not computed: {type(problem).__name__}: {problem}")
     recording.report = replace(report, findings=findings, plans=plans, notes=tuple(notes))
