@@ -1,0 +1,56 @@
+"""The cumulative call tree built from cProfile's statistics."""
+
+from __future__ import annotations
+
+import os
+import time
+
+from sqlalchemy.orm import Session
+
+import sqla_magic
+from sqla_magic import demo, profile
+
+PACKAGE_DIR = os.path.dirname(os.path.abspath(sqla_magic.__file__))
+
+
+def _leaf(delay: float) -> None:
+    time.sleep(delay)
+
+
+def _branch() -> None:
+    for _ in range(3):
+        _leaf(0.01)
+
+
+def test_tree_has_calls_times_and_no_profiler_frames(sqlite_engine, table_prefix) -> None:
+    models = demo.declare(table_prefix)
+    demo.populate(sqlite_engine, models, authors=5, books_per_author=2)
+    with Session(sqlite_engine) as session, profile(explain=False) as report:
+        _branch()
+        session.query(models.Author).all()
+    tree = report.call_tree
+    assert tree is not None
+    nodes = list(tree.walk())
+    assert not any(n.file.startswith(PACKAGE_DIR) for n in nodes)
+    assert not any("_lsprof" in n.name for n in nodes)
+    branch = next(n for n in tree.children if n.name == "_branch")
+    leaf = next(n for n in branch.children if n.name == "_leaf")
+    assert branch.kind == "cell" and branch.file == __file__ and branch.calls == 1
+    assert leaf.calls == 3 and leaf.total_s >= 0.03
+    assert branch.total_s >= leaf.total_s >= leaf.self_s >= 0
+    assert tree.total_s <= report.wall_s * 1.05
+    for node in nodes:
+        totals = [c.total_s for c in node.children]
+        assert totals == sorted(totals, reverse=True)
+    assert any(n.kind == "sqlalchemy" and n.layer == "orm_load" for n in nodes)
+    assert any(n.layer == "database" for n in nodes)
+
+
+def test_nested_profile_degrades_with_a_note() -> None:
+    with profile(explain=False) as outer:
+        with profile(explain=False) as inner:
+            _leaf(0.001)
+    assert inner.call_tree is None
+    assert any("another profiler" in note for note in inner.notes)
+    assert outer.call_tree is not None
+    assert any(n.name == "_leaf" for n in outer.call_tree.walk())
