@@ -47,9 +47,8 @@ def test_tree_has_calls_times_and_no_profiler_frames(sqlite_engine, table_prefix
 
 
 def test_nested_profile_degrades_with_a_note() -> None:
-    with profile(explain=False) as outer:
-        with profile(explain=False) as inner:
-            _leaf(0.001)
+    with profile(explain=False) as outer, profile(explain=False) as inner:
+        _leaf(0.001)
     assert inner.call_tree is None
     assert any("another profiler" in note for note in inner.notes)
     assert outer.call_tree is not None
