@@ -37,13 +37,13 @@ def cache_state(cache_hit: Any, compiled: bool) -> str:
     return _CACHE_WORDS.get(cache_hit, "unknown")
 
 
-def is_flush_statement(context: Any, engine: Any) -> bool:
+def is_flush_statement(execution_options: Any, engine: Any) -> bool:
     """True for statements the unit of work emits during a flush.
 
     `orm/persistence.py` runs them with the mapper's own `compiled_cache` execution option
     (checked on 1.4, 2.0, 2.1); statements run any other way carry the engine's cache or none.
     """
-    cache = context.execution_options.get("compiled_cache")
+    cache = execution_options.get("compiled_cache")
     return cache is not None and cache is not getattr(engine, "_compiled_cache", None)
 
 

@@ -29,17 +29,22 @@ _ORIGIN = "_sqla_magic_origin"
 
 
 class StatementRecord:
-    """Mutable, cheap record of one cursor execution; turned into a `Statement` later."""
+    """Mutable, cheap record of one cursor execution; turned into a `Statement` later.
+
+    What takes work to interpret (the cache state, the origin) is kept raw and read
+    through properties once the profiled code has finished.
+    """
 
     __slots__ = (
-        "cache",
+        "cache_hit",
+        "compiled",
         "duration_s",
         "engine",
         "error",
         "executemany",
         "fetch_s",
         "lines",
-        "origin",
+        "options",
         "parameters",
         "rowcount",
         "rows",
@@ -48,26 +53,42 @@ class StatementRecord:
         "thread",
     )
 
-    sql: str
-    parameters: Any
-    executemany: bool
-    start: float
-    duration_s: float
-    rowcount: int
-    cache: str
-    origin: str
-    lines: dict[str, int]
-    engine: Engine
-    thread: str
-    rows: Optional[int]
-    fetch_s: float
-    error: Optional[str]
-
-    def __init__(self) -> None:
-        self.rows = None
+    def __init__(
+        self,
+        sql: str,
+        parameters: Any,
+        executemany: bool,
+        start: float,
+        duration_s: float,
+        engine: Engine,
+        context: Any,
+    ) -> None:
+        self.sql = sql
+        self.parameters = parameters
+        self.executemany = executemany
+        self.start = start
+        self.duration_s = duration_s
+        self.engine = engine
+        self.cache_hit = context.cache_hit
+        self.compiled = context.compiled is not None
+        self.options = context.execution_options
+        self.thread = threading.current_thread().name
+        self.rowcount = -1
+        self.rows: Optional[int] = None
         self.fetch_s = 0.0
-        self.error = None
-        self.lines = {}
+        self.error: Optional[str] = None
+        self.lines: dict[str, int] = {}
+
+    @property
+    def cache(self) -> str:
+        return _compat.cache_state(self.cache_hit, self.compiled)
+
+    @property
+    def origin(self) -> str:
+        origin = self.options.get(_ORIGIN)
+        if origin is not None:
+            return str(origin)
+        return "flush" if _compat.is_flush_statement(self.options, self.engine) else "core"
 
 
 class Recorder:
@@ -208,32 +229,22 @@ def _record(
     recorders: tuple[Recorder, ...],
 ) -> Optional[StatementRecord]:
     engine = conn.engine
+    if len(recorders) == 1:
+        recorder = recorders[0]
+        if recorder.engines is not None and not recorder.accepts(engine):
+            return None
+        record = StatementRecord(statement, parameters, executemany, start, end - start, engine, context)
+        record.lines = _profiled_lines(sys._getframe(2), recorder.filenames)
+        recorder.add(record)
+        return record
     targets = [r for r in recorders if r.accepts(engine)]
     if not targets:
         return None
-    record = StatementRecord()
-    record.sql = statement
-    record.parameters = parameters
-    record.executemany = executemany
-    record.start = start
-    record.duration_s = end - start
-    record.engine = engine
-    record.thread = threading.current_thread().name
-    record.cache = _compat.cache_state(context.cache_hit, context.compiled is not None)
-    origin = context.execution_options.get(_ORIGIN)
-    if origin is None:
-        origin = "flush" if _compat.is_flush_statement(context, engine) else "core"
-    record.origin = origin
-    record.lines = _profiled_lines(sys._getframe(2), _filenames(targets))
+    record = StatementRecord(statement, parameters, executemany, start, end - start, engine, context)
+    record.lines = _profiled_lines(sys._getframe(2), frozenset().union(*(r.filenames for r in targets)))
     for recorder in targets:
         recorder.add(record)
     return record
-
-
-def _filenames(recorders: list[Recorder]) -> frozenset[str]:
-    if len(recorders) == 1:
-        return recorders[0].filenames
-    return frozenset().union(*(r.filenames for r in recorders))
 
 
 def _profiled_lines(frame: Optional[types.FrameType], filenames: frozenset[str]) -> dict[str, int]:
@@ -330,6 +341,17 @@ class CountingCursor:
         for row in self._cursor:
             self._record.rows = (self._record.rows or 0) + 1
             yield row
+
+    @property
+    def description(self) -> Any:
+        return self._cursor.description
+
+    @property
+    def rowcount(self) -> Any:
+        return self._cursor.rowcount
+
+    def close(self) -> None:
+        self._cursor.close()
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._cursor, name)
