@@ -23,7 +23,8 @@ from sqla_magic.model import LAYERS, CallNode
 
 Key = tuple[str, int, str]
 
-_PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+_CAPTURE_DIR = os.path.dirname(os.path.abspath(__file__))
+"""The profiler's own frames (the cursor stand-in, `profile.__exit__`) live here."""
 _STDLIB_DIR = sysconfig.get_paths()["stdlib"]
 _HIDDEN_BUILTINS = ("<method 'disable' of '_lsprof.Profiler' objects>",)
 
@@ -77,7 +78,7 @@ class _Builder:
     @staticmethod
     def hidden(key: Key) -> bool:
         file = key[0]
-        return file.startswith(_PACKAGE_DIR) or (file == "~" and key[2] in _HIDDEN_BUILTINS)
+        return file.startswith(_CAPTURE_DIR) or (file == "~" and key[2] in _HIDDEN_BUILTINS)
 
     # -- expansion ----------------------------------------------------------------------
 

@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 import sqla_magic
 from sqla_magic import demo, profile
 
-PACKAGE_DIR = os.path.dirname(os.path.abspath(sqla_magic.__file__))
+CAPTURE_DIR = os.path.join(os.path.dirname(os.path.abspath(sqla_magic.__file__)), "capture")
 
 
 def _leaf(delay: float) -> None:
@@ -31,7 +31,7 @@ def test_tree_has_calls_times_and_no_profiler_frames(sqlite_engine, table_prefix
     tree = report.call_tree
     assert tree is not None
     nodes = list(tree.walk())
-    assert not any(n.file.startswith(PACKAGE_DIR) for n in nodes)
+    assert not any(n.file.startswith(CAPTURE_DIR) for n in nodes)
     assert not any("_lsprof" in n.name for n in nodes)
     branch = next(n for n in tree.children if n.name == "_branch")
     leaf = next(n for n in branch.children if n.name == "_leaf")
