@@ -1,0 +1,50 @@
+"""The report model: lossless JSON round trip of real reports, and the pandas views."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from sqla_magic import Report, demo, profile
+
+
+def _real_report(engine: sa.engine.Engine, prefix: str) -> Report:
+    models = demo.declare(prefix)
+    demo.populate(engine, models, authors=8, books_per_author=3, users=5)
+    with Session(engine) as session, profile(memory_lines=True, explain=False) as report:
+        authors = session.query(models.Author).all()
+        titles = [book.title for author in authors for book in author.books]
+        session.execute(sa.text("SELECT :blob, :n"), {"blob": b"\x00" * 10, "n": 3}).all()
+        session.execute(models.Book.__table__.insert(), [{"author_id": 1, "title": "t", "pages": 1}] * 3)
+        session.rollback()
+    assert len(titles) == 24
+    return report
+
+
+def test_json_round_trip_is_lossless(sqlite_engine, table_prefix) -> None:
+    report = _real_report(sqlite_engine, table_prefix)
+    assert report.call_tree is not None and report.memory is not None and report.memory.lines
+    again = Report.from_json(report.to_json())
+    assert again == report
+    assert Report.from_json(again.to_json(indent=2)) == report
+
+
+def test_frames(sqlite_engine, table_prefix) -> None:
+    report = _real_report(sqlite_engine, table_prefix)
+    statements = report.statements_frame()
+    assert len(statements) == len(report.statements)
+    assert {"sql", "params", "duration_s", "rowcount", "cache", "line", "origin", "engine", "thread"} <= set(
+        statements.columns
+    )
+    groups = report.groups_frame()
+    assert {"count", "total_s", "mean_s", "rows"} <= set(groups.columns)
+    assert groups["count"].sum() == len(report.statements)
+    lazy = groups[groups["origins"].apply(lambda o: o == ["lazy load Author.books"])]
+    assert lazy["count"].tolist() == [8] and lazy["rows"].tolist() == [24]
+    assert groups["total_s"].is_monotonic_decreasing
+
+
+def test_empty_report_views() -> None:
+    report = Report(wall_s=0.0, cpu_s=0.0)
+    assert report.statements_frame().empty and report.groups_frame().empty
+    assert Report.from_json(report.to_json()) == report
