@@ -1,0 +1,222 @@
+"""Views of a Report that every renderer shows the same way: statement groups, the hot
+part of the call tree, and human units.
+
+Kept apart from the formats so the text and HTML renderers agree on what a group is,
+which nodes are "hot" and how a duration or a size is written.
+"""
+
+from __future__ import annotations
+
+import heapq
+import re
+from collections import Counter
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Optional
+
+from sqla_magic.model import CACHE_STATES, LAYERS, CallNode, Report, Statement
+
+LAYER_TITLES: Mapping[str, str] = {
+    "database": "database",
+    "fetch": "fetch",
+    "compile": "compile",
+    "orm_load": "ORM loading",
+    "mapper_config": "mapper config",
+    "python": "Python",
+}
+
+SEVERITY_ORDER: Mapping[str, int] = {"high": 0, "medium": 1, "low": 2}
+
+
+@dataclass(frozen=True)
+class StatementGroup:
+    """The executions of one statement shape (one fingerprint)."""
+
+    fingerprint: str
+    sql: str
+    """SQL of the group's first execution."""
+    indexes: tuple[int, ...]
+    """Indexes into `Report.statements`, in execution order."""
+    total_s: float
+    max_s: float
+    rows: int
+    cache: Mapping[str, int]
+    lines: tuple[int, ...]
+    origins: tuple[str, ...]
+    errors: int
+
+    @property
+    def count(self) -> int:
+        return len(self.indexes)
+
+    @property
+    def mean_s(self) -> float:
+        return self.total_s / self.count if self.indexes else 0.0
+
+
+def statement_rows(statement: Statement) -> int:
+    """Rows fetched, or the rowcount where the fetch count is unknown (as `Report.rows`)."""
+    if statement.rows is not None:
+        return statement.rows
+    return max(statement.rowcount, 0)
+
+
+def group_statements(report: Report) -> list[StatementGroup]:
+    """Statement groups by fingerprint, largest total time first."""
+    members: dict[str, list[int]] = {}
+    for index, statement in enumerate(report.statements):
+        members.setdefault(statement.fingerprint, []).append(index)
+    groups = []
+    for fingerprint, indexes in members.items():
+        executions = [report.statements[i] for i in indexes]
+        cache = Counter(s.cache for s in executions)
+        groups.append(
+            StatementGroup(
+                fingerprint=fingerprint,
+                sql=executions[0].sql,
+                indexes=tuple(indexes),
+                total_s=sum(s.duration_s for s in executions),
+                max_s=max(s.duration_s for s in executions),
+                rows=sum(statement_rows(s) for s in executions),
+                cache={state: cache[state] for state in _ordered_states(cache)},
+                lines=tuple(sorted({s.line for s in executions if s.line is not None})),
+                origins=tuple(sorted({s.origin for s in executions})),
+                errors=sum(1 for s in executions if s.error),
+            )
+        )
+    groups.sort(key=lambda g: (-g.total_s, -g.count))
+    return groups
+
+
+def _ordered_states(cache: Counter[str]) -> list[str]:
+    known = [state for state in CACHE_STATES if state in cache]
+    return known + sorted(state for state in cache if state not in CACHE_STATES)
+
+
+def slowest_statements(report: Report, limit: int) -> list[int]:
+    """Indexes of the `limit` slowest executions, slowest first."""
+    durations = ((s.duration_s, i) for i, s in enumerate(report.statements))
+    return [i for _, i in heapq.nlargest(limit, durations, key=lambda pair: pair[0])]
+
+
+def layer_shares(report: Report) -> list[tuple[str, float, float]]:
+    """(layer, seconds, fraction of the layers' sum) in display order, layers of the model first."""
+    names = [name for name in LAYERS if name in report.layers]
+    names += sorted(name for name in report.layers if name not in LAYERS)
+    seconds = [(name, max(float(report.layers[name]), 0.0)) for name in names]
+    total = sum(s for _, s in seconds)
+    return [(name, s, s / total if total > 0 else 0.0) for name, s in seconds]
+
+
+def hot_nodes(root: CallNode, limit: int) -> set[int]:
+    """Ids of the `limit` nodes with the largest total time whose ancestors are all chosen.
+
+    Expanding best-first keeps the chosen nodes a connected tree from the root, so the
+    hot path of a 100k-node tree can be shown without walking all of it.
+    """
+    chosen: set[int] = set()
+    order = 0
+    frontier: list[tuple[float, int, CallNode]] = [(-root.total_s, order, root)]
+    while frontier and len(chosen) < limit:
+        _, _, node = heapq.heappop(frontier)
+        chosen.add(id(node))
+        for child in node.children:
+            order += 1
+            heapq.heappush(frontier, (-child.total_s, order, child))
+    return chosen
+
+
+def walk_chosen(root: CallNode, chosen: set[int]) -> Iterator[tuple[int, CallNode]]:
+    """(depth, node) of the chosen nodes, depth first, children in their stored order."""
+    stack: list[tuple[int, CallNode]] = [(0, root)] if id(root) in chosen else []
+    while stack:
+        depth, node = stack.pop()
+        yield depth, node
+        stack.extend((depth + 1, c) for c in reversed(node.children) if id(c) in chosen)
+
+
+def node_place(node: CallNode) -> str:
+    """`file.py:12`, shortened to the file's last two path parts."""
+    if not node.file:
+        return ""
+    parts = re.split(r"[\\/]", node.file)
+    return f"{'/'.join(parts[-2:])}:{node.line}"
+
+
+def one_line_sql(sql: str, width: int) -> str:
+    """The SQL on a single line, whitespace collapsed, cut to `width` characters."""
+    flat = " ".join(sql[: width * 4].split())
+    return shorten(flat, width)
+
+
+def shorten(text: str, width: int) -> str:
+    return text if len(text) <= width else text[: max(width - 1, 0)] + "…"
+
+
+def format_duration(seconds: float) -> str:
+    """`850 µs`, `12.3 ms`, `1.24 s`, `2 min 5 s`."""
+    if seconds < 0.001:
+        return f"{seconds * 1e6:.0f} µs"
+    if seconds < 1:
+        return f"{format_ms(seconds)} ms"
+    if seconds < 120:
+        return f"{seconds:.2f} s"
+    minutes, rest = divmod(seconds, 60)
+    return f"{minutes:.0f} min {rest:.0f} s"
+
+
+def format_ms(seconds: float) -> str:
+    """Milliseconds for table columns that are all in ms."""
+    ms = seconds * 1000
+    if ms >= 100:
+        return f"{ms:,.0f}"
+    if ms >= 10:
+        return f"{ms:.1f}"
+    return f"{ms:.2f}"
+
+
+def format_bytes(count: float, signed: bool = False) -> str:
+    """`512 B`, `1.5 KiB`, `12.3 MiB`; with `signed`, a `+` before growth."""
+    sign = "-" if count < 0 else ("+" if signed and count > 0 else "")
+    size = abs(float(count))
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if size < 1024 or unit == "GiB":
+            return f"{sign}{size:.0f} {unit}" if unit == "B" else f"{sign}{size:.1f} {unit}"
+        size /= 1024
+    raise AssertionError("unreachable")
+
+
+def format_count(count: int) -> str:
+    return f"{count:,}"
+
+
+def format_lines(lines: Sequence[int], limit: int = 6) -> str:
+    if not lines:
+        return "-"
+    shown = ", ".join(str(line) for line in lines[:limit])
+    return shown + (f", … (+{len(lines) - limit})" if len(lines) > limit else "")
+
+
+def format_cache(cache: Mapping[str, int]) -> str:
+    """`cached 299, generated 1`, or just `cached` when every execution agrees."""
+    if len(cache) == 1:
+        return next(iter(cache))
+    return ", ".join(f"{state} {count}" for state, count in cache.items())
+
+
+def findings_by_severity(report: Report) -> list[int]:
+    """Indexes of the findings, high severity first, otherwise in their report order."""
+    return sorted(
+        range(len(report.findings)),
+        key=lambda i: (SEVERITY_ORDER.get(report.findings[i].severity, len(SEVERITY_ORDER)), i),
+    )
+
+
+def statement_label(index: int) -> str:
+    return f"#{index}"
+
+
+def peak_memory(report: Report) -> Optional[str]:
+    if report.memory is None:
+        return None
+    return format_bytes(report.memory.peak_bytes, signed=True)
