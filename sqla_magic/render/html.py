@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import html
 import json
+import re
 from collections.abc import Iterable, Mapping
 from typing import Any, Optional
 
@@ -36,18 +37,25 @@ from sqla_magic.render.summary import (
     shorten,
     slowest_statements,
     statement_rows,
+    tree_size,
 )
 
 MAX_GROUPS = 50
 MAX_EXECUTIONS = 50
+"""Executions listed per group..."""
+MAX_EXECUTION_ROWS = 1_000
+"""...and in all groups together (each group still lists at least MIN_EXECUTIONS)."""
+MIN_EXECUTIONS = 5
 MAX_SLOWEST = 10
 MAX_TREE_NODES = 2_000
 MAX_MEMORY_LINES = 1_000
 MAX_PLANS = 20
 MAX_PLAN_NODES = 300
 MAX_LISTED = 100
-MAX_FORMATTED_SQL = 20_000
-"""Longer SQL is shown as it is: formatting it would cost more than it helps."""
+MAX_FORMATTED_SQL = 5_000
+"""Longer SQL only gets line breaks: sqlparse would take too long on it."""
+MAX_SQLPARSE_CALLS = 30
+"""sqlparse takes a few ms per statement; beyond this many, SQL only gets line breaks."""
 MAX_PARAMS_TEXT = 400
 
 LAYER_COLOURS: Mapping[str, str] = {
@@ -87,11 +95,10 @@ STYLE = """
 .R .sm-swatch{display:inline-block;width:10px;height:10px;border-radius:2px;margin-right:4px}
 .R .sm-tree details>div{margin-left:16px}
 .R .sm-tree .sm-leaf{padding-left:14px}
-.R .sm-tree .sm-node{font-family:SFMono-Regular,Menlo,Consolas,monospace;font-size:12px;white-space:nowrap}
-.R .sm-tree .sm-node .n{display:inline-block;width:70px;text-align:right;margin-right:6px}
+.R .sm-tree{font-family:SFMono-Regular,Menlo,Consolas,monospace;font-size:12px;white-space:nowrap}
+.R .sm-tree .n{display:inline-block;width:70px;text-align:right;margin-right:6px}
 .R .sm-share{display:inline-block;width:60px;height:8px;margin:0 6px;background:rgba(127,127,127,.2)}
 .R .sm-share span{display:block;height:8px;background:#4e79a7}
-.R .sm-cell{font-weight:700}
 .R .sm-tag{display:inline-block;padding:0 4px;border-radius:3px;font-size:11px;
  background:rgba(127,127,127,.2);margin-left:4px}
 .R .sm-card{border-left:4px solid #999;padding:6px 10px;margin:8px 0;background:rgba(127,127,127,.07)}
@@ -136,6 +143,8 @@ class _Renderer:
     def __init__(self, report: Report) -> None:
         self.report = report
         self.formatted_sql: dict[str, str] = {}
+        self.sqlparse_calls = 0
+        self.execution_rows_left = MAX_EXECUTION_ROWS
 
     def fragment(self) -> str:
         sections = [
@@ -228,25 +237,24 @@ class _Renderer:
         report = self.report
         if not report.statements:
             return "<h3>SQL statements</h3><p>No SQL statements.</p>"
-        groups = group_statements(report)
+        groups = group_statements(report, MAX_GROUPS)
         rows = [
             "<tr><th class='n'>count</th><th class='n'>total ms</th><th class='n'>mean ms</th>"
             "<th class='n'>max ms</th><th class='n'>rows</th><th>cache</th><th>lines</th>"
             "<th>origin</th><th>SQL</th></tr>"
         ]
-        for group in groups[:MAX_GROUPS]:
+        for group in groups.shown:
             rows.append(self.group_row(group))
         parts = [
             f"<h3>SQL statements: {format_count(len(report.statements))} executions, "
-            f"{format_count(len(groups))} shapes</h3>",
+            f"{format_count(groups.shapes)} shapes</h3>",
             f"<table>{''.join(rows)}</table>",
         ]
-        if len(groups) > MAX_GROUPS:
-            rest = groups[MAX_GROUPS:]
+        if groups.hidden_shapes:
             parts.append(
-                f'<div class="sm-more">{format_count(len(rest))} more shapes not shown '
-                f"({format_count(sum(g.count for g in rest))} executions, "
-                f"{escape(format_duration(sum(g.total_s for g in rest)))}).</div>"
+                f'<div class="sm-more">{format_count(groups.hidden_shapes)} more shapes not shown '
+                f"({format_count(groups.hidden_executions)} executions, "
+                f"{escape(format_duration(groups.hidden_s))}).</div>"
             )
         return "\n".join(parts)
 
@@ -256,11 +264,13 @@ class _Renderer:
             "<tr><th>#</th><th class='n'>ms</th><th class='n'>rows</th><th>cache</th><th>line</th>"
             "<th>origin</th><th>thread</th><th>parameters</th></tr>"
         ]
-        for index in group.indexes[:MAX_EXECUTIONS]:
+        listed = min(MAX_EXECUTIONS, max(MIN_EXECUTIONS, self.execution_rows_left))
+        self.execution_rows_left -= listed
+        for index in group.indexes[:listed]:
             executions.append(self.execution_row(index, statements[index]))
         more = ""
-        if group.count > MAX_EXECUTIONS:
-            more = f'<div class="sm-more">{format_count(group.count - MAX_EXECUTIONS)} more executions</div>'
+        if group.count > listed:
+            more = f'<div class="sm-more">{format_count(group.count - listed)} more executions</div>'
         failed = f' <span class="sm-tag">{group.errors} failed</span>' if group.errors else ""
         sql_cell = (
             f"<details><summary><code>{escape(one_line_sql(group.sql, 120))}</code>{failed}</summary>"
@@ -319,13 +329,14 @@ class _Renderer:
         """Reindented SQL, formatted once per distinct text and only for what is shown."""
         formatted = self.formatted_sql.get(sql)
         if formatted is None:
-            formatted = sql
-            if len(sql) <= MAX_FORMATTED_SQL:
+            formatted = ""
+            if len(sql) <= MAX_FORMATTED_SQL and self.sqlparse_calls < MAX_SQLPARSE_CALLS:
+                self.sqlparse_calls += 1
                 try:
                     formatted = sqlparse.format(sql, reindent=True, keyword_case="upper").strip()
-                except Exception:  # sqlparse refuses some inputs (e.g. too deeply nested); show as is
-                    formatted = sql
-            self.formatted_sql[sql] = formatted
+                except Exception:  # sqlparse refuses some inputs (e.g. too deeply nested)
+                    formatted = ""
+            self.formatted_sql[sql] = formatted = formatted or break_clauses(sql)
         return formatted
 
     # -- call tree ------------------------------------------------------------------------
@@ -362,7 +373,7 @@ class _Renderer:
                     f"({escape(format_duration(hidden_s))}) not shown</div>"
                 )
             stack.extend(reversed(shown))
-        total_nodes = root.count() if len(chosen) >= MAX_TREE_NODES else len(chosen)
+        total_nodes = tree_size(root) if len(chosen) >= MAX_TREE_NODES else len(chosen)
         more = ""
         if total_nodes > len(chosen):
             more = (
@@ -475,6 +486,19 @@ class _Renderer:
         return "<h3>Notes</h3><ul>" + "".join(f"<li>{escape(note)}</li>" for note in notes) + "</ul>"
 
 
+_CLAUSE = re.compile(
+    r"(?<!\bLEFT)(?<!\bRIGHT)(?<!\bFULL)(?<!\bINNER)(?<!\bCROSS)(?<!\bOUTER)"
+    r"\s+(?=(?:FROM|WHERE|(?:LEFT |RIGHT |FULL |INNER |CROSS )?(?:OUTER )?JOIN|GROUP BY|ORDER BY|HAVING|"
+    r"LIMIT|OFFSET|UNION(?: ALL)?|VALUES|SET|RETURNING)\b)",
+    re.IGNORECASE,
+)
+
+
+def break_clauses(sql: str) -> str:
+    """A cheap stand-in for sqlparse: each main clause on its own line."""
+    return _CLAUSE.sub("\n", sql.strip())
+
+
 def _params_text(params: Any) -> str:
     text = json.dumps(params, default=str, ensure_ascii=False)
     return shorten(text, MAX_PARAMS_TEXT)
@@ -491,16 +515,16 @@ def _hot_path(root: CallNode) -> set[int]:
 
 
 def _node_row(node: CallNode, scale: float) -> str:
+    """One line of the call tree; kept short, as a tree may show thousands of them."""
     share = min(max(node.total_s / scale, 0.0), 1.0) * 100
+    name = f"<b>{escape(node.name)}</b>" if node.kind == "cell" else escape(node.name)
     place = node_place(node)
-    name_class = "sm-cell" if node.kind == "cell" else ""
+    where = f' <span class="sm-muted" title="{escape(node.file)}">{escape(place)}</span>' if place else ""
+    bar = f'<span style="width:{share:.0f}%"></span>' if share >= 0.5 else ""
     return (
-        f'<span class="sm-node"><span class="n">{format_ms(node.total_s)}</span>'
-        f'<span class="n">{format_ms(node.self_s)}</span>'
+        f'<span class="n">{format_ms(node.total_s)}</span><span class="n">{format_ms(node.self_s)}</span>'
         f'<span class="n">{format_count(node.calls)}</span>'
-        f'<span class="sm-share" title="{share:.1f}%"><span style="width:{share:.1f}%"></span></span>'
-        f'<span class="{name_class}">{escape(node.name)}</span> '
-        f'<span class="sm-muted" title="{escape(node.file)}">{escape(place)}</span></span>'
+        f'<span class="sm-share">{bar}</span>{name}{where}'
     )
 
 

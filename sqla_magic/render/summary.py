@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import heapq
 import re
-from collections import Counter
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Optional
@@ -61,34 +60,79 @@ def statement_rows(statement: Statement) -> int:
     return max(statement.rowcount, 0)
 
 
-def group_statements(report: Report) -> list[StatementGroup]:
-    """Statement groups by fingerprint, largest total time first."""
-    members: dict[str, list[int]] = {}
-    for index, statement in enumerate(report.statements):
-        members.setdefault(statement.fingerprint, []).append(index)
-    groups = []
-    for fingerprint, indexes in members.items():
-        executions = [report.statements[i] for i in indexes]
-        cache = Counter(s.cache for s in executions)
-        groups.append(
-            StatementGroup(
-                fingerprint=fingerprint,
-                sql=executions[0].sql,
-                indexes=tuple(indexes),
-                total_s=sum(s.duration_s for s in executions),
-                max_s=max(s.duration_s for s in executions),
-                rows=sum(statement_rows(s) for s in executions),
-                cache={state: cache[state] for state in _ordered_states(cache)},
-                lines=tuple(sorted({s.line for s in executions if s.line is not None})),
-                origins=tuple(sorted({s.origin for s in executions})),
-                errors=sum(1 for s in executions if s.error),
-            )
-        )
-    groups.sort(key=lambda g: (-g.total_s, -g.count))
-    return groups
+@dataclass(frozen=True)
+class StatementGroups:
+    """The largest groups in full, and what the others add up to."""
+
+    shown: list[StatementGroup]
+    shapes: int
+    """Number of distinct fingerprints, shown or not."""
+    hidden_executions: int = 0
+    hidden_s: float = 0.0
+
+    @property
+    def hidden_shapes(self) -> int:
+        return self.shapes - len(self.shown)
 
 
-def _ordered_states(cache: Counter[str]) -> list[str]:
+def group_statements(report: Report, limit: Optional[int] = None) -> StatementGroups:
+    """Statement groups by fingerprint, largest total time first; only `limit` built in full.
+
+    The first pass keeps only flat lists of numbers per fingerprint: allocating a few
+    containers per group for 100k distinct statements would cost more than the rest of
+    the rendering (mostly in garbage collection over a large report).
+    """
+    statements = report.statements
+    group_ids: dict[str, int] = {}
+    group_of: list[int] = []
+    totals: list[float] = []
+    counts: list[int] = []
+    for statement in statements:
+        group = group_ids.get(statement.fingerprint)
+        if group is None:
+            group = group_ids[statement.fingerprint] = len(totals)
+            totals.append(0.0)
+            counts.append(0)
+        totals[group] += statement.duration_s
+        counts[group] += 1
+        group_of.append(group)
+    shapes = len(totals)
+    size = shapes if limit is None else min(limit, shapes)
+    chosen = heapq.nlargest(size, range(shapes), key=lambda g: (totals[g], counts[g], -g))
+    members: dict[int, list[int]] = {group: [] for group in chosen}
+    for index, group in enumerate(group_of):
+        indexes = members.get(group)
+        if indexes is not None:
+            indexes.append(index)
+    shown = [_group(report, members[group]) for group in chosen]
+    return StatementGroups(
+        shown=shown,
+        shapes=shapes,
+        hidden_executions=len(statements) - sum(g.count for g in shown),
+        hidden_s=max(sum(totals) - sum(g.total_s for g in shown), 0.0),
+    )
+
+
+def _group(report: Report, indexes: list[int]) -> StatementGroup:
+    executions = [report.statements[i] for i in indexes]
+    cache: dict[str, int] = {}
+    for statement in executions:
+        cache[statement.cache] = cache.get(statement.cache, 0) + 1
+    return StatementGroup(
+        fingerprint=executions[0].fingerprint,
+        sql=executions[0].sql,
+        indexes=tuple(indexes),
+        total_s=sum(s.duration_s for s in executions),
+        max_s=max(s.duration_s for s in executions),
+        rows=sum(statement_rows(s) for s in executions),
+        cache={state: cache[state] for state in _ordered_states(cache)},
+        lines=tuple(sorted({s.line for s in executions if s.line is not None})),
+        origins=tuple(sorted({s.origin for s in executions})),
+        errors=sum(1 for s in executions if s.error),
+    )
+
+
+def _ordered_states(cache: Mapping[str, int]) -> list[str]:
     known = [state for state in CACHE_STATES if state in cache]
     return known + sorted(state for state in cache if state not in CACHE_STATES)
 
@@ -124,6 +168,17 @@ def hot_nodes(root: CallNode, limit: int) -> set[int]:
             order += 1
             heapq.heappush(frontier, (-child.total_s, order, child))
     return chosen
+
+
+def tree_size(root: CallNode) -> int:
+    """Number of nodes in the tree (a tight loop: trees can have 100k nodes)."""
+    size = 0
+    stack = [root]
+    while stack:
+        node = stack.pop()
+        size += 1
+        stack.extend(node.children)
+    return size
 
 
 def walk_chosen(root: CallNode, chosen: set[int]) -> Iterator[tuple[int, CallNode]]:
@@ -210,10 +265,6 @@ def findings_by_severity(report: Report) -> list[int]:
         range(len(report.findings)),
         key=lambda i: (SEVERITY_ORDER.get(report.findings[i].severity, len(SEVERITY_ORDER)), i),
     )
-
-
-def statement_label(index: int) -> str:
-    return f"#{index}"
 
 
 def peak_memory(report: Report) -> Optional[str]:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from sqla_magic.model import CallNode, Finding, Memory, Report
 from sqla_magic.render.summary import (
     LAYER_TITLES,
-    StatementGroup,
+    StatementGroups,
     findings_by_severity,
     format_bytes,
     format_cache,
@@ -25,6 +25,7 @@ from sqla_magic.render.summary import (
     shorten,
     slowest_statements,
     statement_rows,
+    tree_size,
     walk_chosen,
 )
 
@@ -52,7 +53,7 @@ def render_text(report: Report) -> str:
     sections = [
         _header(report),
         _layers(report),
-        _groups(report, group_statements(report)),
+        _groups(report, group_statements(report, MAX_GROUPS)),
         _slowest(report),
         _call_tree(report.call_tree),
         _memory(report.memory),
@@ -109,15 +110,15 @@ def _proportional_bar(parts: list[tuple[str, float]]) -> str:
     return "".join(mark * width for (mark, _), width in zip(parts, widths, strict=True))
 
 
-def _groups(report: Report, groups: list[StatementGroup]) -> str:
-    if not groups:
+def _groups(report: Report, groups: StatementGroups) -> str:
+    if not groups.shown:
         return "No SQL statements." if not report.dropped_statements else ""
     lines = [
-        f"Statements by shape ({format_count(len(groups))} shapes, "
+        f"Statements by shape ({format_count(groups.shapes)} shapes, "
         f"{format_count(len(report.statements))} executions), slowest total first",
         f"  {'count':>7} {'total ms':>9} {'mean ms':>8} {'rows':>8}  {'lines':<12} cache / origin",
     ]
-    for group in groups[:MAX_GROUPS]:
+    for group in groups.shown:
         lines.append(
             f"  {format_count(group.count):>7} {format_ms(group.total_s):>9} {format_ms(group.mean_s):>8} "
             f"{format_count(group.rows):>8}  {format_lines(group.lines, 3):<12} "
@@ -125,11 +126,10 @@ def _groups(report: Report, groups: list[StatementGroup]) -> str:
             + (f" / {group.errors} failed" if group.errors else "")
         )
         lines.append(f"          {one_line_sql(group.sql, WIDTH - 10)}")
-    if len(groups) > MAX_GROUPS:
-        rest = groups[MAX_GROUPS:]
+    if groups.hidden_shapes:
         lines.append(
-            f"  … {format_count(len(rest))} more shapes, {format_count(sum(g.count for g in rest))} "
-            f"executions, {format_duration(sum(g.total_s for g in rest))}"
+            f"  … {format_count(groups.hidden_shapes)} more shapes, {format_count(groups.hidden_executions)} "
+            f"executions, {format_duration(groups.hidden_s)}"
         )
     return "\n".join(lines)
 
@@ -165,7 +165,7 @@ def _call_tree(root: CallNode | None) -> str:
             f" {mark}{format_ms(node.total_s):>9} {format_ms(node.self_s):>8} {format_count(node.calls):>7}  "
             f"{label}" + (f"  ({place})" if place else "")
         )
-    total_nodes = root.count() if len(chosen) >= MAX_TREE_NODES else len(chosen)
+    total_nodes = tree_size(root) if len(chosen) >= MAX_TREE_NODES else len(chosen)
     if total_nodes > len(chosen):
         lines.append(f"  … {format_count(total_nodes - len(chosen))} smaller nodes not shown")
     return "\n".join(lines)

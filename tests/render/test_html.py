@@ -5,7 +5,17 @@ import re
 from html.parser import HTMLParser
 
 from sqla_magic.model import CallNode, Report, Statement
-from sqla_magic.render.html import MAX_EXECUTIONS, MAX_TREE_NODES, render_fragment, render_page
+from sqla_magic.render.html import (
+    MAX_EXECUTION_ROWS,
+    MAX_EXECUTIONS,
+    MAX_GROUPS,
+    MAX_SLOWEST,
+    MAX_SQLPARSE_CALLS,
+    MAX_TREE_NODES,
+    MIN_EXECUTIONS,
+    render_fragment,
+    render_page,
+)
 
 VOID = {"meta", "br", "hr", "img", "input", "link"}
 
@@ -116,11 +126,14 @@ def test_call_tree_is_nested_details_with_the_hot_path_open(report: Report) -> N
     tree = fragment[fragment.index('<div class="sm-tree">') :]
     assert tree.index("&lt;profiled code&gt;") < tree.index("&lt;module&gt;") < tree.index("__get__")
     assert tree.index("__get__") < tree.index("_load_for_state") < tree.index("do_execute")
-    opened = re.findall(r"<details( open)?><summary>.*?<span class=\"(sm-cell|)\">([^<]*)</span>", tree)
-    state = {name: bool(is_open) for is_open, _, name in opened}
-    assert state["&lt;module&gt;"] and state["__get__"] and state["_load_for_state"]
-    assert state["scalars"] is False
-    assert '<span class="sm-cell">&lt;module&gt;</span>' in tree
+    summaries = re.findall(r"<details( open)?><summary>(.*?)</summary>", tree)
+
+    def is_open(name: str) -> bool:
+        return next(bool(opened) for opened, summary in summaries if name in summary)
+
+    assert is_open("&lt;module&gt;") and is_open("__get__") and is_open("_load_for_state")
+    assert not is_open("scalars")
+    assert "<b>&lt;module&gt;</b>" in tree and "<b>__get__</b>" not in tree
     assert (
         'title="/venv/lib/python3.12/site-packages/sqlalchemy/orm/strategies.py">orm/strategies.py:846'
         in tree
@@ -136,7 +149,7 @@ def test_huge_call_tree_is_capped() -> None:
     )
     root = CallNode("<profiled code>", "", 0, 1, 5000.0, 0.0, children=children, kind="cell")
     fragment = render_fragment(Report(wall_s=1.0, cpu_s=1.0, call_tree=root))
-    assert fragment.count('<span class="sm-node">') == MAX_TREE_NODES
+    assert fragment.count('<span class="sm-share">') == MAX_TREE_NODES
     assert f"{10_001 - MAX_TREE_NODES:,} more nodes not shown." in fragment
     assert parse(fragment).mismatches == []
 
@@ -210,3 +223,47 @@ def test_failed_statement_shows_its_error(report: Report) -> None:
     fragment = render_fragment(dataclasses.replace(report, statements=tuple(statements)))
     assert '<span class="sm-tag">1 failed</span>' in fragment
     assert "OperationalError: no such table: users" in fragment
+
+
+def test_sql_beyond_the_sqlparse_budget_still_gets_line_breaks() -> None:
+    statements = tuple(
+        Statement(
+            f"select t{i}.id from t{i} left outer join u on u.id = t{i}.u_id "
+            f"where t{i}.x = ? order by t{i}.id",
+            (i,),
+            1.0 - i / 100,
+            1,
+            False,
+            f"fp{i}",
+            "cached",
+            2,
+            "core",
+            "sqlite://",
+            "MainThread",
+        )
+        for i in range(MAX_SQLPARSE_CALLS + 5)
+    )
+    fragment = render_fragment(Report(wall_s=40.0, cpu_s=40.0, statements=statements))
+    assert (
+        "<pre>SELECT t0.id\nFROM t0\nLEFT OUTER JOIN u ON u.id = t0.u_id\n"
+        "WHERE t0.x = ?\nORDER BY t0.id</pre>" in fragment
+    )
+    last = MAX_SQLPARSE_CALLS + 4
+    assert (
+        f"<pre>select t{last}.id\nfrom t{last}\nleft outer join u on u.id = t{last}.u_id\n"
+        f"where t{last}.x = ?\norder by t{last}.id</pre>"
+    ) in fragment
+
+
+def test_execution_rows_have_an_overall_budget() -> None:
+    statements = tuple(
+        Statement(
+            f"SELECT {g}", (i,), 0.001, 1, False, f"fp{g}", "cached", 2, "core", "sqlite://", "MainThread"
+        )
+        for g in range(MAX_GROUPS)
+        for i in range(MAX_EXECUTIONS + 1)
+    )
+    fragment = render_fragment(Report(wall_s=1.0, cpu_s=1.0, statements=statements))
+    listed = fragment.count("<tr><td>") - MAX_SLOWEST
+    assert listed <= MAX_EXECUTION_ROWS + MAX_GROUPS * MIN_EXECUTIONS
+    assert fragment.count("1 more executions") >= 1
