@@ -108,3 +108,96 @@ def cell_id(shell: Any) -> Optional[str]:
     metadata = parent.get("metadata") or {}
     value = metadata.get("cellId")
     return str(value) if value else None
+
+
+def mapped_relationships() -> list[tuple[str, str, dict[str, Any]]]:
+    """Every relationship of every configured mapper: (class name, key, facts).
+
+    Facts: `many_to_one`, `uselist`, `lazy`, `passive_deletes`, `cascade_delete`, `target`
+    (class name), `target_table`.  Mappers are found through the private registry set
+    `sqlalchemy.orm.mapperlib._mapper_registries` (1.4.54, 2.0.x, 2.1.x); unconfigured
+    mappers are skipped so reading never triggers configuration.
+    """
+    try:
+        from sqlalchemy.orm import mapperlib
+
+        registries = list(mapperlib._mapper_registries)
+    except (ImportError, AttributeError):
+        return []
+    found = []
+    for registry in registries:
+        for mapper in list(getattr(registry, "mappers", ())):
+            if not getattr(mapper, "configured", False):
+                continue
+            try:
+                relationships = list(mapper.relationships)
+            except Exception:
+                continue
+            for prop in relationships:
+                target = prop.mapper
+                found.append(
+                    (
+                        mapper.class_.__name__,
+                        prop.key,
+                        {
+                            "many_to_one": prop.direction.name == "MANYTOONE",
+                            "uselist": bool(prop.uselist),
+                            "lazy": str(prop.lazy),
+                            "passive_deletes": bool(prop.passive_deletes),
+                            "cascade_delete": bool(prop.cascade.delete),
+                            "target": target.class_.__name__,
+                            "target_table": getattr(target.local_table, "name", ""),
+                            "table": getattr(mapper.local_table, "name", ""),
+                        },
+                    )
+                )
+    return found
+
+
+def private_engine(engine: Any) -> Any:
+    """An `Engine` for the same database as `engine` whose connections never enter its pool.
+
+    Same dialect object, URL, connection creator and pool event listeners (so `connect`
+    hooks such as `SET search_path` or `PRAGMA` still run), but a `NullPool`: each
+    connection is opened for the caller and closed on release.  Used by EXPLAIN, which must
+    not wait on an exhausted pool, hand back a connection with changed session settings, or
+    reuse an async driver's connection from another event loop.  `Pool._creator`,
+    `Pool._dialect` and the `_dispatch` argument are what `Pool.recreate()` itself uses
+    (checked on 1.4.54, 2.0.58, 2.1.9).
+    """
+    from sqlalchemy.engine import Engine
+    from sqlalchemy.pool import NullPool
+
+    pool = engine.pool
+    fresh = NullPool(pool._creator, _dispatch=pool.dispatch, dialect=pool._dialect)
+    return Engine(fresh, engine.dialect, engine.url)
+
+
+def shares_one_connection(engine: Any) -> bool:
+    """True when the engine's pool hands every checkout the same DBAPI connection (per thread):
+    `StaticPool` and `SingletonThreadPool`, the pools of in-memory SQLite."""
+    from sqlalchemy.pool import SingletonThreadPool, StaticPool
+
+    return isinstance(engine.pool, (StaticPool, SingletonThreadPool))
+
+
+def shared_dbapi_connection(engine: Any) -> Optional[Any]:
+    """The DBAPI connection a `StaticPool` / `SingletonThreadPool` holds (for this thread),
+    without a checkout, whose return would reset (roll back) the user's transaction.
+
+    `StaticPool.connection` is a memoized `_ConnectionRecord`; `SingletonThreadPool._conn`
+    a thread-local with a weak reference to one (1.4.54, 2.0.58, 2.1.9).  None when the
+    pool has not connected yet.
+    """
+    from sqlalchemy.pool import SingletonThreadPool, StaticPool
+
+    pool = engine.pool
+    record: Any = None
+    if isinstance(pool, StaticPool):
+        record = pool.__dict__.get("connection")
+    elif isinstance(pool, SingletonThreadPool):
+        current = getattr(pool._conn, "current", None)
+        record = current() if current is not None else None
+    if record is None:
+        return None
+    return getattr(record, "dbapi_connection", None)

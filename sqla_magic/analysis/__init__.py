@@ -16,10 +16,20 @@ from sqla_magic.model import Finding, Report
 
 Rule = Callable[[Report, str, Thresholds], Sequence[Finding]]
 
-RULES: list[Rule] = []
+
+def _default_rules() -> list[Rule]:
+    from sqla_magic.analysis.rules import n_plus_one
+
+    return [n_plus_one.rule]
+
+
+def _default_plan_rules() -> list[Rule]:
+    return []
+
+RULES: list[Rule] = _default_rules()
 """Rules that need only the captured run."""
 
-PLAN_RULES: list[Rule] = []
+PLAN_RULES: list[Rule] = _default_plan_rules()
 """Rules that read EXPLAIN plans; they run after EXPLAIN."""
 
 
