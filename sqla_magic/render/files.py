@@ -28,7 +28,7 @@ def save_report(report: Report, path: Union[str, os.PathLike[str]], redact: bool
     """Write `report` to `path`: `.html` as a standalone page, `.json` as `Report.to_json`."""
     target = Path(path)
     suffix = target.suffix.lower()
-    if suffix not in (".html", ".htm", ".json"):
+    if suffix not in (".html", ".json"):
         raise ValueError(
             f"cannot save a report as {str(target)!r}: use a .html (standalone page) or .json file name"
         )
@@ -49,7 +49,7 @@ def redacted(report: Report) -> Report:
     """A copy of `report` with every parameter value replaced by `"?"`.
 
     Values also disappear from the places that quote them back: DBAPI error messages
-    (`[parameters: ...]`), EXPLAIN output, warnings and finding messages.
+    (`[parameters: ...]`), EXPLAIN output, warnings, notes and finding messages.
     """
     scrub = _Scrubber(_parameter_texts(statement.params for statement in report.statements))
     statements = tuple(
@@ -70,7 +70,13 @@ def redacted(report: Report) -> Report:
     if error is not None:
         error = dataclasses.replace(error, message=scrub(error.message))
     return dataclasses.replace(
-        report, statements=statements, plans=plans, findings=findings, warnings=warnings, error=error
+        report,
+        statements=statements,
+        plans=plans,
+        findings=findings,
+        warnings=warnings,
+        error=error,
+        notes=tuple(scrub(note) for note in report.notes),
     )
 
 

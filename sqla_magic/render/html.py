@@ -34,6 +34,7 @@ from sqla_magic.render.summary import (
     layer_shares,
     node_place,
     one_line_sql,
+    plural,
     shorten,
     slowest_statements,
     statement_rows,
@@ -270,7 +271,7 @@ class _Renderer:
             executions.append(self.execution_row(index, statements[index]))
         more = ""
         if group.count > listed:
-            more = f'<div class="sm-more">{format_count(group.count - listed)} more executions</div>'
+            more = f'<div class="sm-more">{plural(group.count - listed, "more execution")}</div>'
         failed = f' <span class="sm-tag">{group.errors} failed</span>' if group.errors else ""
         sql_cell = (
             f"<details><summary><code>{escape(one_line_sql(group.sql, 120))}</code>{failed}</summary>"
@@ -369,7 +370,7 @@ class _Renderer:
             if hidden:
                 hidden_s = sum(child.total_s for child in node.children if id(child) not in chosen)
                 stack.append(
-                    f'<div class="sm-more">{format_count(hidden)} more calls '
+                    f'<div class="sm-more">{plural(hidden, "more call")} '
                     f"({escape(format_duration(hidden_s))}) not shown</div>"
                 )
             stack.extend(reversed(shown))
@@ -414,7 +415,7 @@ class _Renderer:
             parts.append(f"<table>{''.join(rows)}</table>")
             if len(memory.lines) > MAX_MEMORY_LINES:
                 hidden = len(memory.lines) - MAX_MEMORY_LINES
-                parts.append(f'<div class="sm-more">{format_count(hidden)} more lines</div>')
+                parts.append(f'<div class="sm-more">{plural(hidden, "more line")}</div>')
         return "\n".join(parts)
 
     # -- plans --------------------------------------------------------------------------------
@@ -437,7 +438,11 @@ class _Renderer:
         parts = [
             f'<details class="sm-plan"{" open" if plan.warnings else ""}><summary>'
             f"{escape(kind)} of {escape(where)} ({escape(plan.dialect)})"
-            + (f' <span class="sm-tag">{len(plan.warnings)} warnings</span>' if plan.warnings else "")
+            + (
+                f' <span class="sm-tag">{plural(len(plan.warnings), "warning")}</span>'
+                if plan.warnings
+                else ""
+            )
             + f" <code>{escape(one_line_sql(plan.sql, 90))}</code></summary>"
         ]
         for warning in plan.warnings:
@@ -577,9 +582,9 @@ def _finding_card(finding: Finding) -> str:
     severity_class = SEVERITY_CLASSES.get(finding.severity, "")
     where = []
     if finding.lines:
-        where.append(f"lines {format_lines(finding.lines)}")
+        where.append(f"{'line' if len(finding.lines) == 1 else 'lines'} {format_lines(finding.lines)}")
     if finding.statements:
-        where.append(f"{format_count(len(finding.statements))} statements")
+        where.append(plural(len(finding.statements), "statement"))
     parts = [
         f'<div class="sm-card {severity_class}">'
         f"<b>{escape(finding.title)}</b>"

@@ -245,6 +245,11 @@ def format_count(count: int) -> str:
     return f"{count:,}"
 
 
+def plural(count: int, word: str) -> str:
+    """`1 statement`, `300 statements`, `1,204 rows`."""
+    return f"{count:,} {word}" if count == 1 else f"{count:,} {word}s"
+
+
 def format_lines(lines: Sequence[int], limit: int = 6) -> str:
     if not lines:
         return "-"

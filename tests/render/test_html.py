@@ -266,4 +266,4 @@ def test_execution_rows_have_an_overall_budget() -> None:
     fragment = render_fragment(Report(wall_s=1.0, cpu_s=1.0, statements=statements))
     listed = fragment.count("<tr><td>") - MAX_SLOWEST
     assert listed <= MAX_EXECUTION_ROWS + MAX_GROUPS * MIN_EXECUTIONS
-    assert fragment.count("1 more executions") >= 1
+    assert fragment.count("1 more execution<") >= 1
