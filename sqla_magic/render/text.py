@@ -6,6 +6,8 @@ Aimed at one screen for a typical cell: every section is capped, so a report wit
 
 from __future__ import annotations
 
+import textwrap
+
 from sqla_magic.model import CallNode, Finding, Memory, Report
 from sqla_magic.render.summary import (
     LAYER_TITLES,
@@ -223,7 +225,8 @@ def _finding(finding: Finding) -> list[str]:
     if finding.lines:
         where = f" (line{'s' if len(finding.lines) > 1 else ''} {format_lines(finding.lines)})"
     lines = [f"  [{finding.severity.upper()}] {finding.title}{where}  <{finding.rule}>"]
-    lines.extend(f"      {text}" for text in finding.message.splitlines())
+    for paragraph in finding.message.splitlines():
+        lines.extend(textwrap.wrap(paragraph, WIDTH, initial_indent="      ", subsequent_indent="      "))
     if finding.rewrite is not None:
         if finding.rewrite.explanation:
             lines.append(f"      Rewrite: {finding.rewrite.explanation}")
