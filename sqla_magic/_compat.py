@@ -201,3 +201,52 @@ def shared_dbapi_connection(engine: Any) -> Optional[Any]:
     if record is None:
         return None
     return getattr(record, "dbapi_connection", None)
+
+
+def private_engine(engine: Any) -> Any:
+    """An `Engine` for the same database as `engine` whose connections never enter its pool.
+
+    Same dialect object, URL, connection creator and pool event listeners (so `connect`
+    hooks such as `SET search_path` or `PRAGMA` still run), but a `NullPool`: each
+    connection is opened for the caller and closed on release.  Used by EXPLAIN, which must
+    not wait on an exhausted pool, hand back a connection with changed session settings, or
+    reuse an async driver's connection from another event loop.  `Pool._creator`,
+    `Pool._dialect` and the `_dispatch` argument are what `Pool.recreate()` itself uses
+    (checked on 1.4.54, 2.0.58, 2.1.9).
+    """
+    from sqlalchemy.engine import Engine
+    from sqlalchemy.pool import NullPool
+
+    pool = engine.pool
+    fresh = NullPool(pool._creator, _dispatch=pool.dispatch, dialect=pool._dialect)
+    return Engine(fresh, engine.dialect, engine.url)
+
+
+def shares_one_connection(engine: Any) -> bool:
+    """True when the engine's pool hands every checkout the same DBAPI connection (per thread):
+    `StaticPool` and `SingletonThreadPool`, the pools of in-memory SQLite."""
+    from sqlalchemy.pool import SingletonThreadPool, StaticPool
+
+    return isinstance(engine.pool, (StaticPool, SingletonThreadPool))
+
+
+def shared_dbapi_connection(engine: Any) -> Optional[Any]:
+    """The DBAPI connection a `StaticPool` / `SingletonThreadPool` holds (for this thread),
+    without a checkout, whose return would reset (roll back) the user's transaction.
+
+    `StaticPool.connection` is a memoized `_ConnectionRecord`; `SingletonThreadPool._conn`
+    a thread-local with a weak reference to one (1.4.54, 2.0.58, 2.1.9).  None when the
+    pool has not connected yet.
+    """
+    from sqlalchemy.pool import SingletonThreadPool, StaticPool
+
+    pool = engine.pool
+    record: Any = None
+    if isinstance(pool, StaticPool):
+        record = pool.__dict__.get("connection")
+    elif isinstance(pool, SingletonThreadPool):
+        current = getattr(pool._conn, "current", None)
+        record = current() if current is not None else None
+    if record is None:
+        return None
+    return getattr(record, "dbapi_connection", None)

@@ -136,6 +136,9 @@ class PlanNode:
     filter_columns: tuple[str, ...] = ()
     """Columns a scan filters on without an index."""
     children: tuple[PlanNode, ...] = ()
+    loops: Optional[float] = None
+    """How many times the node ran (ANALYZE). `rows` and `actual_rows` are per loop, as the
+    databases print them; `actual_time_ms` is the node's time over all loops."""
 
     def walk(self) -> typing.Iterator[PlanNode]:
         stack = [self]
