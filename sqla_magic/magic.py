@@ -185,7 +185,14 @@ def _finish(shell: Any, args: Any, report: Report) -> None:
     if not args.quiet:
         from IPython.display import display
 
-        display(report)
+        try:
+            display(report)
+        except Exception as problem:  # the cell's own outcome must not be lost to a renderer
+            print(
+                f"sqlprofile: could not display the report ({type(problem).__name__}: {problem}); "
+                "it is stored in sqla_magic.last_report()",
+                file=sys.stderr,
+            )
 
 
 # -- the direct path: run_cell_magic / line magic -----------------------------------------
