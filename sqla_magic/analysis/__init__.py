@@ -18,9 +18,25 @@ Rule = Callable[[Report, str, Thresholds], Sequence[Finding]]
 
 
 def _default_rules() -> list[Rule]:
-    from sqla_magic.analysis.rules import n_plus_one
+    from sqla_magic.analysis.rules import (
+        first_for_exists,
+        len_all,
+        loop_insert,
+        loop_update,
+        n_plus_one,
+        repeated_flush,
+        unused_columns,
+    )
 
-    return [n_plus_one.rule]
+    return [
+        n_plus_one.rule,
+        len_all.rule,
+        unused_columns.rule,
+        loop_update.rule,
+        loop_insert.rule,
+        first_for_exists.rule,
+        repeated_flush.rule,
+    ]
 
 
 def _default_plan_rules() -> list[Rule]:

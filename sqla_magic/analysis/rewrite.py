@@ -323,3 +323,150 @@ def _find_runner(cell: Cell, chain: QueryChain) -> None:
 
 def entity_name(chain: QueryChain) -> Optional[str]:
     return last_name(chain.entity)
+
+
+@dataclass(frozen=True)
+class RunForm:
+    """How a result is produced: a `Query` (`query`) or a statement run by a session."""
+
+    kind: str
+    query: Optional[cst.BaseExpression] = None
+    """For `query`: the Query expression (before `.all()` / `.first()`)."""
+    session: Optional[cst.BaseExpression] = None
+    statement: Optional[cst.BaseExpression] = None
+    """For `statement`: what `session.scalars(...)` / `session.execute(...)` ran."""
+
+
+def run_form(cell: Cell, receiver: cst.BaseExpression) -> Optional[RunForm]:
+    """Classify the receiver of `.all()` / `.first()` (`q` in `q.all()`)."""
+    called = method_call(receiver)
+    if called is not None and called[1] == "scalars" and not called[2].args:
+        receiver = called[0]  # session.execute(stmt).scalars()
+        called = method_call(receiver)
+    if called is not None and called[1] in ("scalars", "execute") and called[2].args:
+        return RunForm("statement", session=called[0], statement=called[2].args[0].value)
+    if _is_query(cell, receiver):
+        return RunForm("query", query=receiver)
+    return None
+
+
+def _is_query(cell: Cell, node: cst.BaseExpression) -> bool:
+    for chain in query_chains(cell):
+        if chain.kind in ("query", "model") and node in (chain.start, *(call for _, call in chain.methods)):
+            return True
+    if isinstance(node, cst.Name):
+        assigned = cell.assignments_of(node.value)
+        return len(assigned) == 1 and _is_query(cell, assigned[0].value)
+    return False
+
+
+def statement_lines(report_lines: Sequence[Optional[int]], cell: Cell, node: cst.CSTNode) -> list[int]:
+    """Those of `report_lines` that fall within `node`'s lines."""
+    first, last = cell.lines(node)
+    return [line for line in report_lines if line is not None and first <= line <= last]
+
+
+def chain_of(cell: Cell, node: cst.BaseExpression) -> Optional[QueryChain]:
+    """The query chain whose start, a chained call, the runner or a result call is `node`
+    (following a name assigned once)."""
+    for chain in query_chains(cell):
+        parts = (chain.start, *(c for _, c in chain.methods), chain.runner, *(c for _, c in chain.result_methods))
+        if node in parts:
+            return chain
+    if isinstance(node, cst.Name):
+        assigned = cell.assignments_of(node.value)
+        if len(assigned) == 1:
+            return chain_of(cell, assigned[0].value)
+    return None
+
+
+def loop_target(loop: cst.CSTNode) -> Optional[str]:
+    """The name a `for` loop or single-`for` comprehension binds, if a plain name."""
+    if isinstance(loop, cst.For):
+        target = loop.target
+    elif isinstance(loop, (cst.ListComp, cst.SetComp, cst.GeneratorExp, cst.DictComp)):
+        target = loop.for_in.target
+    else:
+        return None
+    return target.value if isinstance(target, cst.Name) else None
+
+
+def loop_iter(loop: cst.CSTNode) -> Optional[cst.BaseExpression]:
+    if isinstance(loop, cst.For):
+        return loop.iter
+    if isinstance(loop, (cst.ListComp, cst.SetComp, cst.GeneratorExp, cst.DictComp)):
+        return loop.for_in.iter
+    return None
+
+
+def loop_body_statements(loop: cst.For) -> list[cst.BaseStatement]:
+    body = loop.body
+    if isinstance(body, cst.IndentedBlock):
+        return list(body.body)
+    return [cst.SimpleStatementLine(body=list(body.body))]
+
+
+def replaced_statement(old: cst.BaseStatement, code: str) -> cst.SimpleStatementLine:
+    """A one-line statement `code` that takes `old`'s place (keeping its leading blank lines)."""
+    new = cst.parse_statement(code)
+    assert isinstance(new, cst.SimpleStatementLine)
+    return new.with_changes(leading_lines=old.leading_lines)
+
+
+class ToColumns(cst.CSTTransformer):
+    """`row.attr` → `Entity.attr` for the loop variable `row`."""
+
+    def __init__(self, variable: str, entity: str) -> None:
+        super().__init__()
+        self.variable = variable
+        self.entity = entity
+        self.unsupported = False
+
+    def leave_Attribute(  # noqa: N802 - libcst's visitor naming
+        self, original_node: cst.Attribute, updated_node: cst.Attribute
+    ) -> cst.BaseExpression:
+        if isinstance(original_node.value, cst.Name) and original_node.value.value == self.variable:
+            return expr(f"{self.entity}.{original_node.attr.value}")
+        return updated_node
+
+    def leave_Name(self, original_node: cst.Name, updated_node: cst.Name) -> cst.Name:  # noqa: N802
+        return updated_node
+
+    def visit_Call(self, node: cst.Call) -> bool:  # noqa: N802
+        if _mentions(node, self.variable):
+            self.unsupported = True
+        return True
+
+
+def _mentions(node: cst.CSTNode, name: str) -> bool:
+    found = False
+
+    class Finder(cst.CSTVisitor):
+        def visit_Attribute(self, inner: cst.Attribute) -> bool:  # noqa: N802
+            inner.value.visit(self)
+            return False
+
+        def visit_Name(self, inner: cst.Name) -> None:  # noqa: N802
+            nonlocal found
+            if inner.value == name:
+                found = True
+
+    node.visit(Finder())
+    return found
+
+
+def mentions(node: cst.CSTNode, name: str) -> bool:
+    """True if `name` appears as a Name anywhere in `node`."""
+    return _mentions(node, name)
+
+
+def args_code(cell: Cell, call: cst.Call) -> str:
+    """A call's arguments as source, without the trailing comma."""
+    parts = []
+    for arg in call.args:
+        value = cell.code(arg.value)
+        if arg.keyword is not None:
+            parts.append(f"{arg.keyword.value}={value}")
+        else:
+            parts.append(f"{arg.star}{value}")
+    return ", ".join(parts)

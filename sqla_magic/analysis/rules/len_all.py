@@ -1,0 +1,88 @@
+"""len-all: `len(q.all())` fetches and builds every row only to count them.
+
+Evidence: a `len(<...>.all())` call in the cell and a SELECT run from its line that
+fetched at least `len_all_min_rows` rows.  Rewrite: a `Query` becomes `q.count()`; a
+statement run by a session becomes `session.scalar(select(func.count()).select_from(
+stmt.subquery()))`, so the database counts and one number comes back.
+"""
+
+from __future__ import annotations
+
+from typing import Optional
+
+import libcst as cst
+
+from sqla_magic.analysis import evidence
+from sqla_magic.analysis.rewrite import Cell, expr, method_call, parse_cell, run_form
+from sqla_magic.analysis.thresholds import Thresholds
+from sqla_magic.model import Finding, Report, Rewrite
+
+RULE = "len-all"
+
+
+def rule(report: Report, source: str, thresholds: Thresholds) -> list[Finding]:
+    cell = parse_cell(source)
+    if cell is None:
+        return []
+    findings = []
+    for node in cell.of_type(cst.Call):
+        assert isinstance(node, cst.Call)
+        inner = _counted_all(node)
+        if inner is None:
+            continue
+        first, last = cell.lines(node)
+        indexes = [
+            i
+            for i, s in enumerate(report.statements)
+            if s.line is not None and first <= s.line <= last and evidence.verb(s) == "SELECT"
+        ]
+        rows = sum(report.statements[i].rows or 0 for i in indexes)
+        if not indexes or rows < thresholds.len_all_min_rows:
+            continue
+        findings.append(
+            Finding(
+                rule=RULE,
+                severity="medium" if rows >= 10 * thresholds.len_all_min_rows else "low",
+                title="Rows fetched only to be counted",
+                message=(
+                    f"`len(....all())` on {evidence.line_words((first,))} fetched {rows} rows "
+                    f"({evidence.ms(evidence.seconds(report, indexes))} in the database, plus building "
+                    "every row in Python) to count them; a COUNT returns one number."
+                ),
+                lines=(first,),
+                statements=tuple(indexes),
+                rewrite=_rewrite(cell, node, inner),
+            )
+        )
+    return findings
+
+
+def _counted_all(node: cst.Call) -> Optional[cst.BaseExpression]:
+    """`q` for `len(q.all())`."""
+    if not (isinstance(node.func, cst.Name) and node.func.value == "len" and len(node.args) == 1):
+        return None
+    called = method_call(node.args[0].value)
+    if called is None or called[1] != "all" or called[2].args:
+        return None
+    return called[0]
+
+
+def _rewrite(cell: Cell, node: cst.Call, receiver: cst.BaseExpression) -> Optional[Rewrite]:
+    form = run_form(cell, receiver)
+    if form is None:
+        return None
+    if form.kind == "query" and form.query is not None:
+        counted = cst.Call(func=cst.Attribute(value=form.query, attr=cst.Name("count")))
+        return cell.rewrite({node: counted}, explanation="count in the database with `Query.count()`")
+    assert form.session is not None and form.statement is not None
+    statement = cell.code(form.statement)
+    if not isinstance(form.statement, (cst.Name, cst.Attribute, cst.Call)):
+        statement = f"({statement})"
+    counted = expr(
+        f"{cell.code(form.session)}.scalar(select(func.count()).select_from({statement}.subquery()))"
+    )
+    return cell.rewrite(
+        {node: counted},
+        imports=[("sqlalchemy", "func"), ("sqlalchemy", "select")],
+        explanation="count in the database with `SELECT count(*)`",
+    )

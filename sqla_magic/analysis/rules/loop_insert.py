@@ -1,0 +1,191 @@
+"""loop-insert: a bulk load done one ORM object (or one INSERT) at a time.
+
+Evidence: INSERT statements into one table carrying at least `loop_insert_threshold` rows,
+either flushed by the ORM while the cell adds objects with `session.add(...)` in a loop or
+`session.add_all([...comprehension...])`, or run one statement per loop iteration.
+Rewrite: `session.execute(insert(Model), [dict(...) for ...])`, one executemany without
+building and tracking an object per row (or, for a per-row `execute`, one call with the
+list of parameter sets).
+"""
+
+from __future__ import annotations
+
+from typing import Optional
+
+import libcst as cst
+
+from sqla_magic.analysis import evidence
+from sqla_magic.analysis.rewrite import (
+    Cell,
+    args_code,
+    loop_body_statements,
+    method_call,
+    mentions,
+    parse_cell,
+    replaced_statement,
+)
+from sqla_magic.analysis.thresholds import Thresholds
+from sqla_magic.model import Finding, Report, Rewrite
+
+RULE = "loop-insert"
+
+
+def rule(report: Report, source: str, thresholds: Thresholds) -> list[Finding]:
+    groups = evidence.by_key(
+        report, lambda s: evidence.dml_table(s) if evidence.verb(s) == "INSERT" else None
+    )
+    cell = None
+    findings = []
+    for table, indexes in groups.items():
+        group = [report.statements[i] for i in indexes]
+        rows = evidence.executions(group)
+        if rows < thresholds.loop_insert_threshold:
+            continue
+        cell = cell or parse_cell(source)
+        if cell is None:
+            continue
+        flushed = [i for i in indexes if report.statements[i].origin == "flush"]
+        site = _adding_site(cell) if flushed else _executing_loop(cell, report, indexes, thresholds)
+        if site is None:
+            continue
+        line = cell.line(site)
+        how = (
+            "ORM objects added one by one and flushed"
+            if flushed
+            else f"one INSERT per iteration of the loop on line {line}"
+        )
+        findings.append(
+            Finding(
+                rule=RULE,
+                severity="high" if rows >= 10 * thresholds.loop_insert_threshold else "medium",
+                title=f"{rows} rows inserted into {table} row by row",
+                message=(
+                    f"{rows} rows went into `{table}` as {how}: "
+                    f"{evidence.plural(len(indexes), 'INSERT statement')}, "
+                    f"{evidence.ms(evidence.seconds(report, indexes))} in the database plus building and "
+                    "tracking each object; one `session.execute(insert(Model), rows)` sends them as one "
+                    "executemany."
+                ),
+                lines=tuple(sorted({line, *evidence.lines_of(report, indexes)})),
+                statements=tuple(indexes),
+                rewrite=_rewrite(cell, site),
+            )
+        )
+    return findings
+
+
+def _adding_site(cell: Cell) -> Optional[cst.CSTNode]:
+    """The loop around `session.add(...)`, or an `add_all` of a comprehension."""
+    for node in cell.of_type(cst.Call):
+        called = method_call(node)
+        if called is None or not called[2].args:
+            continue
+        if called[1] == "add":
+            loops = [loop for loop in cell.loops_around(node) if isinstance(loop, cst.For)]
+            if loops:
+                return loops[0]
+        if called[1] == "add_all" and isinstance(called[2].args[0].value, (cst.ListComp, cst.GeneratorExp)):
+            return node
+    return None
+
+
+def _executing_loop(
+    cell: Cell, report: Report, indexes: list[int], thresholds: Thresholds
+) -> Optional[cst.CSTNode]:
+    if len(indexes) < thresholds.loop_insert_threshold:
+        return None  # already sent as executemany batches
+    lines = evidence.lines_of(report, indexes)
+    for line in lines:
+        loops = [n for n in reversed(cell.on_line(line, cst.For))]
+        if loops:
+            return loops[0]
+    return None
+
+
+def _rewrite(cell: Cell, site: cst.CSTNode) -> Optional[Rewrite]:
+    if isinstance(site, cst.Call):
+        return _rewrite_add_all(cell, site)
+    if not isinstance(site, cst.For) or site.orelse is not None or not isinstance(site.target, cst.Name):
+        return None
+    body = [small for s in loop_body_statements(site) if isinstance(s, cst.SimpleStatementLine) for small in s.body]
+    if len(body) != sum(
+        len(s.body) if isinstance(s, cst.SimpleStatementLine) else 1000 for s in loop_body_statements(site)
+    ):
+        return None
+    loop_head = f"for {cell.code(site.target)} in {cell.code(site.iter)}"
+    session, model, values = _added_object(cell, body)
+    if session is not None and model is not None and values is not None:
+        code = f"{session}.execute(insert({model}), [dict({values}) for {loop_head[4:]}])"
+        return cell.rewrite(
+            {site: replaced_statement(site, code)},
+            imports=[("sqlalchemy", "insert")],
+            explanation="one executemany INSERT instead of an ORM object per row",
+        )
+    if len(body) == 1 and isinstance(body[0], cst.Expr):
+        called = method_call(body[0].value)
+        if called is not None and called[1] == "execute" and len(called[2].args) == 2:
+            statement, params = (a.value for a in called[2].args)
+            if mentions(statement, site.target.value):
+                return None
+            code = (
+                f"{cell.code(called[0])}.execute({cell.code(statement)}, "
+                f"[{cell.code(params)} {loop_head}])"
+            )
+            return cell.rewrite(
+                {site: replaced_statement(site, code)},
+                explanation="one executemany call with every row's parameters",
+            )
+    return None
+
+
+def _added_object(
+    cell: Cell, body: list[cst.BaseSmallStatement]
+) -> tuple[Optional[str], Optional[str], Optional[str]]:
+    """(session, Model, keyword arguments) for `session.add(Model(...))` or `o = Model(...); session.add(o)`."""
+    constructed: Optional[cst.Call] = None
+    if len(body) == 2 and isinstance(body[0], cst.Assign) and isinstance(body[1], cst.Expr):
+        target = body[0].targets[0].target if len(body[0].targets) == 1 else None
+        called = method_call(body[1].value)
+        if (
+            isinstance(target, cst.Name)
+            and isinstance(body[0].value, cst.Call)
+            and called is not None
+            and called[1] == "add"
+            and len(called[2].args) == 1
+            and isinstance(called[2].args[0].value, cst.Name)
+            and called[2].args[0].value.value == target.value
+            and len(cell.uses_of(target.value)) == 2
+        ):
+            constructed = body[0].value
+            session = cell.code(called[0])
+    elif len(body) == 1 and isinstance(body[0], cst.Expr):
+        called = method_call(body[0].value)
+        if called is not None and called[1] == "add" and len(called[2].args) == 1:
+            value = called[2].args[0].value
+            if isinstance(value, cst.Call):
+                constructed = value
+                session = cell.code(called[0])
+    if constructed is None or any(arg.keyword is None for arg in constructed.args):
+        return None, None, None
+    return session, cell.code(constructed.func), args_code(cell, constructed)
+
+
+def _rewrite_add_all(cell: Cell, call: cst.Call) -> Optional[Rewrite]:
+    called = method_call(call)
+    comprehension = call.args[0].value
+    if called is None or not isinstance(comprehension, (cst.ListComp, cst.GeneratorExp)):
+        return None
+    element = comprehension.elt
+    if not isinstance(element, cst.Call) or any(arg.keyword is None for arg in element.args):
+        return None
+    rows = comprehension.with_changes(
+        elt=cst.parse_expression(f"dict({args_code(cell, element)})"),
+    )
+    if isinstance(rows, cst.GeneratorExp):
+        rows = cst.ListComp(elt=rows.elt, for_in=rows.for_in)
+    code = f"{cell.code(called[0])}.execute(insert({cell.code(element.func)}), {cell.module.code_for_node(rows)})"
+    return cell.rewrite(
+        {call: cst.parse_expression(code)},
+        imports=[("sqlalchemy", "insert")],
+        explanation="one executemany INSERT instead of an ORM object per row",
+    )

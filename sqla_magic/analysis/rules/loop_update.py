@@ -1,0 +1,201 @@
+"""loop-update: rows updated one by one, where one UPDATE statement would do.
+
+Evidence: UPDATE statements on one table (flushed by the ORM after objects were changed
+in a loop, or run per iteration) that together carry at least `loop_update_threshold`
+rows, and a `for` loop in the cell that assigns attributes of its loop variable or runs
+the UPDATE.  Rewrite, when the loop iterates over a query and only assigns column
+expressions: one `update()` with the query's filters (`Query.update` for 1.x queries,
+`session.execute(update(Model).where(...).values(...))` for `select()`).
+"""
+
+from __future__ import annotations
+
+from typing import Optional
+
+import libcst as cst
+
+from sqla_magic.analysis import evidence
+from sqla_magic.analysis.rewrite import (
+    Cell,
+    QueryChain,
+    ToColumns,
+    args_code,
+    chain_of,
+    loop_body_statements,
+    loop_target,
+    mentions,
+    parse_cell,
+    replaced_statement,
+)
+from sqla_magic.analysis.thresholds import Thresholds
+from sqla_magic.model import Finding, Report, Rewrite
+
+RULE = "loop-update"
+_KEPT_FILTERS = ("filter", "where", "filter_by")
+_DROPPED = ("order_by", "all")
+
+
+def rule(report: Report, source: str, thresholds: Thresholds) -> list[Finding]:
+    groups = evidence.by_key(
+        report, lambda s: evidence.dml_table(s) if evidence.verb(s) == "UPDATE" else None
+    )
+    cell = None
+    findings = []
+    for table, indexes in groups.items():
+        group = [report.statements[i] for i in indexes]
+        rows = evidence.executions(group)
+        if rows < thresholds.loop_update_threshold:
+            continue
+        cell = cell or parse_cell(source)
+        loop = _loop(cell, report, indexes, str(table)) if cell is not None else None
+        if loop is None:
+            continue
+        assert cell is not None
+        loop_line = cell.line(loop)
+        lines = tuple(sorted({loop_line, *evidence.lines_of(report, indexes)}))
+        findings.append(
+            Finding(
+                rule=RULE,
+                severity="high" if rows >= 10 * thresholds.loop_update_threshold else "medium",
+                title=f"{rows} rows of {table} updated one by one",
+                message=(
+                    f"The loop on line {loop_line} changed {rows} rows of `{table}`, sent as "
+                    f"{evidence.plural(len(indexes), 'UPDATE statement')} with one parameter set per row "
+                    f"({evidence.ms(evidence.seconds(report, indexes))} in the database, plus loading and "
+                    "tracking every object); one UPDATE with the loop's filter changes them all."
+                ),
+                lines=lines,
+                statements=tuple(indexes),
+                rewrite=_rewrite(cell, loop),
+            )
+        )
+    return findings
+
+
+def _loop(cell: Cell, report: Report, indexes: list[int], table: str) -> Optional[cst.For]:
+    """The loop that changed the rows: it runs the UPDATEs, or assigns to its variable."""
+    for index in indexes:
+        line = report.statements[index].line
+        if line is None:
+            continue
+        for node in reversed(cell.on_line(line, cst.For)):
+            assert isinstance(node, cst.For)
+            return node
+    candidates = []
+    for node in cell.of_type(cst.For):
+        assert isinstance(node, cst.For)
+        if _assigned_attributes(node):
+            candidates.append(node)
+    if len(candidates) > 1:
+        named = [c for c in candidates if _entity_of(cell, c).lower() in table.lower()]
+        candidates = named or candidates
+    return candidates[0] if len(candidates) == 1 else None
+
+
+def _entity_of(cell: Cell, loop: cst.For) -> str:
+    chain = chain_of(cell, loop.iter)
+    return (cell.code(chain.entity).rsplit(".", 1)[-1]) if chain is not None else "\0"
+
+
+def _assigned_attributes(loop: cst.For) -> list[cst.BaseSmallStatement]:
+    variable = loop_target(loop)
+    found: list[cst.BaseSmallStatement] = []
+    if variable is None:
+        return found
+    for statement in loop_body_statements(loop):
+        if not isinstance(statement, cst.SimpleStatementLine):
+            continue
+        for small in statement.body:
+            targets: list[cst.BaseExpression] = []
+            if isinstance(small, cst.Assign):
+                targets = [t.target for t in small.targets]
+            elif isinstance(small, cst.AugAssign):
+                targets = [small.target]
+            if any(
+                isinstance(t, cst.Attribute) and isinstance(t.value, cst.Name) and t.value.value == variable
+                for t in targets
+            ):
+                found.append(small)
+    return found
+
+
+def _rewrite(cell: Cell, loop: cst.For) -> Optional[Rewrite]:
+    variable = loop_target(loop)
+    chain = chain_of(cell, loop.iter)
+    if variable is None or chain is None or loop.orelse is not None:
+        return None
+    values = _values(cell, loop, variable, cell.code(chain.entity))
+    if values is None:
+        return None
+    statement = _update_statement(cell, chain, values)
+    if statement is None:
+        return None
+    return cell.rewrite(
+        {loop: replaced_statement(loop, statement)},
+        imports=[("sqlalchemy", "update")] if chain.kind == "select" else [],
+        explanation="one UPDATE statement with the loop's filter instead of one row at a time",
+    )
+
+
+def _values(cell: Cell, loop: cst.For, variable: str, entity: str) -> Optional[list[str]]:
+    """`Entity.attr: expression` pairs for a body made only of attribute assignments."""
+    pairs: list[str] = []
+    assigned: set[str] = set()
+    for statement in loop_body_statements(loop):
+        if not isinstance(statement, cst.SimpleStatementLine):
+            return None
+        for small in statement.body:
+            if isinstance(small, cst.Assign) and len(small.targets) == 1:
+                target, value, operator = small.targets[0].target, small.value, ""
+            elif isinstance(small, cst.AugAssign):
+                target, value = small.target, small.value
+                operator = cell.module.code_for_node(small.operator).strip()[:-1]
+            else:
+                return None
+            if not (
+                isinstance(target, cst.Attribute)
+                and isinstance(target.value, cst.Name)
+                and target.value.value == variable
+            ):
+                return None
+            attribute = target.attr.value
+            columns = ToColumns(variable, entity)
+            converted = value.visit(columns)
+            if columns.unsupported or mentions(converted, variable):
+                return None
+            if any(mentions_attribute(value, variable, name) for name in assigned):
+                return None
+            text = cell.module.code_for_node(converted)
+            if operator:
+                simple = isinstance(converted, (cst.Name, cst.Attribute, cst.Integer, cst.Float, cst.SimpleString))
+                text = f"{entity}.{attribute} {operator} {text if simple else f'({text})'}"
+            assigned.add(attribute)
+            pairs.append(f"{entity}.{attribute}: {text}")
+    return pairs or None
+
+
+def mentions_attribute(node: cst.CSTNode, variable: str, attribute: str) -> bool:
+    code = cst.Module(body=[]).code_for_node(node)
+    return f"{variable}.{attribute}" in code
+
+
+def _update_statement(cell: Cell, chain: QueryChain, values: list[str]) -> Optional[str]:
+    if any(name not in _KEPT_FILTERS + _DROPPED for name in chain.method_names):
+        return None
+    if chain.kind == "select" and (
+        chain.runner is None
+        or any(name not in ("all", "scalars") for name, _ in chain.result_methods)
+        or len(chain.entities) != 1
+    ):
+        return None
+    filters = "".join(
+        f".{name}({args_code(cell, call)})"
+        for name, call in chain.methods
+        if name in _KEPT_FILTERS
+    )
+    mapping = "{" + ", ".join(values) + "}"
+    if chain.kind == "select":
+        assert chain.session is not None
+        entity = cell.code(chain.entity)
+        return f"{cell.code(chain.session)}.execute(update({entity}){filters}.values({mapping}))"
+    return f"{cell.code(chain.start)}{filters}.update({mapping})"

@@ -1,0 +1,85 @@
+"""repeated-flush: `commit()` / `flush()` inside a loop, one transaction round per iteration.
+
+Evidence: flush statements (origin `flush`) caused from one line that is a `.commit()` or
+`.flush()` call inside a loop of the cell, at least `repeated_flush_threshold` of them.
+Rewrite, when the call is a statement of the loop's own body: the call moves after the
+loop, so one flush sends every change and one COMMIT ends the transaction.
+"""
+
+from __future__ import annotations
+
+from typing import Optional
+
+import libcst as cst
+
+from sqla_magic.analysis import evidence
+from sqla_magic.analysis.rewrite import Cell, loop_body_statements, method_call, parse_cell
+from sqla_magic.analysis.thresholds import Thresholds
+from sqla_magic.model import Finding, Report, Rewrite
+
+RULE = "repeated-flush"
+
+
+def rule(report: Report, source: str, thresholds: Thresholds) -> list[Finding]:
+    by_line = evidence.by_key(report, lambda s: s.line if s.origin == "flush" else None)
+    candidates = {line: i for line, i in by_line.items() if len(i) >= thresholds.repeated_flush_threshold}
+    if not candidates:
+        return []
+    cell = parse_cell(source)
+    if cell is None:
+        return []
+    findings = []
+    for line, indexes in candidates.items():
+        assert isinstance(line, int)
+        call = _flush_call(cell, line)
+        if call is None:
+            continue
+        loops = cell.loops_around(call)
+        if not loops:
+            continue
+        name = method_call(call)[1]  # type: ignore[index]
+        findings.append(
+            Finding(
+                rule=RULE,
+                severity="medium",
+                title=f"`{name}()` inside a loop",
+                message=(
+                    f"`{name}()` on line {line} runs once per iteration of the loop on line "
+                    f"{cell.line(loops[0])}: {len(indexes)} statements were flushed from there, a flush "
+                    f"{'and a COMMIT ' if name == 'commit' else ''}per iteration "
+                    f"({evidence.ms(evidence.seconds(report, indexes))} in the database). One call after the "
+                    "loop sends the same changes in batches."
+                ),
+                lines=(cell.line(loops[0]), line),
+                statements=tuple(indexes),
+                rewrite=_rewrite(cell, call, loops[0]),
+            )
+        )
+    return findings
+
+
+def _flush_call(cell: Cell, line: int) -> Optional[cst.Call]:
+    for node in cell.on_line(line, cst.Call):
+        called = method_call(node)
+        if called is not None and called[1] in ("commit", "flush") and not called[2].args:
+            assert isinstance(node, cst.Call)
+            return node
+    return None
+
+
+def _rewrite(cell: Cell, call: cst.Call, loop: cst.CSTNode) -> Optional[Rewrite]:
+    if not isinstance(loop, cst.For) or not isinstance(loop.body, cst.IndentedBlock):
+        return None
+    statement = cell.statement_of(call)
+    body = loop_body_statements(loop)
+    if statement not in body or len(body) < 2:
+        return None
+    assert isinstance(statement, cst.SimpleStatementLine)
+    if len(statement.body) != 1 or not isinstance(statement.body[0], cst.Expr):
+        return None
+    new_loop = loop.with_changes(body=loop.body.with_changes(body=[s for s in body if s is not statement]))
+    after = statement.with_changes(leading_lines=())
+    return cell.rewrite(
+        {loop: cst.FlattenSentinel([new_loop, after])},
+        explanation=f"one `{cell.code(call.func)}()` after the loop",
+    )

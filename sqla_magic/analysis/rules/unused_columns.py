@@ -1,0 +1,180 @@
+"""unused-columns: whole entities loaded where the code reads a few of their columns.
+
+Evidence: a `query` statement that fetched at least `unused_columns_min_rows` rows of one
+entity, and, in the cell, the query's rows are only iterated (directly or through a name
+assigned once) by loops whose variable is used only as `row.attr`, reading at most
+`unused_columns_max_fraction` of the selected columns.  Rewrite: select those columns
+(`select(E.a, E.b)` run with `execute`, `session.query(E.a, E.b)`,
+`E.query.with_entities(E.a, E.b)`); rows keep `row.a` access, and no objects, identity map
+entries or unread values are built.
+"""
+
+from __future__ import annotations
+
+from typing import Optional
+
+import libcst as cst
+
+from sqla_magic.analysis import evidence
+from sqla_magic.analysis.rewrite import (
+    Cell,
+    QueryChain,
+    expr,
+    loop_iter,
+    loop_target,
+    parse_cell,
+    query_chains,
+)
+from sqla_magic.analysis.thresholds import Thresholds
+from sqla_magic.model import Finding, Report, Rewrite
+
+RULE = "unused-columns"
+_LOOPS = (cst.For, cst.ListComp, cst.SetComp, cst.GeneratorExp, cst.DictComp)
+
+
+def rule(report: Report, source: str, thresholds: Thresholds) -> list[Finding]:
+    loaded = [
+        i
+        for i, s in enumerate(report.statements)
+        if s.origin == "query" and (s.rows or 0) >= thresholds.unused_columns_min_rows and s.line is not None
+    ]
+    cell = parse_cell(source) if loaded else None
+    if cell is None:
+        return []
+    findings = []
+    seen: set[int] = set()
+    for index in loaded:
+        statement = report.statements[index]
+        columns = evidence.selected_columns(statement.sql)
+        if len(columns) < 3:
+            continue
+        for chain in query_chains(cell):
+            first, last = cell.lines(chain.outer)
+            if not (first <= (statement.line or 0) <= last) or id(chain.start) in seen or len(chain.entities) != 1:
+                continue
+            used = _used_attributes(cell, chain)
+            if not used or not set(used) <= set(columns):
+                continue
+            if len(used) > thresholds.unused_columns_max_fraction * len(columns):
+                continue
+            seen.add(id(chain.start))
+            entity = cell.code(chain.entity)
+            findings.append(
+                Finding(
+                    rule=RULE,
+                    severity="medium",
+                    title=f"{len(columns)} columns loaded, {len(used)} used",
+                    message=(
+                        f"Line {statement.line} loaded {statement.rows} whole `{entity}` rows "
+                        f"({len(columns)} columns each, {evidence.ms(evidence.seconds(report, [index]))} in the "
+                        f"database{_memory_words(report, statement.line)}), and the cell reads only "
+                        f"{', '.join(f'`{a}`' for a in used)}. Selecting those columns skips building "
+                        "objects and the unread values."
+                    ),
+                    lines=(first,),
+                    statements=(index,),
+                    rewrite=_rewrite(cell, chain, used),
+                )
+            )
+    return findings
+
+
+def _memory_words(report: Report, line: Optional[int]) -> str:
+    if report.memory is None or not report.memory.lines:
+        return ""
+    for memory_line in report.memory.lines:
+        if memory_line.line == line and memory_line.peak_bytes:
+            return f", {memory_line.peak_bytes / 2**20:.1f} MiB peak memory on that line"
+    return ""
+
+
+def _used_attributes(cell: Cell, chain: QueryChain) -> Optional[list[str]]:
+    """Attributes read from the rows, if the rows are only ever read as `row.attr`."""
+    if chain.kind == "select" and (
+        chain.runner is None or any(name != "all" for name, _ in chain.result_methods)
+    ):
+        return None
+    if chain.kind == "select" and cell.code(chain.runner.func).rsplit(".", 1)[-1] != "scalars":  # type: ignore[union-attr]
+        return None
+    if chain.kind != "select" and chain.method_names and chain.method_names[-1] not in ("all",):
+        if any(name in ("first", "one", "scalar", "one_or_none", "count") for name in chain.method_names):
+            return None
+    loops = _loops_over(cell, chain.outer)
+    if not loops:
+        return None
+    used: list[str] = []
+    for loop in loops:
+        attributes = _attributes_of_target(cell, loop)
+        if attributes is None:
+            return None
+        used.extend(a for a in attributes if a not in used)
+    return used
+
+
+def _loops_over(cell: Cell, outer: cst.BaseExpression) -> Optional[list[cst.CSTNode]]:
+    parent = cell.parent(outer)
+    if isinstance(parent, (cst.For, cst.CompFor)) and parent.iter is outer:
+        loop = parent if isinstance(parent, cst.For) else cell.parent(parent)
+        return [loop] if isinstance(loop, _LOOPS) else None
+    if isinstance(parent, cst.Assign) and len(parent.targets) == 1 and isinstance(parent.targets[0].target, cst.Name):
+        name = parent.targets[0].target.value
+        if len(cell.assignments_of(name)) != 1:
+            return None
+        loops = []
+        for use in cell.uses_of(name):
+            if use is parent.targets[0].target:
+                continue
+            holder = cell.parent(use)
+            if isinstance(holder, cst.For) and holder.iter is use:
+                loops.append(holder)
+            elif isinstance(holder, cst.CompFor) and holder.iter is use and isinstance(cell.parent(holder), _LOOPS):
+                loops.append(cell.parent(holder))
+            else:
+                return None
+        return loops  # type: ignore[return-value]
+    return None
+
+
+def _attributes_of_target(cell: Cell, loop: cst.CSTNode) -> Optional[list[str]]:
+    variable = loop_target(loop)
+    if variable is None or loop_iter(loop) is None:
+        return None
+    attributes: list[str] = []
+    for use in cell.uses_of(variable):
+        holder = cell.parent(use)
+        if holder is getattr(loop, "target", None) or holder is getattr(getattr(loop, "for_in", None), "target", None):
+            continue
+        if use is getattr(loop, "target", None) or use is getattr(getattr(loop, "for_in", None), "target", None):
+            continue
+        if loop not in cell.ancestors(use):
+            return None  # used after the loop: the objects themselves matter
+        if not (isinstance(holder, cst.Attribute) and holder.value is use):
+            return None
+        grand = cell.parent(holder)
+        if isinstance(grand, (cst.AssignTarget, cst.AugAssign)) or (
+            isinstance(grand, cst.Call) and grand.func is holder
+        ):
+            return None
+        if isinstance(grand, cst.Attribute) and grand.value is holder:
+            # `row.attr.method` is fine for column values; relationships are excluded by the column check
+            pass
+        if holder.attr.value not in attributes:
+            attributes.append(holder.attr.value)
+    return attributes or None
+
+
+def _rewrite(cell: Cell, chain: QueryChain, used: list[str]) -> Optional[Rewrite]:
+    entity = cell.code(chain.entity)
+    columns = ", ".join(f"{entity}.{name}" for name in used)
+    replacements: dict[cst.CSTNode, cst.CSTNode] = {}
+    if chain.kind == "select":
+        assert chain.runner is not None and isinstance(chain.runner.func, cst.Attribute)
+        replacements[chain.start] = expr(f"{cell.code(chain.start.func)}({columns})")  # type: ignore[attr-defined]
+        replacements[chain.runner.func] = chain.runner.func.with_changes(attr=cst.Name("execute"))
+    elif chain.kind == "query":
+        replacements[chain.start] = expr(f"{cell.code(chain.session)}.query({columns})")  # type: ignore[arg-type]
+    else:
+        replacements[chain.start] = expr(f"{cell.code(chain.start)}.with_entities({columns})")
+    return cell.rewrite(
+        replacements, explanation=f"select only {', '.join(used)} instead of whole `{entity}` objects"
+    )
