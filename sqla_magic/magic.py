@@ -44,6 +44,9 @@ class _SqlProfileMagics(Magics):
     )
     @argument("--engine", metavar="EXPR", help="capture only this engine (evaluated in the user namespace)")
     @argument("--save", metavar="PATH", help="write the report to PATH (.html or .json)")
+    @argument(
+        "--redact", action="store_true", help="with --save: replace parameter values with ? in the file"
+    )
     @argument("--quiet", action="store_true", help="display nothing (the report is still stored)")
     @argument("statement", nargs="*", help="the statement to profile (line magic)")
     @line_magic("sqlprofile")
@@ -179,7 +182,7 @@ def _finish(shell: Any, args: Any, report: Report) -> None:
         shell.user_ns[args.output] = report
     if args.save:
         try:
-            report.save(args.save)
+            report.save(args.save, redact=args.redact)
         except (OSError, ValueError) as problem:
             print(f"sqlprofile: could not save the report to {args.save}: {problem}", file=sys.stderr)
     if not args.quiet:

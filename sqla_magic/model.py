@@ -325,11 +325,14 @@ class Report:
 
         return render_page(self)
 
-    def save(self, path: Any) -> None:
-        """Write the report: `.html` as a standalone page, `.json` as `to_json()`."""
+    def save(self, path: Any, redact: bool = False) -> None:
+        """Write the report: `.html` as a standalone page, `.json` as `to_json()`.
+
+        `redact` replaces parameter values with `?` in what is written.
+        """
         from sqla_magic.render.files import save_report
 
-        save_report(self, path)
+        save_report(self, path, redact=redact)
 
     def __repr__(self) -> str:
         return self.to_text()

@@ -182,3 +182,24 @@ def test_thresholds_are_configurable(shell: InteractiveShell) -> None:
     magics = next(c for c in shell.configurables if type(c).__name__ == "SqlProfile")
     assert magics.thresholds().n_plus_one_threshold == 3
     shell.run_line_magic("config", "SqlProfile.n_plus_one_threshold = 10")
+
+
+def test_save_html_redacted(shell: InteractiveShell, tmp_path: Any) -> None:
+    target = tmp_path / "report.html"
+    run(
+        shell,
+        f"%%sqlprofile --quiet --no-explain --save {target} --redact\n"
+        "session.execute(sa.text('SELECT :token'), {'token': 'hunter2-secret'}).all()\n",
+    ).raise_error()
+    page = target.read_text()
+    assert page.startswith("<!DOCTYPE html>") and "SELECT" in page
+    assert "hunter2-secret" not in page
+
+
+def test_save_to_unwritable_path_is_one_line(
+    shell: InteractiveShell, capsys: pytest.CaptureFixture[str]
+) -> None:
+    result = run(shell, "%%sqlprofile --quiet --no-explain --save /nonexistent-dir/r.json\nx = 1\n")
+    assert result.error_in_exec is None
+    err = capsys.readouterr().err
+    assert "could not save the report to /nonexistent-dir/r.json" in err and "Traceback" not in err
