@@ -1,8 +1,9 @@
 """Profiling overhead: fixed workloads run bare and under `profile()`, alternately, in one process.
 
 Prints, per workload, the median time of each mode and its ratio to the bare median.
-Modes: capture only (statements), default (statements + cProfile + peak memory; the
-report is built, EXPLAIN is off), default + EXPLAIN, and per-line memory.
+Modes: plain cProfile (for comparison), capture only (statements), default (statements +
+cProfile + peak memory; the report is built, EXPLAIN is off), default + EXPLAIN, and
+per-line memory.
 
     python benchmarks/overhead.py [--runs 9] [--url sqlite://]
 """
@@ -10,6 +11,7 @@ report is built, EXPLAIN is off), default + EXPLAIN, and per-line memory.
 from __future__ import annotations
 
 import argparse
+import cProfile
 import gc
 import platform
 import statistics
@@ -22,8 +24,12 @@ from sqlalchemy.orm import Session
 
 from sqla_magic import demo, profile
 
+PLAIN_CPROFILE = {"plain cProfile": True}
+"""Marker options: the run under a bare `cProfile.Profile()`, the usual alternative."""
+
 MODES: dict[str, dict[str, Any] | None] = {
     "bare": None,
+    "plain cProfile": PLAIN_CPROFILE,
     "capture only": {"call_tree": False, "memory": False, "explain": False, "findings": False},
     "default": {"explain": False},
     "default + explain": {},
@@ -82,6 +88,12 @@ def _timed(run: Callable[[], object], options: dict[str, Any] | None) -> float:
     start = time.perf_counter()
     if options is None:
         run()
+    elif options is PLAIN_CPROFILE:
+        profiler = cProfile.Profile()
+        profiler.enable()
+        run()
+        profiler.disable()
+        profiler.create_stats()
     else:
         with profile(**options):
             run()
@@ -127,9 +139,8 @@ def main() -> None:
     print(f"| {'workload':<26} | {'mode':<18} | {'median':>9} | {'ratio':>6} |")
     print(f"|{'-' * 28}|{'-' * 20}|{'-' * 11}|{'-' * 8}|")
     for row in measure(args.url, args.runs, MODES):
-        print(
-            f"| {row['workload']:<26} | {row['mode']:<18} | {row['median_s'] * 1000:7.1f}ms | {row['ratio']:5.2f}x |"
-        )
+        median_ms = row["median_s"] * 1000
+        print(f"| {row['workload']:<26} | {row['mode']:<18} | {median_ms:7.1f}ms | {row['ratio']:5.2f}x |")
 
 
 if __name__ == "__main__":
