@@ -19,11 +19,18 @@ Rule = Callable[[Report, str, Thresholds], Sequence[Finding]]
 
 def _default_rules() -> list[Rule]:
     from sqla_magic.analysis.rules import (
+        cartesian_product,
+        duplicate_query,
+        dynamic_relationship,
         first_for_exists,
+        large_result,
         len_all,
         loop_insert,
         loop_update,
+        mapper_config,
         n_plus_one,
+        no_cache_key,
+        orm_cascade_delete,
         repeated_flush,
         unused_columns,
     )
@@ -35,12 +42,21 @@ def _default_rules() -> list[Rule]:
         loop_update.rule,
         loop_insert.rule,
         first_for_exists.rule,
+        orm_cascade_delete.rule,
+        no_cache_key.rule,
+        mapper_config.rule,
         repeated_flush.rule,
+        large_result.rule,
+        cartesian_product.rule,
+        dynamic_relationship.rule,
+        duplicate_query.rule,
     ]
 
 
 def _default_plan_rules() -> list[Rule]:
-    return []
+    from sqla_magic.analysis.rules import seq_scan
+
+    return [seq_scan.rule]
 
 RULES: list[Rule] = _default_rules()
 """Rules that need only the captured run."""

@@ -43,3 +43,31 @@ class Thresholds:
         default=0.5,
         metadata={"help": "unused-columns fires when at most this share of the selected columns is read"},
     )
+    orm_cascade_delete_threshold: int = field(
+        default=10,
+        metadata={"help": "child rows the ORM deletes one by one in a cascade before orm-cascade-delete fires"},
+    )
+    no_cache_key_min_statements: int = field(
+        default=1,
+        metadata={"help": "executions without a cache key (of one statement) before no-cache-key fires"},
+    )
+    mapper_config_min_s: float = field(
+        default=0.002,
+        metadata={"help": "seconds of mapper configuration inside the profiled code before mapper-config fires"},
+    )
+    large_result_rows: int = field(
+        default=10_000,
+        metadata={"help": "rows one statement fetches before large-result fires"},
+    )
+    seq_scan_min_rows: int = field(
+        default=1_000,
+        metadata={"help": "estimated rows of a filtered full scan before seq-scan fires"},
+    )
+    dynamic_relationship_threshold: int = field(
+        default=10,
+        metadata={"help": "queries of one dynamic relationship from one line before dynamic-relationship fires"},
+    )
+    duplicate_query_threshold: int = field(
+        default=3,
+        metadata={"help": "runs of the same SELECT with the same parameters before duplicate-query fires"},
+    )

@@ -1,0 +1,150 @@
+"""cartesian-product: a SELECT whose FROM list has elements no condition joins.
+
+Evidence: SQLAlchemy's "cartesian product" linting warning (raised only when the
+statement is compiled, so once per cache entry), and, for every run, the statement's own
+SQL: a top-level FROM list of several elements whose WHERE clause does not link them all
+with `a.x = b.y` conditions.  The fix is the missing join condition in the query.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Optional
+
+from sqla_magic.analysis import evidence
+from sqla_magic.analysis.thresholds import Thresholds
+from sqla_magic.model import Finding, Report
+
+RULE = "cartesian-product"
+_CLAUSE_END = re.compile(r"\b(WHERE|GROUP BY|ORDER BY|HAVING|LIMIT|OFFSET|UNION|FOR UPDATE)\b", re.I)
+_LINK = re.compile(r"([\w\"`]+)\.[\w\"`]+\s*=\s*([\w\"`]+)\.[\w\"`]+")
+
+
+def rule(report: Report, source: str, thresholds: Thresholds) -> list[Finding]:
+    findings = []
+    by_fingerprint: dict[str, list[int]] = {}
+    for index, statement in enumerate(report.statements):
+        if evidence.verb(statement) == "SELECT" and unjoined(statement.sql):
+            by_fingerprint.setdefault(statement.fingerprint, []).append(index)
+    warned = [w for w in report.warnings if "cartesian product" in w.message]
+    used_warnings: set[int] = set()
+    for indexes in by_fingerprint.values():
+        lines = evidence.lines_of(report, indexes)
+        warning = next((w for w in warned if w.line in lines), None)
+        if warning is not None:
+            used_warnings.add(id(warning))
+        rows = sum(report.statements[i].rows or 0 for i in indexes)
+        elements = unjoined(report.statements[indexes[0]].sql) or []
+        findings.append(
+            Finding(
+                rule=RULE,
+                severity="high",
+                title=f"Cartesian product between {' and '.join(elements)}",
+                message=(
+                    f"{evidence.line_words(lines)} ran a SELECT {evidence.plural(len(indexes), 'time')} whose "
+                    f"FROM list ({', '.join(elements)}) has no join condition between its elements: every row "
+                    f"of one is paired with every row of the other ({rows} rows fetched, "
+                    f"{evidence.ms(evidence.seconds(report, indexes))})."
+                    + (f" SQLAlchemy warned: {warning.message}" if warning is not None else "")
+                ),
+                lines=lines,
+                statements=tuple(indexes),
+                fix="Add the join condition: `.join(Other, Parent.id == Other.parent_id)` or a "
+                "`.where(a.x == b.y)` linking the entities.",
+            )
+        )
+    for warning in warned:
+        if id(warning) in used_warnings:
+            continue
+        indexes = [i for i, s in enumerate(report.statements) if warning.line is not None and s.line == warning.line]
+        findings.append(
+            Finding(
+                rule=RULE,
+                severity="high",
+                title="Cartesian product",
+                message=f"SQLAlchemy warned on {evidence.line_words((warning.line,) if warning.line else ())}: "
+                f"{warning.message}",
+                lines=(warning.line,) if warning.line is not None else (),
+                statements=tuple(indexes),
+                fix="Add the join condition between the FROM elements SQLAlchemy names.",
+            )
+        )
+    return findings
+
+
+def unjoined(sql: str) -> Optional[list[str]]:
+    """The top-level FROM elements of `sql` if some are not linked by a condition."""
+    clause, where = _from_clause(sql)
+    if clause is None:
+        return None
+    elements = [e.strip() for e in evidence.split_top_level(clause, ",") if e.strip()]
+    if len(elements) < 2:
+        return None
+    names = [_names(e) for e in elements]
+    group = list(range(len(elements)))
+
+    def root(i: int) -> int:
+        while group[i] != i:
+            i = group[i]
+        return i
+
+    for left, right in _LINK.findall(where):
+        a = [i for i, n in enumerate(names) if left.strip('"`').lower() in n]
+        b = [i for i, n in enumerate(names) if right.strip('"`').lower() in n]
+        if a and b:
+            group[root(a[0])] = root(b[0])
+    if len({root(i) for i in range(len(elements))}) == 1:
+        return None
+    return [e.split()[0].strip('"`') for e in elements]
+
+
+def _from_clause(sql: str) -> tuple[Optional[str], str]:
+    depth, quote = 0, ""
+    upper = sql.upper()
+    start = None
+    for position, char in enumerate(sql):
+        if quote:
+            quote = "" if char == quote else quote
+            continue
+        if char in "'\"":
+            quote = char
+        elif char == "(":
+            depth += 1
+        elif char == ")":
+            depth -= 1
+        elif depth == 0 and upper.startswith("FROM", position) and _word_boundary(sql, position, 4):
+            start = position + 4
+            break
+    if start is None:
+        return None, ""
+    rest = sql[start:]
+    end = _top_level_match(rest)
+    if end is None:
+        return rest, ""
+    return rest[:end], rest[end:]
+
+
+def _top_level_match(text: str) -> Optional[int]:
+    depth = 0
+    for match in _CLAUSE_END.finditer(text):
+        depth = text[: match.start()].count("(") - text[: match.start()].count(")")
+        if depth == 0:
+            return match.start()
+    return None
+
+
+def _word_boundary(sql: str, position: int, length: int) -> bool:
+    before = sql[position - 1] if position else " "
+    after = sql[position + length] if position + length < len(sql) else " "
+    return not (before.isalnum() or before == "_") and not (after.isalnum() or after == "_")
+
+
+def _names(element: str) -> set[str]:
+    """Table names and aliases an element of the FROM list makes visible (JOINs included)."""
+    words = re.findall(r"[\w\"`.]+", element)
+    names = set()
+    for word in words:
+        if word.upper() in ("JOIN", "LEFT", "RIGHT", "INNER", "OUTER", "FULL", "CROSS", "ON", "AS", "AND", "OR"):
+            continue
+        names.add(word.strip('"`').rsplit(".", 1)[-1].lower())
+    return names

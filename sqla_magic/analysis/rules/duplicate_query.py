@@ -1,0 +1,113 @@
+"""duplicate-query: the same SELECT with the same parameters, run again and again.
+
+Evidence: SELECT statements with identical SQL and parameters, at least
+`duplicate_query_threshold` times.  Rewrite, when every duplicate comes from one query
+expression inside a `for` loop that does not depend on the loop: compute it once before
+the loop and reuse the value.
+"""
+
+from __future__ import annotations
+
+from typing import Optional
+
+import libcst as cst
+
+from sqla_magic.analysis import evidence
+from sqla_magic.analysis.rewrite import Cell, chain_of, loop_target, mentions, parse_cell, query_chains
+from sqla_magic.analysis.thresholds import Thresholds
+from sqla_magic.model import Finding, Report, Rewrite
+
+RULE = "duplicate-query"
+
+
+def rule(report: Report, source: str, thresholds: Thresholds) -> list[Finding]:
+    groups = evidence.by_key(
+        report,
+        lambda s: (s.sql, repr(s.params)) if evidence.verb(s) == "SELECT" and not s.executemany else None,
+    )
+    repeated = [v for v in groups.values() if len(v) >= thresholds.duplicate_query_threshold]
+    if not repeated:
+        return []
+    cell = parse_cell(source)
+    findings = []
+    for indexes in repeated:
+        lines = evidence.lines_of(report, indexes)
+        first = report.statements[indexes[0]]
+        findings.append(
+            Finding(
+                rule=RULE,
+                severity="medium" if len(indexes) >= 3 * thresholds.duplicate_query_threshold else "low",
+                title=f"Same query run {len(indexes)} times",
+                message=(
+                    f"{len(report.statements)} statements, {len(indexes)} of them the same SELECT with the same "
+                    f"parameters ({first.origin}) from {evidence.line_words(lines)}, "
+                    f"{evidence.ms(evidence.seconds(report, indexes))} in the database; run it once and reuse "
+                    "the result."
+                ),
+                lines=lines,
+                statements=tuple(indexes),
+                rewrite=_rewrite(cell, lines[0]) if cell is not None and len(lines) == 1 else None,
+            )
+        )
+    return findings
+
+
+def _rewrite(cell: Cell, line: int) -> Optional[Rewrite]:
+    for chain in query_chains(cell):
+        first, last = cell.lines(chain.outer)
+        if not first <= line <= last:
+            continue
+        loops = [loop for loop in cell.loops_around(chain.outer) if isinstance(loop, cst.For)]
+        if not loops:
+            return None
+        loop = loops[-1]
+        expression = chain.outer
+        if _depends_on_loop(cell, expression, loop):
+            return None
+        statement = cell.statement_of(loop)
+        if statement is not loop or not isinstance(cell.parent(loop), (cst.Module, cst.IndentedBlock)):
+            return None
+        name = "reused_result"
+        hoisted = cst.parse_statement(f"{name} = {cell.code(expression)}\n")
+        new_loop = loop.visit(_Swap(expression, cst.Name(name)))
+        assert isinstance(new_loop, cst.For)
+        return cell.rewrite(
+            {loop: cst.FlattenSentinel([hoisted.with_changes(leading_lines=loop.leading_lines), new_loop.with_changes(leading_lines=())])},
+            explanation="run the query once, before the loop",
+        )
+    return None
+
+
+def _depends_on_loop(cell: Cell, expression: cst.CSTNode, loop: cst.For) -> bool:
+    names = {loop_target(loop)} | _assigned_in(loop)
+    return any(name is not None and mentions(expression, name) for name in names) or chain_of(
+        cell, expression
+    ) is None
+
+
+def _assigned_in(loop: cst.For) -> set[str]:
+    found: set[str] = set()
+
+    class Targets(cst.CSTVisitor):
+        def visit_AssignTarget(self, node: cst.AssignTarget) -> None:  # noqa: N802
+            if isinstance(node.target, cst.Name):
+                found.add(node.target.value)
+
+        def visit_AugAssign(self, node: cst.AugAssign) -> None:  # noqa: N802
+            if isinstance(node.target, cst.Name):
+                found.add(node.target.value)
+
+    loop.visit(Targets())
+    if not isinstance(loop.target, cst.Name):
+        found.add("\0")
+    return found
+
+
+class _Swap(cst.CSTTransformer):
+    def __init__(self, old: cst.CSTNode, new: cst.CSTNode) -> None:
+        super().__init__()
+        self.old = old
+        self.new = new
+
+    def on_leave(self, original_node: cst.CSTNode, updated_node: cst.CSTNode) -> cst.CSTNode:  # type: ignore[override]
+        return self.new if original_node is self.old else updated_node

@@ -1,0 +1,65 @@
+"""dynamic-relationship: a `lazy="dynamic"` relationship queried once per parent row.
+
+Evidence: at least `dynamic_relationship_threshold` `query` statements of one shape run
+from one line whose source reads `<row>.<attr>` where `attr` is a relationship mapped
+with `lazy="dynamic"`.  (Dynamic relationships run a query on every access, so they are
+not lazy loads and `n-plus-one` does not see them.)  The fix is in the model:
+`lazy="write_only"` (2.0) or `lazy="selectin"` with `selectinload` to load all
+collections at once; or `with_parent()` queries.
+"""
+
+from __future__ import annotations
+
+import libcst as cst
+
+from sqla_magic.analysis import evidence, relationships
+from sqla_magic.analysis.rewrite import parse_cell
+from sqla_magic.analysis.thresholds import Thresholds
+from sqla_magic.model import Finding, Report
+
+RULE = "dynamic-relationship"
+
+
+def rule(report: Report, source: str, thresholds: Thresholds) -> list[Finding]:
+    groups = evidence.by_key(
+        report, lambda s: (s.fingerprint, s.line) if s.origin == "query" and s.line is not None else None
+    )
+    repeated = {k: v for k, v in groups.items() if len(v) >= thresholds.dynamic_relationship_threshold}
+    if not repeated:
+        return []
+    dynamic = {r.key: r for r in relationships.all_relationships() if r.lazy == "dynamic"}
+    cell = parse_cell(source) if dynamic else None
+    if cell is None:
+        return []
+    findings = []
+    for (_, line), indexes in repeated.items():  # type: ignore[misc]
+        attributes = {
+            node.attr.value
+            for node in cell.on_line(line, cst.Attribute)
+            if isinstance(node, cst.Attribute) and node.attr.value in dynamic and isinstance(node.value, cst.Name)
+        }
+        for attribute in sorted(attributes):
+            facts = dynamic[attribute]
+            findings.append(
+                Finding(
+                    rule=RULE,
+                    severity="high" if len(indexes) >= 5 * thresholds.dynamic_relationship_threshold else "medium",
+                    title=f"Dynamic relationship {facts.owner}.{attribute} queried per row",
+                    message=(
+                        f"{len(report.statements)} statements, {len(indexes)} of them the query behind "
+                        f"`{facts.owner}.{attribute}` (`lazy=\"dynamic\"`) from line {line}, "
+                        f"{evidence.ms(evidence.seconds(report, indexes))} of "
+                        f"{evidence.ms(evidence.database_seconds(report))} in the database: a dynamic "
+                        "relationship runs a new query at every access and cannot be eager-loaded."
+                    ),
+                    lines=(line,),
+                    statements=tuple(indexes),
+                    fix=(
+                        f"In the model: `{attribute} = relationship(..., lazy=\"selectin\")` (or keep the "
+                        f"default and add `.options(selectinload({facts.owner}.{attribute}))` to the parent "
+                        f"query), or `lazy=\"write_only\"` with explicit `select(...).where(with_parent(...))` "
+                        "queries for the rows really needed; aggregate per parent with one GROUP BY query."
+                    ),
+                )
+            )
+    return findings

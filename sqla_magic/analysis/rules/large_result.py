@@ -1,0 +1,79 @@
+"""large-result: one statement's rows (or objects) all fetched and held at once.
+
+Evidence: a SELECT that fetched at least `large_result_rows` rows.  Rewrite, when the
+cell loops directly over the query: stream it in batches with `.yield_per(1000)` (a
+`Query`) or `.execution_options(yield_per=1000)` (a `select()`), so only one batch of
+rows and objects is held at a time.  Otherwise the finding says what to change.
+"""
+
+from __future__ import annotations
+
+from typing import Optional
+
+import libcst as cst
+
+from sqla_magic.analysis import evidence
+from sqla_magic.analysis.rewrite import Cell, QueryChain, chain_method, expr, parse_cell, query_chains
+from sqla_magic.analysis.thresholds import Thresholds
+from sqla_magic.model import Finding, Report, Rewrite
+
+RULE = "large-result"
+
+
+def rule(report: Report, source: str, thresholds: Thresholds) -> list[Finding]:
+    large = [
+        i
+        for i, s in enumerate(report.statements)
+        if evidence.verb(s) in ("SELECT", "WITH") and (s.rows or 0) >= thresholds.large_result_rows
+    ]
+    if not large:
+        return []
+    cell = parse_cell(source)
+    findings = []
+    for index in large:
+        statement = report.statements[index]
+        chain = _chain_on(cell, statement.line) if cell is not None else None
+        objects = sum(report.objects_loaded.values())
+        peak = report.memory.peak_bytes / 2**20 if report.memory is not None else None
+        findings.append(
+            Finding(
+                rule=RULE,
+                severity="medium",
+                title=f"{statement.rows} rows fetched at once",
+                message=(
+                    f"Line {statement.line} fetched {statement.rows} rows in one result"
+                    f"{f' and built {objects} ORM objects in all' if objects else ''}"
+                    f"{f'; peak memory grew {peak:.1f} MiB' if peak is not None else ''}. Streaming in "
+                    "batches (`yield_per`) holds one batch at a time; selecting only the needed columns "
+                    "or aggregating in SQL holds less."
+                ),
+                lines=(statement.line,) if statement.line is not None else (),
+                statements=(index,),
+                rewrite=_rewrite(cell, chain) if cell is not None and chain is not None else None,
+                fix=None if chain is not None else "Iterate the result with `yield_per(1000)` / "
+                "`execution_options(yield_per=1000)`, or select fewer columns or rows.",
+            )
+        )
+    return findings
+
+
+def _chain_on(cell: Cell, line: Optional[int]) -> Optional[QueryChain]:
+    if line is None:
+        return None
+    for chain in query_chains(cell):
+        first, last = cell.lines(chain.outer)
+        parent = cell.parent(chain.outer)
+        if first <= line <= last and isinstance(parent, cst.For) and parent.iter is chain.outer:
+            if chain.kind == "select" and chain.runner is not None and not chain.result_methods:
+                return chain
+            if chain.kind != "select" and not {"all", "yield_per"} & set(chain.method_names):
+                return chain
+    return None
+
+
+def _rewrite(cell: Cell, chain: QueryChain) -> Optional[Rewrite]:
+    if chain.kind == "select":
+        new = chain_method(chain.top, "execution_options", cst.Arg(expr("1000"), keyword=cst.Name("yield_per")))
+    else:
+        new = chain_method(chain.top, "yield_per", cst.Arg(expr("1000")))
+    return cell.rewrite({chain.top: new}, explanation="stream the rows in batches of 1000")

@@ -1,0 +1,92 @@
+"""no-cache-key: statements compiled on every execution because they have no cache key.
+
+Evidence: SQLAlchemy's own warnings captured while profiling (`cache_ok` on a
+TypeDecorator, `inherit_cache` on a custom construct, `supports_statement_cache` on a
+dialect), and every statement whose cache state is `no key` (the warnings come only once
+per process, the cache state every time), grouped by fingerprint.  At least
+`no_cache_key_min_statements` statements, or one warning, fire.  The fix lives on the
+class named by the warning.
+"""
+
+from __future__ import annotations
+
+import re
+
+from sqla_magic.analysis import evidence
+from sqla_magic.analysis.thresholds import Thresholds
+from sqla_magic.model import Finding, Report
+
+RULE = "no-cache-key"
+_ATTRIBUTES = ("cache_ok", "inherit_cache", "supports_statement_cache")
+
+
+def rule(report: Report, source: str, thresholds: Thresholds) -> list[Finding]:
+    no_key = [i for i, s in enumerate(report.statements) if s.cache == "no key"]
+    compile_s = report.layers.get("compile", 0.0)
+    findings = []
+    covered: set[int] = set()
+    seen: set[str] = set()
+    for warning in report.warnings:
+        attribute = next((a for a in _ATTRIBUTES if a in warning.message), None)
+        if attribute is None or warning.message in seen:
+            continue
+        seen.add(warning.message)
+        subject = _subject(warning.message)
+        indexes = [i for i in no_key if warning.line is None or report.statements[i].line == warning.line] or no_key
+        covered.update(indexes)
+        findings.append(
+            Finding(
+                rule=RULE,
+                severity="medium",
+                title=f"{subject or 'A construct'} disables the statement cache",
+                message=(
+                    f"SQLAlchemy warned: {warning.message.strip()} "
+                    f"{evidence.plural(len(indexes), 'statement')} ran without a cache key, so each was "
+                    f"compiled again ({evidence.ms(compile_s)} compiling in all)."
+                ),
+                lines=(warning.line,) if warning.line is not None else evidence.lines_of(report, indexes),
+                statements=tuple(indexes),
+                fix=_fix(attribute, subject),
+            )
+        )
+    groups = evidence.by_key(report, lambda s: s.fingerprint, [i for i in no_key if i not in covered])
+    for indexes in groups.values():
+        if len(indexes) < thresholds.no_cache_key_min_statements:
+            continue
+        sql = report.statements[indexes[0]].sql.split("\n", 1)[0][:80]
+        findings.append(
+            Finding(
+                rule=RULE,
+                severity="medium" if len(indexes) > 1 else "low",
+                title="Statement without a cache key",
+                message=(
+                    f"{evidence.plural(len(indexes), 'execution')} of `{sql}` had no cache key (SQLAlchemy "
+                    "logs them as `[no key]`): each was compiled from scratch "
+                    f"({evidence.ms(compile_s)} compiling in all). A custom type or construct in it does not "
+                    "declare itself cacheable."
+                ),
+                lines=evidence.lines_of(report, indexes),
+                statements=tuple(indexes),
+                fix=_fix(None, None),
+            )
+        )
+    return findings
+
+
+def _subject(message: str) -> str:
+    match = re.match(r"\s*(?:TypeDecorator|Class|Dialect|UserDefinedType)?\s*([\w.:]+(?:\(\))?)", message)
+    return match.group(1) if match else ""
+
+
+def _fix(attribute: str | None, subject: str | None) -> str:
+    where = f"on `{subject}`" if subject else "on the custom type or construct used in the statement"
+    if attribute == "cache_ok":
+        return f"Set `cache_ok = True` {where} (when its constructor arguments are hashable and fixed)."
+    if attribute == "inherit_cache":
+        return f"Set `inherit_cache = True` {where} (when it adds no state of its own to the cache key)."
+    if attribute == "supports_statement_cache":
+        return f"Set `supports_statement_cache = True` {where}."
+    return (
+        "Set `cache_ok = True` on custom `TypeDecorator`s and `inherit_cache = True` on custom "
+        "`ClauseElement`/`FunctionElement` subclasses used in this statement."
+    )

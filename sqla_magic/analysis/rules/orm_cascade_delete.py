@@ -1,0 +1,68 @@
+"""orm-cascade-delete: the ORM loads and deletes child rows one by one for a parent delete.
+
+Evidence: in the flushed DELETEs, child rows of one table (at least
+`orm_cascade_delete_threshold` of them) deleted together with rows of another table, and a
+relationship with `cascade="all, delete"` onto that child table without `passive_deletes`
+(or, when the mappers cannot be read, the children's lazy loads from the delete lines).
+The fix lives in the model: `passive_deletes=True` on the relationship and
+`ondelete="CASCADE"` on the foreign key let the database delete the children.
+"""
+
+from __future__ import annotations
+
+from sqla_magic.analysis import evidence, relationships
+from sqla_magic.analysis.thresholds import Thresholds
+from sqla_magic.model import Finding, Report
+
+RULE = "orm-cascade-delete"
+
+
+def rule(report: Report, source: str, thresholds: Thresholds) -> list[Finding]:
+    deletes = evidence.by_key(
+        report,
+        lambda s: evidence.dml_table(s) if s.origin == "flush" and evidence.verb(s) == "DELETE" else None,
+    )
+    if len(deletes) < 2:
+        return []
+    known = relationships.all_relationships()
+    findings = []
+    for table, indexes in deletes.items():
+        rows = evidence.executions([report.statements[i] for i in indexes])
+        if rows < thresholds.orm_cascade_delete_threshold:
+            continue
+        cascades = [
+            r for r in known if r.target_table == table and r.cascade_delete and not r.passive_deletes
+        ]
+        parents = [r for r in cascades if r.table in deletes]
+        if known and not parents:
+            continue
+        loads = [
+            i
+            for i, s in enumerate(report.statements)
+            if any(s.origin == f"lazy load {r.owner}.{r.key}" for r in parents)
+        ]
+        involved = sorted({*indexes, *loads})
+        name = f"{parents[0].owner}.{parents[0].key}" if parents else f"the relationship onto {table}"
+        findings.append(
+            Finding(
+                rule=RULE,
+                severity="medium",
+                title=f"ORM cascade deletes {rows} {table} rows one by one",
+                message=(
+                    f"Deleting from {', '.join(str(t) for t in deletes if t != table)} made the ORM "
+                    f"{'load the children (' + str(len(loads)) + ' SELECTs) and ' if loads else ''}delete "
+                    f"{rows} `{table}` rows itself ({evidence.ms(evidence.seconds(report, involved))} in the "
+                    f"database) through {name}'s cascade. The database can delete them in the same statement "
+                    "as the parent."
+                ),
+                lines=evidence.lines_of(report, involved),
+                statements=tuple(involved),
+                fix=(
+                    f"In the model: `{name} = relationship(..., cascade=\"all, delete-orphan\", "
+                    f"passive_deletes=True)` and on `{table}`'s foreign key "
+                    f"`ForeignKey(..., ondelete=\"CASCADE\")` (plus the matching "
+                    "`ON DELETE CASCADE` in the database schema; SQLite needs `PRAGMA foreign_keys=ON`)."
+                ),
+            )
+        )
+    return findings
