@@ -58,6 +58,7 @@ def _default_plan_rules() -> list[Rule]:
 
     return [seq_scan.rule]
 
+
 RULES: list[Rule] = _default_rules()
 """Rules that need only the captured run."""
 

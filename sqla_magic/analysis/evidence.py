@@ -71,7 +71,7 @@ def ms(value: float) -> str:
 
 
 def share(report: Report, indexes: Sequence[int]) -> str:
-    """"301 statements, 300 of them ..." style opening with time spent."""
+    """ "301 statements, 300 of them ..." style opening with time spent."""
     return (
         f"{len(report.statements)} statements, {len(indexes)} of them these; "
         f"{ms(seconds(report, indexes))} of {ms(database_seconds(report))} in the database"
@@ -104,7 +104,9 @@ def selected_columns(sql: str) -> list[str]:
 
 def split_top_level(text: str, separator: str) -> list[str]:
     """`text` split on `separator` outside parentheses and quotes."""
-    parts, depth, quote, current = [], 0, "", []
+    parts: list[str] = []
+    current: list[str] = []
+    depth, quote = 0, ""
     for char in text:
         if quote:
             if char == quote:

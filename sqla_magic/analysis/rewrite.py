@@ -370,7 +370,12 @@ def chain_of(cell: Cell, node: cst.BaseExpression) -> Optional[QueryChain]:
     """The query chain whose start, a chained call, the runner or a result call is `node`
     (following a name assigned once)."""
     for chain in query_chains(cell):
-        parts = (chain.start, *(c for _, c in chain.methods), chain.runner, *(c for _, c in chain.result_methods))
+        parts = (
+            chain.start,
+            *(c for _, c in chain.methods),
+            chain.runner,
+            *(c for _, c in chain.result_methods),
+        )
         if node in parts:
             return chain
     if isinstance(node, cst.Name):
@@ -403,10 +408,10 @@ def loop_body_statements(loop: cst.For) -> list[cst.BaseStatement]:
     body = loop.body
     if isinstance(body, cst.IndentedBlock):
         return list(body.body)
-    return [cst.SimpleStatementLine(body=list(body.body))]
+    return [cst.SimpleStatementLine(body=[s for s in body.body if isinstance(s, cst.BaseSmallStatement)])]
 
 
-def replaced_statement(old: cst.BaseStatement, code: str) -> cst.SimpleStatementLine:
+def replaced_statement(old: cst.BaseCompoundStatement, code: str) -> cst.SimpleStatementLine:
     """A one-line statement `code` that takes `old`'s place (keeping its leading blank lines)."""
     new = cst.parse_statement(code)
     assert isinstance(new, cst.SimpleStatementLine)

@@ -33,7 +33,9 @@ class Thresholds:
     )
     repeated_flush_threshold: int = field(
         default=10,
-        metadata={"help": "statements flushed from one commit()/flush() line in a loop before repeated-flush fires"},
+        metadata={
+            "help": "statements flushed from one commit()/flush() line in a loop before repeated-flush fires"
+        },
     )
     unused_columns_min_rows: int = field(
         default=100,
@@ -45,7 +47,9 @@ class Thresholds:
     )
     orm_cascade_delete_threshold: int = field(
         default=10,
-        metadata={"help": "child rows the ORM deletes one by one in a cascade before orm-cascade-delete fires"},
+        metadata={
+            "help": "child rows the ORM deletes one by one in a cascade before orm-cascade-delete fires"
+        },
     )
     no_cache_key_min_statements: int = field(
         default=1,
@@ -53,7 +57,9 @@ class Thresholds:
     )
     mapper_config_min_s: float = field(
         default=0.002,
-        metadata={"help": "seconds of mapper configuration inside the profiled code before mapper-config fires"},
+        metadata={
+            "help": "seconds of mapper configuration inside the profiled code before mapper-config fires"
+        },
     )
     large_result_rows: int = field(
         default=10_000,
@@ -65,7 +71,9 @@ class Thresholds:
     )
     dynamic_relationship_threshold: int = field(
         default=10,
-        metadata={"help": "queries of one dynamic relationship from one line before dynamic-relationship fires"},
+        metadata={
+            "help": "queries of one dynamic relationship from one line before dynamic-relationship fires"
+        },
     )
     duplicate_query_threshold: int = field(
         default=3,

@@ -87,7 +87,9 @@ fresh.metadata.create_all(engine)
 """
 
 MORE_BOOKS = """
-session.execute(insert(Book), [dict(author_id=1 + i % 300, title=f"x{i}", pages=i % 900) for i in range(9000)])
+session.execute(
+    insert(Book), [dict(author_id=1 + i % 300, title=f"x{i}", pages=i % 900) for i in range(9000)]
+)
 session.commit()
 """
 
@@ -141,7 +143,12 @@ total = sum(len(a.books) for a in authors)
 """,
     ),
     # -- len-all
-    case("len-query", "n = len(session.query(Book).filter(Book.pages > 100).all())\nn\n", "len-all", style="1.x"),
+    case(
+        "len-query",
+        "n = len(session.query(Book).filter(Book.pages > 100).all())\nn\n",
+        "len-all",
+        style="1.x",
+    ),
     case("len-scalars", "n = len(session.scalars(select(Book).where(Book.pages > 100)).all())\n", "len-all"),
     case("len-flask", "n = len(FBook.query.filter(FBook.pages > 10).all())\n", "len-all", style="flask"),
     case(
@@ -336,7 +343,12 @@ totals = [pages_or_zero(i) for i in range(1, 4)]
         setup=UNCACHED_TYPE.format(cache_ok="cache_ok = True"),
     ),
     # -- mapper-config
-    case("mapper-first-query", "authors = session.scalars(select(fresh.Author)).all()\n", "mapper-config", setup=UNCONFIGURED),
+    case(
+        "mapper-first-query",
+        "authors = session.scalars(select(fresh.Author)).all()\n",
+        "mapper-config",
+        setup=UNCONFIGURED,
+    ),
     case(
         "mapper-first-object",
         "a = fresh.Author(name='x')\nsession.query(fresh.Book).count()\n",

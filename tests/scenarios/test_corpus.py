@@ -71,5 +71,8 @@ def test_precision_and_recall(shell: InteractiveShell) -> None:
                 continue
         results.append((scenario, RESULTS[scenario.id]))
     scores = score(results, RULE_IDS)
-    print(f"\nscenario corpus: {len(results)} cells, precision {scores['precision']:.2f}, recall {scores['recall']:.2f}")
+    print(
+        f"\nscenario corpus: {len(results)} cells, "
+        f"precision {scores['precision']:.2f}, recall {scores['recall']:.2f}"
+    )
     assert scores["precision"] >= 0.95 and scores["recall"] >= 0.95, scores

@@ -41,9 +41,9 @@ def rule(report: Report, source: str, thresholds: Thresholds) -> list[Finding]:
                 severity="high",
                 title=f"Cartesian product between {' and '.join(elements)}",
                 message=(
-                    f"{evidence.line_words(lines)} ran a SELECT {evidence.plural(len(indexes), 'time')} whose "
-                    f"FROM list ({', '.join(elements)}) has no join condition between its elements: every row "
-                    f"of one is paired with every row of the other ({rows} rows fetched, "
+                    f"{evidence.line_words(lines)} ran a SELECT {evidence.plural(len(indexes), 'time')} "
+                    f"whose FROM list ({', '.join(elements)}) has no join condition between its elements: "
+                    f"every row of one is paired with every row of the other ({rows} rows fetched, "
                     f"{evidence.ms(evidence.seconds(report, indexes))})."
                     + (f" SQLAlchemy warned: {warning.message}" if warning is not None else "")
                 ),
@@ -56,20 +56,26 @@ def rule(report: Report, source: str, thresholds: Thresholds) -> list[Finding]:
     for warning in warned:
         if id(warning) in used_warnings:
             continue
-        indexes = [i for i, s in enumerate(report.statements) if warning.line is not None and s.line == warning.line]
+        indexes = [
+            i for i, s in enumerate(report.statements) if warning.line is not None and s.line == warning.line
+        ]
         findings.append(
             Finding(
                 rule=RULE,
                 severity="high",
                 title="Cartesian product",
-                message=f"SQLAlchemy warned on {evidence.line_words((warning.line,) if warning.line else ())}: "
+                message=f"SQLAlchemy warned on {evidence.line_words(_lines(warning.line))}: "
                 f"{warning.message}",
-                lines=(warning.line,) if warning.line is not None else (),
+                lines=_lines(warning.line),
                 statements=tuple(indexes),
                 fix="Add the join condition between the FROM elements SQLAlchemy names.",
             )
         )
     return findings
+
+
+def _lines(line: Optional[int]) -> tuple[int, ...]:
+    return (line,) if line is not None else ()
 
 
 def unjoined(sql: str) -> Optional[list[str]]:
@@ -144,7 +150,19 @@ def _names(element: str) -> set[str]:
     words = re.findall(r"[\w\"`.]+", element)
     names = set()
     for word in words:
-        if word.upper() in ("JOIN", "LEFT", "RIGHT", "INNER", "OUTER", "FULL", "CROSS", "ON", "AS", "AND", "OR"):
+        if word.upper() in (
+            "JOIN",
+            "LEFT",
+            "RIGHT",
+            "INNER",
+            "OUTER",
+            "FULL",
+            "CROSS",
+            "ON",
+            "AS",
+            "AND",
+            "OR",
+        ):
             continue
         names.add(word.strip('"`').rsplit(".", 1)[-1].lower())
     return names

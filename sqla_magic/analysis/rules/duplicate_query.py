@@ -39,9 +39,10 @@ def rule(report: Report, source: str, thresholds: Thresholds) -> list[Finding]:
                 severity="medium" if len(indexes) >= 3 * thresholds.duplicate_query_threshold else "low",
                 title=f"Same query run {len(indexes)} times",
                 message=(
-                    f"{len(report.statements)} statements, {len(indexes)} of them the same SELECT with the same "
-                    f"parameters ({first.origin}) from {evidence.line_words(lines)}, "
-                    f"{evidence.ms(evidence.seconds(report, indexes))} in the database; run it once and reuse "
+                    f"{len(report.statements)} statements, {len(indexes)} of them the same SELECT with the "
+                    f"same parameters ({first.origin}) from {evidence.line_words(lines)}, "
+                    f"{evidence.ms(evidence.seconds(report, indexes))} in the database; run it once and "
+                    "reuse "
                     "the result."
                 ),
                 lines=lines,
@@ -72,17 +73,25 @@ def _rewrite(cell: Cell, line: int) -> Optional[Rewrite]:
         new_loop = loop.visit(_Swap(expression, cst.Name(name)))
         assert isinstance(new_loop, cst.For)
         return cell.rewrite(
-            {loop: cst.FlattenSentinel([hoisted.with_changes(leading_lines=loop.leading_lines), new_loop.with_changes(leading_lines=())])},
+            {
+                loop: cst.FlattenSentinel(
+                    [
+                        hoisted.with_changes(leading_lines=loop.leading_lines),
+                        new_loop.with_changes(leading_lines=()),
+                    ]
+                )
+            },
             explanation="run the query once, before the loop",
         )
     return None
 
 
-def _depends_on_loop(cell: Cell, expression: cst.CSTNode, loop: cst.For) -> bool:
+def _depends_on_loop(cell: Cell, expression: cst.BaseExpression, loop: cst.For) -> bool:
     names = {loop_target(loop)} | _assigned_in(loop)
-    return any(name is not None and mentions(expression, name) for name in names) or chain_of(
-        cell, expression
-    ) is None
+    return (
+        any(name is not None and mentions(expression, name) for name in names)
+        or chain_of(cell, expression) is None
+    )
 
 
 def _assigned_in(loop: cst.For) -> set[str]:

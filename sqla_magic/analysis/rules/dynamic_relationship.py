@@ -32,22 +32,28 @@ def rule(report: Report, source: str, thresholds: Thresholds) -> list[Finding]:
     if cell is None:
         return []
     findings = []
-    for (_, line), indexes in repeated.items():  # type: ignore[misc]
+    for key, indexes in repeated.items():
+        line = key[1]  # type: ignore[index]
+        assert isinstance(line, int)
         attributes = {
             node.attr.value
             for node in cell.on_line(line, cst.Attribute)
-            if isinstance(node, cst.Attribute) and node.attr.value in dynamic and isinstance(node.value, cst.Name)
+            if isinstance(node, cst.Attribute)
+            and node.attr.value in dynamic
+            and isinstance(node.value, cst.Name)
         }
         for attribute in sorted(attributes):
             facts = dynamic[attribute]
             findings.append(
                 Finding(
                     rule=RULE,
-                    severity="high" if len(indexes) >= 5 * thresholds.dynamic_relationship_threshold else "medium",
+                    severity="high"
+                    if len(indexes) >= 5 * thresholds.dynamic_relationship_threshold
+                    else "medium",
                     title=f"Dynamic relationship {facts.owner}.{attribute} queried per row",
                     message=(
                         f"{len(report.statements)} statements, {len(indexes)} of them the query behind "
-                        f"`{facts.owner}.{attribute}` (`lazy=\"dynamic\"`) from line {line}, "
+                        f'`{facts.owner}.{attribute}` (`lazy="dynamic"`) from line {line}, '
                         f"{evidence.ms(evidence.seconds(report, indexes))} of "
                         f"{evidence.ms(evidence.database_seconds(report))} in the database: a dynamic "
                         "relationship runs a new query at every access and cannot be eager-loaded."
@@ -55,9 +61,9 @@ def rule(report: Report, source: str, thresholds: Thresholds) -> list[Finding]:
                     lines=(line,),
                     statements=tuple(indexes),
                     fix=(
-                        f"In the model: `{attribute} = relationship(..., lazy=\"selectin\")` (or keep the "
+                        f'In the model: `{attribute} = relationship(..., lazy="selectin")` (or keep the '
                         f"default and add `.options(selectinload({facts.owner}.{attribute}))` to the parent "
-                        f"query), or `lazy=\"write_only\"` with explicit `select(...).where(with_parent(...))` "
+                        f'query), or `lazy="write_only"` with explicit `select(...).where(with_parent(...))` '
                         "queries for the rows really needed; aggregate per parent with one GROUP BY query."
                     ),
                 )

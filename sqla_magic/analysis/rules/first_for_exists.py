@@ -14,7 +14,15 @@ from typing import Optional
 import libcst as cst
 
 from sqla_magic.analysis import evidence
-from sqla_magic.analysis.rewrite import Cell, QueryChain, expr, method_call, parse_cell, query_chains, run_form
+from sqla_magic.analysis.rewrite import (
+    Cell,
+    QueryChain,
+    expr,
+    method_call,
+    parse_cell,
+    query_chains,
+    run_form,
+)
 from sqla_magic.analysis.thresholds import Thresholds
 from sqla_magic.model import Finding, Report, Rewrite
 
@@ -28,7 +36,7 @@ def rule(report: Report, source: str, thresholds: Thresholds) -> list[Finding]:
     findings = []
     for node in cell.of_type(cst.Call):
         called = method_call(node)
-        if called is None or called[1] != "first" or called[2].args:
+        if called is None or not isinstance(node, cst.Call) or called[1] != "first" or called[2].args:
             continue
         test = _truth_test(cell, node)
         if test is None:

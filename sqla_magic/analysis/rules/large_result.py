@@ -50,7 +50,9 @@ def rule(report: Report, source: str, thresholds: Thresholds) -> list[Finding]:
                 lines=(statement.line,) if statement.line is not None else (),
                 statements=(index,),
                 rewrite=_rewrite(cell, chain) if cell is not None and chain is not None else None,
-                fix=None if chain is not None else "Iterate the result with `yield_per(1000)` / "
+                fix=None
+                if chain is not None
+                else "Iterate the result with `yield_per(1000)` / "
                 "`execution_options(yield_per=1000)`, or select fewer columns or rows.",
             )
         )
@@ -73,7 +75,9 @@ def _chain_on(cell: Cell, line: Optional[int]) -> Optional[QueryChain]:
 
 def _rewrite(cell: Cell, chain: QueryChain) -> Optional[Rewrite]:
     if chain.kind == "select":
-        new = chain_method(chain.top, "execution_options", cst.Arg(expr("1000"), keyword=cst.Name("yield_per")))
+        new = chain_method(
+            chain.top, "execution_options", cst.Arg(expr("1000"), keyword=cst.Name("yield_per"))
+        )
     else:
         new = chain_method(chain.top, "yield_per", cst.Arg(expr("1000")))
     return cell.rewrite({chain.top: new}, explanation="stream the rows in batches of 1000")

@@ -72,8 +72,8 @@ def _rewrite(cell: Cell, node: cst.Call, receiver: cst.BaseExpression) -> Option
     if form is None:
         return None
     if form.kind == "query" and form.query is not None:
-        counted = cst.Call(func=cst.Attribute(value=form.query, attr=cst.Name("count")))
-        return cell.rewrite({node: counted}, explanation="count in the database with `Query.count()`")
+        count_call = cst.Call(func=cst.Attribute(value=form.query, attr=cst.Name("count")))
+        return cell.rewrite({node: count_call}, explanation="count in the database with `Query.count()`")
     assert form.session is not None and form.statement is not None
     statement = cell.code(form.statement)
     if not isinstance(form.statement, (cst.Name, cst.Attribute, cst.Call)):

@@ -19,8 +19,8 @@ from sqla_magic.analysis.rewrite import (
     Cell,
     args_code,
     loop_body_statements,
-    method_call,
     mentions,
+    method_call,
     parse_cell,
     replaced_statement,
 )
@@ -107,7 +107,12 @@ def _rewrite(cell: Cell, site: cst.CSTNode) -> Optional[Rewrite]:
         return _rewrite_add_all(cell, site)
     if not isinstance(site, cst.For) or site.orelse is not None or not isinstance(site.target, cst.Name):
         return None
-    body = [small for s in loop_body_statements(site) if isinstance(s, cst.SimpleStatementLine) for small in s.body]
+    body = [
+        small
+        for s in loop_body_statements(site)
+        if isinstance(s, cst.SimpleStatementLine)
+        for small in s.body
+    ]
     if len(body) != sum(
         len(s.body) if isinstance(s, cst.SimpleStatementLine) else 1000 for s in loop_body_statements(site)
     ):
@@ -128,8 +133,7 @@ def _rewrite(cell: Cell, site: cst.CSTNode) -> Optional[Rewrite]:
             if mentions(statement, site.target.value):
                 return None
             code = (
-                f"{cell.code(called[0])}.execute({cell.code(statement)}, "
-                f"[{cell.code(params)} {loop_head}])"
+                f"{cell.code(called[0])}.execute({cell.code(statement)}, [{cell.code(params)} {loop_head}])"
             )
             return cell.rewrite(
                 {site: replaced_statement(site, code)},
@@ -141,7 +145,7 @@ def _rewrite(cell: Cell, site: cst.CSTNode) -> Optional[Rewrite]:
 def _added_object(
     cell: Cell, body: list[cst.BaseSmallStatement]
 ) -> tuple[Optional[str], Optional[str], Optional[str]]:
-    """(session, Model, keyword arguments) for `session.add(Model(...))` or `o = Model(...); session.add(o)`."""
+    """(session, Model, keyword arguments) of `session.add(Model(...))` / `o = Model(...); session.add(o)`."""
     constructed: Optional[cst.Call] = None
     if len(body) == 2 and isinstance(body[0], cst.Assign) and isinstance(body[1], cst.Expr):
         target = body[0].targets[0].target if len(body[0].targets) == 1 else None
@@ -183,7 +187,8 @@ def _rewrite_add_all(cell: Cell, call: cst.Call) -> Optional[Rewrite]:
     )
     if isinstance(rows, cst.GeneratorExp):
         rows = cst.ListComp(elt=rows.elt, for_in=rows.for_in)
-    code = f"{cell.code(called[0])}.execute(insert({cell.code(element.func)}), {cell.module.code_for_node(rows)})"
+    model = cell.code(element.func)
+    code = f"{cell.code(called[0])}.execute(insert({model}), {cell.module.code_for_node(rows)})"
     return cell.rewrite(
         {call: cst.parse_expression(code)},
         imports=[("sqlalchemy", "insert")],

@@ -161,13 +161,17 @@ def _values(cell: Cell, loop: cst.For, variable: str, entity: str) -> Optional[l
             attribute = target.attr.value
             columns = ToColumns(variable, entity)
             converted = value.visit(columns)
+            if not isinstance(converted, cst.BaseExpression):
+                return None
             if columns.unsupported or mentions(converted, variable):
                 return None
             if any(mentions_attribute(value, variable, name) for name in assigned):
                 return None
             text = cell.module.code_for_node(converted)
             if operator:
-                simple = isinstance(converted, (cst.Name, cst.Attribute, cst.Integer, cst.Float, cst.SimpleString))
+                simple = isinstance(
+                    converted, (cst.Name, cst.Attribute, cst.Integer, cst.Float, cst.SimpleString)
+                )
                 text = f"{entity}.{attribute} {operator} {text if simple else f'({text})'}"
             assigned.add(attribute)
             pairs.append(f"{entity}.{attribute}: {text}")
@@ -189,9 +193,7 @@ def _update_statement(cell: Cell, chain: QueryChain, values: list[str]) -> Optio
     ):
         return None
     filters = "".join(
-        f".{name}({args_code(cell, call)})"
-        for name, call in chain.methods
-        if name in _KEPT_FILTERS
+        f".{name}({args_code(cell, call)})" for name, call in chain.methods if name in _KEPT_FILTERS
     )
     mapping = "{" + ", ".join(values) + "}"
     if chain.kind == "select":

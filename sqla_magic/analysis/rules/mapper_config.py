@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from sqla_magic.analysis import evidence
 from sqla_magic.analysis.thresholds import Thresholds
-from sqla_magic.model import Finding, Report
+from sqla_magic.model import CallNode, Finding, Report
 
 RULE = "mapper-config"
 _CONFIGURE = ("_do_configure_registries", "_configure_registries", "configure_mappers")
@@ -53,5 +53,5 @@ def rule(report: Report, source: str, thresholds: Thresholds) -> list[Finding]:
     ]
 
 
-def _inside(node: object, nodes: list[object]) -> bool:
-    return any(other is not node and node in tuple(other.walk())[1:] for other in nodes)  # type: ignore[attr-defined]
+def _inside(node: CallNode, nodes: list[CallNode]) -> bool:
+    return any(other is not node and any(n is node for n in other.walk()) for other in nodes)

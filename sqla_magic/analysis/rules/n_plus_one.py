@@ -29,14 +29,18 @@ def rule(report: Report, source: str, thresholds: Thresholds) -> list[Finding]:
             groups.setdefault((statement.origin, statement.line), []).append(index)
     cell = parse_cell(source) if groups else None
     findings = []
-    for (origin, line), indexes in groups.items():
+    for (origin, _line), indexes in groups.items():
         if len(indexes) < thresholds.n_plus_one_threshold:
             continue
         owner, key = relationships.lazy_loaded(origin) or ("", "")
         facts = relationships.find(owner, key)
         loader = "joinedload" if facts is not None and facts.many_to_one else "selectinload"
         chain = _parents_query(report, cell, owner, indexes[0]) if cell is not None else None
-        lines = tuple(sorted({*evidence.lines_of(report, indexes), *([cell.line(chain.start)] if chain and cell else [])}))
+        lines = tuple(
+            sorted(
+                {*evidence.lines_of(report, indexes), *([cell.line(chain.start)] if chain and cell else [])}
+            )
+        )
         message = (
             f"{len(report.statements)} statements, {len(indexes)} of them `{origin}` from "
             f"{evidence.line_words(evidence.lines_of(report, indexes))}, "

@@ -32,7 +32,9 @@ def rule(report: Report, source: str, thresholds: Thresholds) -> list[Finding]:
             continue
         seen.add(warning.message)
         subject = _subject(warning.message)
-        indexes = [i for i in no_key if warning.line is None or report.statements[i].line == warning.line] or no_key
+        indexes = [
+            i for i in no_key if warning.line is None or report.statements[i].line == warning.line
+        ] or no_key
         covered.update(indexes)
         findings.append(
             Finding(

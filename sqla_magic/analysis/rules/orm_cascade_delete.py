@@ -58,9 +58,9 @@ def rule(report: Report, source: str, thresholds: Thresholds) -> list[Finding]:
                 lines=evidence.lines_of(report, involved),
                 statements=tuple(involved),
                 fix=(
-                    f"In the model: `{name} = relationship(..., cascade=\"all, delete-orphan\", "
+                    f'In the model: `{name} = relationship(..., cascade="all, delete-orphan", '
                     f"passive_deletes=True)` and on `{table}`'s foreign key "
-                    f"`ForeignKey(..., ondelete=\"CASCADE\")` (plus the matching "
+                    f'`ForeignKey(..., ondelete="CASCADE")` (plus the matching '
                     "`ON DELETE CASCADE` in the database schema; SQLite needs `PRAGMA foreign_keys=ON`)."
                 ),
             )

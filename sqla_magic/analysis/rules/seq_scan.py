@@ -48,7 +48,7 @@ def rule(report: Report, source: str, thresholds: Thresholds) -> list[Finding]:
                     statements=tuple(same),
                     fix=(
                         f"Add an index: `index=True` on the column(s) {columns} of the model mapped to "
-                        f"`{warning.table}`, or `Index(\"{index_name}\", {', '.join(warning.columns)})` in its "
+                        f'`{warning.table}`, or `Index("{index_name}", {", ".join(warning.columns)})` in its '
                         f"`__table_args__`; in SQL: `CREATE INDEX {index_name} ON {warning.table} "
                         f"({', '.join(warning.columns)})`."
                     ),

@@ -50,7 +50,11 @@ def rule(report: Report, source: str, thresholds: Thresholds) -> list[Finding]:
             continue
         for chain in query_chains(cell):
             first, last = cell.lines(chain.outer)
-            if not (first <= (statement.line or 0) <= last) or id(chain.start) in seen or len(chain.entities) != 1:
+            if (
+                not (first <= (statement.line or 0) <= last)
+                or id(chain.start) in seen
+                or len(chain.entities) != 1
+            ):
                 continue
             used = _used_attributes(cell, chain)
             if not used or not set(used) <= set(columns):
@@ -66,7 +70,8 @@ def rule(report: Report, source: str, thresholds: Thresholds) -> list[Finding]:
                     title=f"{len(columns)} columns loaded, {len(used)} used",
                     message=(
                         f"Line {statement.line} loaded {statement.rows} whole `{entity}` rows "
-                        f"({len(columns)} columns each, {evidence.ms(evidence.seconds(report, [index]))} in the "
+                        f"({len(columns)} columns each, "
+                        f"{evidence.ms(evidence.seconds(report, [index]))} in the "
                         f"database{_memory_words(report, statement.line)}), and the cell reads only "
                         f"{', '.join(f'`{a}`' for a in used)}. Selecting those columns skips building "
                         "objects and the unread values."
@@ -94,11 +99,16 @@ def _used_attributes(cell: Cell, chain: QueryChain) -> Optional[list[str]]:
         chain.runner is None or any(name != "all" for name, _ in chain.result_methods)
     ):
         return None
-    if chain.kind == "select" and cell.code(chain.runner.func).rsplit(".", 1)[-1] != "scalars":  # type: ignore[union-attr]
+    if (
+        chain.kind == "select"
+        and chain.runner is not None
+        and cell.code(chain.runner.func).endswith(".execute")
+    ):
         return None
-    if chain.kind != "select" and chain.method_names and chain.method_names[-1] not in ("all",):
-        if any(name in ("first", "one", "scalar", "one_or_none", "count") for name in chain.method_names):
-            return None
+    if chain.kind != "select" and {"first", "one", "scalar", "one_or_none", "count"} & set(
+        chain.method_names
+    ):
+        return None
     loops = _loops_over(cell, chain.outer)
     if not loops:
         return None
@@ -116,22 +126,29 @@ def _loops_over(cell: Cell, outer: cst.BaseExpression) -> Optional[list[cst.CSTN
     if isinstance(parent, (cst.For, cst.CompFor)) and parent.iter is outer:
         loop = parent if isinstance(parent, cst.For) else cell.parent(parent)
         return [loop] if isinstance(loop, _LOOPS) else None
-    if isinstance(parent, cst.Assign) and len(parent.targets) == 1 and isinstance(parent.targets[0].target, cst.Name):
+    if (
+        isinstance(parent, cst.Assign)
+        and len(parent.targets) == 1
+        and isinstance(parent.targets[0].target, cst.Name)
+    ):
         name = parent.targets[0].target.value
         if len(cell.assignments_of(name)) != 1:
             return None
-        loops = []
+        loops: list[cst.CSTNode] = []
         for use in cell.uses_of(name):
             if use is parent.targets[0].target:
                 continue
             holder = cell.parent(use)
             if isinstance(holder, cst.For) and holder.iter is use:
                 loops.append(holder)
-            elif isinstance(holder, cst.CompFor) and holder.iter is use and isinstance(cell.parent(holder), _LOOPS):
-                loops.append(cell.parent(holder))
+            elif isinstance(holder, cst.CompFor) and holder.iter is use:
+                comprehension = cell.parent(holder)
+                if comprehension is None or not isinstance(comprehension, _LOOPS):
+                    return None
+                loops.append(comprehension)
             else:
                 return None
-        return loops  # type: ignore[return-value]
+        return loops
     return None
 
 
@@ -142,9 +159,13 @@ def _attributes_of_target(cell: Cell, loop: cst.CSTNode) -> Optional[list[str]]:
     attributes: list[str] = []
     for use in cell.uses_of(variable):
         holder = cell.parent(use)
-        if holder is getattr(loop, "target", None) or holder is getattr(getattr(loop, "for_in", None), "target", None):
+        if holder is getattr(loop, "target", None) or holder is getattr(
+            getattr(loop, "for_in", None), "target", None
+        ):
             continue
-        if use is getattr(loop, "target", None) or use is getattr(getattr(loop, "for_in", None), "target", None):
+        if use is getattr(loop, "target", None) or use is getattr(
+            getattr(loop, "for_in", None), "target", None
+        ):
             continue
         if loop not in cell.ancestors(use):
             return None  # used after the loop: the objects themselves matter
