@@ -69,6 +69,31 @@ class _SqlProfileMagics(Magics):
             raise UsageError(f"unexpected arguments for %%sqlprofile: {' '.join(args.statement)}")
         return _run_source(self.shell, args, cell, first_line=2)
 
+    @magic_arguments()
+    @argument("number", type=int, help="the finding's number, as on its card (#N)")
+    @argument("--report", metavar="NAME", help="a report stored with -o NAME (default: the latest)")
+    @line_magic("sqlprofile_apply")  # type: ignore[arg-type]
+    def sqlprofile_apply(self, line: str) -> None:
+        """Put finding N's rewritten cell into a new cell below this one.
+
+        For front ends where the report's Apply button cannot edit the notebook.  Safe
+        here because this runs as an execute request; a widget button must not use
+        `set_next_input` (its payload would land on whatever cell runs next).
+        """
+        from sqla_magic import last_report
+        from sqla_magic.render.view_model import rewrite_source
+
+        args = parse_argstring(self.sqlprofile_apply, line)
+        shell: Any = self.shell
+        report = shell.user_ns.get(args.report) if args.report else last_report()
+        if not isinstance(report, Report):
+            missing = f"named {args.report}" if args.report else "yet"
+            raise UsageError(f"no report {missing}: run %%sqlprofile first")
+        try:
+            shell.set_next_input(rewrite_source(report, args.number), replace=False)
+        except ValueError as problem:
+            raise UsageError(str(problem)) from None
+
     def thresholds(self) -> Thresholds:
         """The rules' thresholds as currently configured with `%config SqlProfile.*`."""
         return Thresholds(**{f.name: getattr(self, f.name) for f in dataclasses.fields(Thresholds)})
@@ -186,10 +211,10 @@ def _finish(shell: Any, args: Any, report: Report) -> None:
         except (OSError, ValueError) as problem:
             print(f"sqlprofile: could not save the report to {args.save}: {problem}", file=sys.stderr)
     if not args.quiet:
-        from IPython.display import display
+        from sqla_magic.render.widget import display_report
 
         try:
-            display(report)
+            display_report(report, shell)
         except Exception as problem:  # the cell's own outcome must not be lost to a renderer
             print(
                 f"sqlprofile: could not display the report ({type(problem).__name__}: {problem}); "

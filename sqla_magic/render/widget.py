@@ -1,0 +1,242 @@
+"""The notebook view: an anywidget that shows a Report in tabs and offers one-click rewrites.
+
+The Report stays in the kernel.  The widget syncs only view state (the open tab, the
+apply mode) and the small header; the browser asks for each tab, page or call-tree
+branch with a custom comm message and gets back a payload from `view_model`.
+
+One-click rewrites, and why they work the way they do:
+
+- **Apply** is done entirely in the browser: the front end reaches the notebook's shared
+  model through the widget manager (JupyterLab 4 / Notebook 7), finds the profiled cell by
+  the id the kernel saw in the execute request's metadata, and inserts the rewritten cell
+  below it (or replaces its source).  The rewritten code travels kernel → browser inside
+  the findings payload; nothing travels back.
+- A button click reaches the kernel as a *comm message*, not an execute request, so
+  `set_next_input` must never be called from one: its payload rides on the next execute
+  reply and would overwrite whatever cell the user runs next.  `%sqlprofile_apply N` is the
+  route for front ends the widget cannot drive: it runs as an ordinary cell, where
+  `set_next_input` is safe.
+- **Try it** sends only the finding's index; the kernel re-runs the rewrite it already
+  holds (`sqla_magic.analysis.verify`) and answers with before/after figures.
+- **Copy** is `navigator.clipboard.writeText` from the click handler.
+
+Nothing the browser sends is code or SQL: requests are a name with numbers.
+"""
+
+from __future__ import annotations
+
+import inspect
+import sys
+from collections.abc import Mapping
+from typing import Any, Optional
+
+from sqla_magic.model import Report
+from sqla_magic.render import view_model
+from sqla_magic.render.widget_front import CSS, ESM
+
+WIDGET_VIEW_MIME = "application/vnd.jupyter.widget-view+json"
+
+VERIFY_MISSING = (
+    "Trying a rewrite needs sqla_magic.analysis.verify, which this installation does not have. "
+    "Use Apply (or %sqlprofile_apply N) and run the new cell with %%sqlprofile to compare."
+)
+
+_widget_class: Optional[type] = None
+
+
+def report_widget(report: Report, cell_id: Optional[str] = None, shell: Any = None) -> Any:
+    """A widget showing `report`; `cell_id` is the notebook cell that was profiled."""
+    return _class()(report, cell_id=cell_id or "", shell=shell)
+
+
+def _class() -> type:
+    """The widget class, built on first use so that importing this module needs no anywidget."""
+    global _widget_class
+    if _widget_class is None:
+        _widget_class = _build_class()
+    return _widget_class
+
+
+def _build_class() -> type:
+    import anywidget
+    import traitlets
+
+    class ReportWidget(anywidget.AnyWidget):
+        """The view of one Report; view state only, the data answers requests from `view`."""
+
+        _esm = ESM
+        _css = CSS
+        header = traitlets.Dict().tag(sync=True)
+        cell_id = traitlets.Unicode("").tag(sync=True)
+        tab = traitlets.Unicode("").tag(sync=True)
+        apply_mode = traitlets.Unicode("below").tag(sync=True)
+
+        def __init__(self, report: Report, cell_id: str = "", shell: Any = None) -> None:
+            self.view = view_model.ReportView(report)
+            self.shell = shell
+            super().__init__(header=self.view.header(), cell_id=cell_id)
+            self.on_msg(self._on_request)
+
+        @property
+        def report(self) -> Report:
+            return self.view.report
+
+        def _on_request(self, _widget: Any, content: Any, _buffers: Any) -> None:
+            if not isinstance(content, Mapping) or "request" not in content:
+                return
+            reply: dict[str, Any] = {"reply_to": content.get("id")}
+            try:
+                reply["payload"] = self.answer(str(content["request"]), content.get("args") or {})
+            except Exception as problem:  # the view shows the error in place of the tab
+                reply["error"] = f"{type(problem).__name__}: {problem}"
+            self.send(reply)
+
+        def answer(self, kind: str, args: Mapping[str, Any]) -> Any:
+            if kind == "verify":
+                return view_model.clean(try_rewrite(self.report, int(args["finding"]), self.shell))
+            return self.view.answer(kind, args)
+
+    return ReportWidget
+
+
+# -- Try it --------------------------------------------------------------------------------
+
+
+def try_rewrite(report: Report, index: int, shell: Any) -> dict[str, Any]:
+    """Re-run finding `index`'s rewrite with `analysis.verify` and compare it with `report`.
+
+    Degrades to a message (never an exception) when verification is not installed, does
+    not apply, or fails: the button must always say what happened.
+    """
+    if not 0 <= index < len(report.findings) or report.findings[index].rewrite is None:
+        return {"ok": False, "message": "This finding has no rewrite to try.", "rows": []}
+    try:
+        from sqla_magic.analysis import verify as verification
+    except ImportError:
+        return {"ok": False, "message": VERIFY_MISSING, "rows": []}
+    except Exception as problem:
+        return {"ok": False, "message": f"{VERIFY_MISSING} ({type(problem).__name__}: {problem})", "rows": []}
+    function = next(
+        (
+            getattr(verification, name)
+            for name in ("verify", "verify_rewrite", "verify_finding")
+            if callable(getattr(verification, name, None))
+        ),
+        None,
+    )
+    if function is None:
+        return {"ok": False, "message": VERIFY_MISSING, "rows": []}
+    try:
+        result = _call_verify(function, report, index, shell)
+    except Exception as problem:
+        message = f"The rewrite could not be tried: {type(problem).__name__}: {problem}"
+        return {"ok": False, "message": message, "rows": []}
+    return _outcome(report, result)
+
+
+def _call_verify(function: Any, report: Report, index: int, shell: Any) -> Any:
+    """Call `function` with what its parameters ask for, by name."""
+    finding = report.findings[index]
+    rewrite = finding.rewrite
+    assert rewrite is not None
+    offer: dict[str, Any] = {
+        "report": report,
+        "before": report,
+        "original_report": report,
+        "finding": finding,
+        "rewrite": rewrite,
+        "index": index,
+        "finding_index": index,
+        "shell": shell,
+        "ip": shell,
+        "namespace": getattr(shell, "user_ns", None),
+        "user_ns": getattr(shell, "user_ns", None),
+        "source": rewrite.rewritten,
+        "code": rewrite.rewritten,
+        "rewritten": rewrite.rewritten,
+    }
+    try:
+        parameters = inspect.signature(function).parameters.values()
+    except (TypeError, ValueError):
+        return function(report, finding)
+    kwargs: dict[str, Any] = {}
+    positional: list[Any] = []
+    for parameter in parameters:
+        if parameter.kind in (parameter.VAR_POSITIONAL, parameter.VAR_KEYWORD):
+            continue
+        if parameter.name in offer:
+            if parameter.kind is parameter.POSITIONAL_ONLY:
+                positional.append(offer[parameter.name])
+            else:
+                kwargs[parameter.name] = offer[parameter.name]
+        elif parameter.default is parameter.empty:
+            raise TypeError(f"verify() asks for {parameter.name!r}, which the view cannot give")
+    return function(*positional, **kwargs)
+
+
+def _outcome(report: Report, result: Any) -> dict[str, Any]:
+    """Before/after figures from the verification result (or from two Reports)."""
+    if isinstance(result, Report):
+        before, after = report, result
+    else:
+        before, after = _field(result, "before"), _field(result, "after")
+    verified = _field(result, "verified")
+    reason = _field(result, "reason")
+    notes = []
+    same_result = _field(result, "same_result")
+    if same_result is True:
+        notes.append("Both versions give the same result.")
+    elif same_result is False:
+        notes.append("The rewritten cell gives a DIFFERENT result: check it before applying.")
+    if isinstance(before, Report) and isinstance(after, Report):
+        rows = view_model.comparison(before, after)
+    elif before is not None and after is not None:
+        rows = view_model.run_comparison(before, after)
+    else:
+        rows = []
+    if verified is False or not rows:
+        why = reason if isinstance(reason, str) and reason else "verification gave no figures"
+        return {"ok": False, "message": f"Not verified: {why}.", "rows": rows, "notes": notes}
+    message = "Ran the original and the rewritten cell, each rolled back afterwards:"
+    return {"ok": True, "message": message, "rows": rows, "notes": notes}
+
+
+def _field(result: Any, name: str) -> Any:
+    return result.get(name) if isinstance(result, Mapping) else getattr(result, name, None)
+
+
+# -- display -------------------------------------------------------------------------------
+
+
+def report_bundle(report: Report, widget: Any) -> dict[str, Any]:
+    """The widget view with the static renderings beside it in one mime bundle.
+
+    Widget front ends pick the widget; nbconvert, GitHub and terminals, which cannot
+    render it (or have no saved widget state), fall back to `text/html` / `text/plain`.
+    """
+    from sqla_magic.render.html import render_fragment
+    from sqla_magic.render.text import render_text
+
+    return {
+        WIDGET_VIEW_MIME: {"version_major": 2, "version_minor": 1, "model_id": widget.model_id},
+        "text/html": render_fragment(report),
+        "text/plain": render_text(report),
+    }
+
+
+def display_report(report: Report, shell: Any) -> None:
+    """Show `report` as the widget in a notebook kernel, as text/HTML anywhere else."""
+    from IPython.display import display
+
+    if getattr(shell, "kernel", None) is None:  # terminal IPython: no front end for widgets
+        display(report)  # type: ignore[no-untyped-call]
+        return
+    try:
+        from sqla_magic._compat import cell_id
+
+        widget = report_widget(report, cell_id(shell), shell)
+    except ImportError as problem:  # anywidget/ipywidgets missing: the static view still works
+        print(f"sqlprofile: showing the static report ({problem})", file=sys.stderr)
+        display(report)  # type: ignore[no-untyped-call]
+        return
+    display(report_bundle(report, widget), raw=True)  # type: ignore[no-untyped-call]

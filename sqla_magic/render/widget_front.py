@@ -1,0 +1,614 @@
+# ruff: noqa: E501  (JavaScript and CSS, not Python)
+"""The browser half of the notebook view: an anywidget ES module and its style, as strings.
+
+Kept as Python strings so there is no JavaScript build step.  The module only lays out
+what the kernel sends: every piece of report data goes into the page as text
+(`append(string)` / `textContent`), never through `innerHTML`.  What it sends back is a
+request name with numbers (a page, a node id, a finding index), never code or SQL.
+"""
+
+from __future__ import annotations
+
+ESM = r"""
+const TABS = [
+  ["findings", "Findings"], ["statements", "Statements"], ["tree", "Call tree"],
+  ["memory", "Memory"], ["explain", "EXPLAIN"], ["orm", "ORM cost"],
+];
+
+// An element with a class and children; strings become text nodes, never markup.
+function h(tag, cls, ...children) {
+  const node = document.createElement(tag);
+  if (cls) node.className = cls;
+  for (const child of children) {
+    if (child === null || child === undefined || child === false) continue;
+    node.append(child instanceof Node ? child : String(child));
+  }
+  return node;
+}
+
+function button(label, onClick, cls) {
+  const b = h("button", "sqm-button" + (cls ? " " + cls : ""), label);
+  b.type = "button";
+  b.addEventListener("click", onClick);
+  return b;
+}
+
+function table(headers, rows, numeric) {
+  const t = h("table", "sqm-table");
+  const head = h("tr");
+  headers.forEach((label, i) => head.append(h("th", numeric && numeric[i] ? "n" : "", label)));
+  t.append(h("thead", "", head));
+  const body = h("tbody");
+  for (const cells of rows) {
+    const tr = h("tr");
+    cells.forEach((cell, i) => tr.append(h("td", numeric && numeric[i] ? "n" : "", cell)));
+    body.append(tr);
+  }
+  t.append(body);
+  return t;
+}
+
+function sqlBlock(tokens) {
+  const pre = h("pre", "sqm-sql");
+  for (const [kind, text] of tokens) pre.append(kind ? h("span", "sqm-" + kind, text) : text);
+  return pre;
+}
+
+// Requests to the kernel ride on custom comm messages; replies carry the request id.
+function client(model) {
+  let counter = 0;
+  const waiting = new Map();
+  const onMessage = (message) => {
+    if (!message || !waiting.has(message.reply_to)) return;
+    const { resolve, reject } = waiting.get(message.reply_to);
+    waiting.delete(message.reply_to);
+    if (message.error) reject(new Error(message.error));
+    else resolve(message.payload);
+  };
+  model.on("msg:custom", onMessage);
+  const prefix = Math.random().toString(36).slice(2);
+  return {
+    request(kind, args) {
+      const id = prefix + ":" + ++counter;
+      return new Promise((resolve, reject) => {
+        waiting.set(id, { resolve, reject });
+        model.send({ request: kind, id, args: args || {} });
+      });
+    },
+    dispose() { model.off("msg:custom", onMessage); },
+  };
+}
+
+function failure(error) {
+  return h("div", "sqm-error", "Could not load this part of the report: " + (error && error.message || error));
+}
+
+// -- header --------------------------------------------------------------------------
+
+function renderHeader(head) {
+  const box = h("div", "sqm-header");
+  const figures = h("div", "sqm-figures");
+  for (const figure of head.figures) {
+    const f = h("div", "sqm-figure" + (figure.alert ? " sqm-alert" : ""), h("b", "", figure.value), figure.label);
+    if (figure.detail) f.append(h("span", "sqm-detail", figure.detail));
+    figures.append(f);
+  }
+  box.append(figures);
+  const visible = head.layers.filter((layer) => layer.share > 0);
+  if (visible.length) {
+    const bar = h("div", "sqm-bar");
+    const legend = h("div", "sqm-legend");
+    for (const layer of visible) {
+      const segment = h("span", "sqm-segment", layer.share >= 0.08 ? layer.title : "");
+      segment.style.flex = "0 0 " + (layer.share * 100).toFixed(3) + "%";
+      segment.style.background = layer.colour;
+      segment.title = layer.title + ": " + layer.seconds + " (" + layer.percent + ")";
+      bar.append(segment);
+      const swatch = h("span", "sqm-swatch");
+      swatch.style.background = layer.colour;
+      legend.append(h("span", "sqm-legend-item", swatch, layer.title + " " + layer.seconds + " · " + layer.percent));
+    }
+    box.append(bar, legend);
+  }
+  if (head.error) box.append(h("div", "sqm-error", h("b", "", head.error.title), h("pre", "", head.error.message)));
+  if (head.notes.length) {
+    const notes = h("details", "sqm-notes", h("summary", "", head.notes.length + " note" + (head.notes.length > 1 ? "s" : "")));
+    const list = h("ul");
+    for (const note of head.notes) list.append(h("li", "", note));
+    notes.append(list);
+    box.append(notes);
+  }
+  return box;
+}
+
+// -- findings ------------------------------------------------------------------------
+
+function notebookOf(model) {
+  // JupyterLab 4 and Notebook 7 give the widget manager the notebook's document context;
+  // its shared model is the notebook being edited (an internal: detect it, never assume).
+  try {
+    const shared = model.widget_manager && model.widget_manager.context &&
+      model.widget_manager.context.model && model.widget_manager.context.model.sharedModel;
+    if (shared && Array.isArray(shared.cells) && typeof shared.insertCell === "function") return shared;
+  } catch (error) { /* not a JupyterLab-style front end */ }
+  return null;
+}
+
+function profiledCellIndex(notebook, cellId, original) {
+  if (cellId) {
+    const index = notebook.cells.findIndex((cell) => cell.id === cellId);
+    if (index >= 0) return index;
+  }
+  const wanted = (original || "").trim();
+  return wanted ? notebook.cells.findIndex((cell) => cell.getSource().trim() === wanted) : -1;
+}
+
+async function copyText(text) {
+  try {
+    await navigator.clipboard.writeText(text);
+    return true;
+  } catch (error) {
+    const area = h("textarea");
+    area.value = text;
+    document.body.append(area);
+    area.select();
+    let done = false;
+    try { done = document.execCommand("copy"); } catch (e) { done = false; }
+    area.remove();
+    return done;
+  }
+}
+
+function comparisonTable(rows) {
+  const t = h("table", "sqm-table sqm-compare");
+  t.append(h("thead", "", h("tr", "", h("th", "", ""), h("th", "n", "before"), h("th", "n", "after"), h("th", "n", "change"))));
+  const body = h("tbody");
+  for (const row of rows) {
+    const change = h("td", "n" + (row.better ? " sqm-better" : row.worse ? " sqm-worse" : ""), row.change);
+    body.append(h("tr", "", h("td", "", row.label), h("td", "n", row.before), h("td", "n", row.after), change));
+  }
+  t.append(body);
+  return t;
+}
+
+function findingCard(card, model, api) {
+  const box = h("div", "sqm-card sqm-" + card.severity);
+  box.dataset.finding = String(card.index);
+  box.append(h("div", "sqm-card-head",
+    h("span", "sqm-badge sqm-badge-" + card.severity, card.severity),
+    h("b", "sqm-card-title", card.title),
+    h("span", "sqm-tag", "#" + card.number),
+    h("span", "sqm-tag", card.rule),
+    card.where ? h("span", "sqm-muted", card.where) : null));
+  box.append(h("div", "sqm-message", card.message));
+  const evidence = card.evidence;
+  if (evidence.summary || card.lines.length) {
+    const ev = h("details", "sqm-evidence", h("summary", "", "Evidence" + (evidence.summary ? ": " + evidence.summary : "")));
+    for (const line of card.lines) ev.append(h("div", "sqm-code-line", h("span", "sqm-lineno", "line " + line.line), line.source));
+    for (const shape of evidence.shapes) {
+      ev.append(h("div", "sqm-shape", h("span", "sqm-tag", shape.count + "×"), h("span", "sqm-muted", shape.total + " · " + shape.origin), h("code", "", shape.sql)));
+    }
+    if (evidence.more_shapes) ev.append(h("div", "sqm-muted", "… and " + evidence.more_shapes + " more statement shapes"));
+    for (const warning of evidence.plan_warnings) ev.append(h("div", "sqm-warn", warning));
+    box.append(ev);
+  }
+  if (card.rewrite) {
+    const rewrite = card.rewrite;
+    if (rewrite.explanation) box.append(h("div", "sqm-explanation", rewrite.explanation));
+    const diff = h("pre", "sqm-diff");
+    rewrite.diff.forEach(([kind, text], i) => {
+      diff.append(kind ? h("span", "sqm-d-" + kind, text) : text);
+      if (i < rewrite.diff.length - 1) diff.append("\n");
+    });
+    box.append(diff);
+    const status = h("div", "sqm-status");
+    const result = h("div", "sqm-result");
+    const mode = h("select", "sqm-mode");
+    for (const [value, label] of [["below", "insert below"], ["replace", "replace the cell"]]) {
+      const option = h("option", "", label);
+      option.value = value;
+      mode.append(option);
+    }
+    mode.value = model.get("apply_mode") || "below";
+    mode.addEventListener("change", () => { model.set("apply_mode", mode.value); model.save_changes(); });
+    const apply = button("Apply", () => {
+      const notebook = notebookOf(model);
+      if (!notebook) {
+        status.textContent = "This front end cannot be edited from here: use Copy, or run  %sqlprofile_apply " + card.number + "  in a new cell.";
+        return;
+      }
+      const index = profiledCellIndex(notebook, model.get("cell_id"), rewrite.original);
+      if (index < 0) {
+        status.textContent = "The profiled cell is no longer in this notebook: use Copy, or  %sqlprofile_apply " + card.number + ".";
+        return;
+      }
+      if (mode.value === "replace") {
+        notebook.cells[index].setSource(rewrite.code);
+        status.textContent = "Replaced the profiled cell with the rewrite.";
+      } else {
+        notebook.insertCell(index + 1, { cell_type: "code", source: rewrite.code });
+        status.textContent = "Inserted the rewrite below the profiled cell: run it to see the difference.";
+      }
+    }, "sqm-primary sqm-apply");
+    const tryIt = button("Try it", async () => {
+      tryIt.disabled = true;
+      status.textContent = "Running the rewritten cell…";
+      result.replaceChildren();
+      try {
+        // Only the finding's index goes to the kernel, which already holds the rewrite.
+        const outcome = await api.request("verify", { finding: card.index });
+        status.textContent = outcome.message || "";
+        if (outcome.rows && outcome.rows.length) result.append(comparisonTable(outcome.rows));
+        for (const note of outcome.notes || []) result.append(h("div", "sqm-muted", note));
+      } catch (error) {
+        status.textContent = "Trying the rewrite failed: " + error.message;
+      } finally {
+        tryIt.disabled = false;
+      }
+    }, "sqm-try");
+    const copy = button("Copy", async () => {
+      const copied = await copyText(rewrite.code);
+      status.textContent = copied ? "Copied the rewritten cell to the clipboard." : "The browser refused the clipboard; select the code in the diff instead.";
+    }, "sqm-copy");
+    box.append(h("div", "sqm-actions", apply, mode, tryIt, copy), status, result);
+  }
+  if (card.fix) {
+    const status = h("span", "sqm-status");
+    box.append(h("div", "sqm-fix-title", "Change outside the cell:"), h("pre", "sqm-fix", card.fix),
+      h("div", "sqm-actions", button("Copy", async () => {
+        status.textContent = (await copyText(card.fix)) ? "Copied." : "The browser refused the clipboard.";
+      }, "sqm-copy"), status));
+  }
+  return box;
+}
+
+async function findingsTab(panel, model, api) {
+  const cards = await api.request("findings");
+  if (!cards.length) {
+    panel.append(h("p", "sqm-muted", "No findings: nothing in this run matched a rule."));
+    return;
+  }
+  for (const card of cards) panel.append(findingCard(card, model, api));
+}
+
+// -- statements ----------------------------------------------------------------------
+
+const GROUP_COLUMNS = [
+  ["count", "count", "count"], ["total", "total ms", "total"], ["mean", "mean ms", "mean"],
+  ["max", "max ms", "max"], ["rows", "rows", "rows"], ["cache", "cache", null],
+  ["lines", "lines", null], ["origin", "origin", null],
+];
+
+function pager(page, pages, go) {
+  const box = h("div", "sqm-pager");
+  if (pages <= 1) return box;
+  const previous = button("‹ previous", () => go(page - 1));
+  previous.disabled = page <= 0;
+  const next = button("next ›", () => go(page + 1));
+  next.disabled = page >= pages - 1;
+  box.append(previous, h("span", "sqm-muted", "page " + (page + 1) + " of " + pages), next);
+  return box;
+}
+
+async function executionsInto(cell, api, group, page) {
+  const data = await api.request("executions", { group, page });
+  const rows = data.rows.map((row) => {
+    const params = h("span", "", h("code", "", row.params), row.sets ? " (" + row.sets + " sets)" : "");
+    if (row.error) params.append(h("div", "sqm-error", row.error));
+    return ["#" + row.index, row.ms, row.rows, row.cache, row.line, row.origin, params];
+  });
+  cell.replaceChildren(
+    sqlBlock(data.sql_tokens),
+    table(["#", "ms", "rows", "cache", "line", "origin", "parameters"], rows, [false, true, true]),
+    pager(data.page, data.pages, (p) => executionsInto(cell, api, group, p)));
+}
+
+async function statementsTab(panel, model, api) {
+  let sort = "total";
+  let page = 0;
+  const summary = h("div", "sqm-muted");
+  const holder = h("div");
+  panel.append(summary, holder);
+  const draw = async () => {
+    const data = await api.request("groups", { sort, page });
+    summary.textContent = data.executions + " executions of " + data.shapes + " statement shapes. Click a column to sort, a row to see each execution.";
+    const t = h("table", "sqm-table sqm-groups");
+    const head = h("tr");
+    for (const [key, label, sortKey] of GROUP_COLUMNS) {
+      const th = h("th", sortKey ? "n sqm-sortable" : "", label + (sortKey === data.sort ? " ▾" : ""));
+      if (sortKey) th.addEventListener("click", () => { sort = sortKey; page = 0; draw(); });
+      head.append(th);
+    }
+    head.append(h("th", "", "SQL"));
+    t.append(h("thead", "", head));
+    const body = h("tbody");
+    for (const row of data.rows) {
+      const tr = h("tr", "sqm-group-row" + (row.repeated ? " sqm-repeated" : ""));
+      for (const [key, , sortKey] of GROUP_COLUMNS) tr.append(h("td", sortKey ? "n" : "", row[key]));
+      const sql = h("td", "sqm-sql-cell", h("span", "sqm-toggle", "▸ "), h("code", "", row.sql));
+      if (row.errors) sql.append(h("span", "sqm-tag sqm-failed", row.errors + " failed"));
+      tr.append(sql);
+      const detail = h("tr", "sqm-detail-row");
+      const cell = h("td");
+      cell.colSpan = GROUP_COLUMNS.length + 1;
+      detail.append(cell);
+      detail.hidden = true;
+      tr.addEventListener("click", () => {
+        detail.hidden = !detail.hidden;
+        tr.querySelector(".sqm-toggle").textContent = detail.hidden ? "▸ " : "▾ ";
+        if (!detail.hidden && !cell.childNodes.length) {
+          cell.append(h("span", "sqm-muted", "loading…"));
+          executionsInto(cell, api, row.id, 0).catch((error) => cell.replaceChildren(failure(error)));
+        }
+      });
+      body.append(tr, detail);
+    }
+    t.append(body);
+    holder.replaceChildren(t, pager(data.page, data.pages, (p) => { page = p; draw(); }));
+  };
+  await draw();
+}
+
+// -- call tree -----------------------------------------------------------------------
+
+function treeNode(row, api) {
+  const box = h("div", "sqm-node sqm-kind-" + row.kind + (row.hot ? " sqm-hot" : ""));
+  const toggle = h("span", "sqm-toggle", row.children ? "▸" : " ");
+  const share = h("span", "sqm-share", h("span", ""));
+  share.firstChild.style.width = (row.share * 100).toFixed(1) + "%";
+  const line = h("div", "sqm-node-line",
+    toggle, h("span", "n", row.total), h("span", "n", row.self), h("span", "n", row.calls), share,
+    h("span", "sqm-layer sqm-layer-" + row.layer, ""),
+    h("span", "sqm-name", row.name),
+    row.kind !== "cell" && row.kind !== "library" ? h("span", "sqm-kind", row.kind === "sqlalchemy" ? "SQLAlchemy" : row.kind) : null,
+    row.place ? h("span", "sqm-place", row.place) : null);
+  line.title = row.file ? row.file + " · layer " + row.layer : "layer " + row.layer;
+  line.querySelector(".sqm-layer").title = row.layer;
+  box.append(line);
+  if (!row.children) return box;
+  const children = h("div", "sqm-children");
+  box.append(children);
+  let loaded = false;
+  const fill = (page) => {
+    for (const child of page.rows) children.append(treeNode(child, api));
+    if (page.more) {
+      const more = button(page.more + " more calls (" + page.more_time + ")", async () => {
+        more.disabled = true;
+        try { fill(await api.request("children", { node: row.id, offset: page.offset + page.rows.length })); more.remove(); }
+        catch (error) { more.replaceWith(failure(error)); }
+      }, "sqm-more");
+      children.append(more);
+    }
+  };
+  const open = (state) => {
+    children.hidden = !state;
+    toggle.textContent = state ? "▾" : "▸";
+  };
+  if (row.open) { fill(row.open); loaded = true; open(true); } else open(false);
+  line.addEventListener("click", async () => {
+    if (!children.hidden) { open(false); return; }
+    open(true);
+    if (!loaded) {
+      loaded = true;
+      try { fill(await api.request("children", { node: row.id, offset: 0 })); }
+      catch (error) { children.append(failure(error)); }
+    }
+  });
+  return box;
+}
+
+async function treeTab(panel, model, api) {
+  const data = await api.request("tree");
+  if (!data.root) {
+    panel.append(h("p", "sqm-muted", "No call tree in this report."));
+    return;
+  }
+  const legend = h("div", "sqm-muted sqm-tree-legend",
+    "total ms · self ms · calls · share of the profiled time. ",
+    h("span", "sqm-name sqm-legend-cell", "bold"), ": your code; ",
+    h("span", "sqm-kind", "SQLAlchemy"), " frames tinted; the hot path is open. Click a line to expand.");
+  panel.append(legend, h("div", "sqm-tree", treeNode(data.root, api)));
+}
+
+// -- memory, EXPLAIN, ORM ------------------------------------------------------------
+
+async function memoryTab(panel, model, api) {
+  const data = await api.request("memory");
+  if (!data.present) { panel.append(h("p", "sqm-muted", data.message)); return; }
+  panel.append(h("div", "sqm-figures", h("div", "sqm-figure", h("b", "", data.peak), "peak above the start")),
+    h("div", "sqm-muted", "Measured as " + data.explanation + "."));
+  if (data.hint) panel.append(h("p", "sqm-muted", data.hint));
+  if (data.lines.length) {
+    const t = table(["line", "increment", "total", "peak", "runs", "source"],
+      data.lines.map((l) => [String(l.line), l.increment, l.total, l.peak, l.runs, h("code", "", l.source)]),
+      [true, true, true, true, true]);
+    data.lines.forEach((l, i) => { if (l.heavy) t.tBodies[0].rows[i].classList.add("sqm-heavy"); });
+    panel.append(t);
+    if (data.more_lines) panel.append(h("div", "sqm-muted", data.more_lines + " more lines"));
+  }
+}
+
+async function explainTab(panel, model, api) {
+  const plans = await api.request("explain");
+  if (!plans.length) { panel.append(h("p", "sqm-muted", "No EXPLAIN plans (run without --no-explain, on a supported database).")); return; }
+  for (const plan of plans) {
+    const box = h("details", "sqm-plan" + (plan.warnings.length ? " sqm-plan-warned" : ""));
+    box.open = plan.warnings.length > 0;
+    box.append(h("summary", "", h("b", "", plan.title), " (" + plan.dialect + ") ",
+      plan.warnings.length ? h("span", "sqm-tag sqm-failed", plan.warnings.length + " warning" + (plan.warnings.length > 1 ? "s" : "")) : null,
+      " ", h("code", "", plan.sql)));
+    for (const warning of plan.warnings) box.append(h("div", "sqm-warn", h("b", "", warning.kind), ": " + warning.message));
+    if (plan.note) box.append(h("div", "sqm-muted", plan.note));
+    if (plan.sql_tokens.length) box.append(sqlBlock(plan.sql_tokens));
+    const tree = h("div", "sqm-plan-tree");
+    for (const node of plan.nodes) {
+      const line = h("div", "sqm-plan-node" + (node.warned ? " sqm-warn" : ""), h("b", "", node.label),
+        node.detail ? h("span", "sqm-muted", " " + node.detail) : null,
+        node.figures ? h("span", "sqm-tag", node.figures) : null);
+      line.style.paddingLeft = (node.depth * 18) + "px";
+      tree.append(line);
+    }
+    if (plan.cut) tree.append(h("div", "sqm-muted", "more plan nodes not shown"));
+    box.append(tree);
+    panel.append(box);
+  }
+}
+
+async function ormTab(panel, model, api) {
+  const data = await api.request("orm");
+  panel.append(h("div", "sqm-figures",
+    h("div", "sqm-figure", h("b", "", data.orm_load), "ORM loading"),
+    h("div", "sqm-figure", h("b", "", data.objects), "objects loaded"),
+    data.per_object ? h("div", "sqm-figure", h("b", "", data.per_object), "per object") : null,
+    h("div", "sqm-figure", h("b", "", data.mapper_config), "mapper config")));
+  if (data.classes.length) {
+    panel.append(h("h4", "", "Objects per mapped class"),
+      table(["class", "objects", "share", "ORM time (est.)"], data.classes.map((c) => [c.name, c.objects, c.share, c.estimate]), [false, true, true, true]),
+      h("div", "sqm-muted", data.class_note));
+  }
+  if (data.functions.length) {
+    panel.append(h("h4", "", "Row-to-object work in the call tree"),
+      table(["function", "calls", "own time", "total time"], data.functions.map((f) => [h("code", "", f.function), f.calls, f.self, f.total]), [false, true, true, true]));
+  }
+  if (data.relationships.length) {
+    panel.append(h("h4", "", "Relationship loads"),
+      table(["load", "statements", "database time", "rows"], data.relationships.map((r) => [r.origin, r.statements, r.total, r.rows]), [false, true, true, true]));
+  }
+  if (!data.classes.length && !data.functions.length && !data.relationships.length) panel.append(h("p", "sqm-muted", "No ORM objects were loaded."));
+}
+
+const RENDERERS = { findings: findingsTab, statements: statementsTab, tree: treeTab, memory: memoryTab, explain: explainTab, orm: ormTab };
+
+function render({ model, el }) {
+  const api = client(model);
+  const head = model.get("header");
+  const root = h("div", "sqm");
+  root.append(h("div", "sqm-title", h("b", "", "sqla_magic"), head.context ? h("span", "sqm-muted", " " + head.context) : null));
+  root.append(renderHeader(head));
+  const bar = h("div", "sqm-tabs");
+  bar.setAttribute("role", "tablist");
+  const panels = h("div", "sqm-panels");
+  const built = {};
+  const buttons = {};
+  const show = (name) => {
+    for (const [key, b] of Object.entries(buttons)) b.classList.toggle("sqm-active", key === name);
+    for (const [key, p] of Object.entries(built)) p.hidden = key !== name;
+    if (!built[name]) {
+      const panel = h("div", "sqm-panel sqm-panel-" + name);
+      panel.dataset.tab = name;
+      built[name] = panel;
+      panels.append(panel);
+      RENDERERS[name](panel, model, api)
+        .then(() => panel.classList.add("sqm-ready"))
+        .catch((error) => panel.append(failure(error)));
+    }
+    if (model.get("tab") !== name) { model.set("tab", name); model.save_changes(); }
+  };
+  for (const [name, title] of TABS) {
+    const count = head.tabs[name];
+    const b = button("", () => show(name), "sqm-tab sqm-tab-" + name);
+    b.append(title);
+    if (count) b.append(h("span", "sqm-count", count));
+    b.setAttribute("role", "tab");
+    buttons[name] = b;
+    bar.append(b);
+  }
+  root.append(bar, panels);
+  el.append(root);
+  show(model.get("tab") || head.first_tab);
+  return () => api.dispose();
+}
+
+export default { render };
+"""
+
+CSS = """
+.sqm{font-family:var(--jp-ui-font-family,-apple-system,BlinkMacSystemFont,"Segoe UI",Roboto,sans-serif);
+ font-size:13px;line-height:1.4;color:var(--jp-ui-font-color1,#222);max-width:1200px;
+ --sqm-subtle:rgba(127,127,127,.12);--sqm-line:rgba(127,127,127,.25)}
+.sqm code,.sqm pre,.sqm-tree{font-family:var(--jp-code-font-family,SFMono-Regular,Menlo,Consolas,monospace);font-size:12px}
+.sqm pre{margin:4px 0;padding:6px 8px;background:var(--sqm-subtle);border-radius:4px;white-space:pre-wrap;word-break:break-word}
+.sqm-title{margin-bottom:4px}
+.sqm-muted{opacity:.72}
+.sqm-figures{display:flex;flex-wrap:wrap;gap:8px;margin:6px 0}
+.sqm-figure{padding:4px 12px;border-radius:4px;background:var(--sqm-subtle);min-width:80px}
+.sqm-figure b{display:block;font-size:18px;font-variant-numeric:tabular-nums}
+.sqm-figure.sqm-alert{background:rgba(214,39,40,.14)}
+.sqm-detail{display:block;font-size:11px;opacity:.8}
+.sqm-bar{display:flex;height:24px;border-radius:4px;overflow:hidden;margin:6px 0 2px 0}
+.sqm-segment{color:#fff;font-size:11px;line-height:24px;padding-left:5px;white-space:nowrap;overflow:hidden;box-sizing:border-box}
+.sqm-legend{display:flex;flex-wrap:wrap;gap:12px;font-size:12px;margin-bottom:4px}
+.sqm-swatch{display:inline-block;width:10px;height:10px;border-radius:2px;margin-right:4px;vertical-align:-1px}
+.sqm-error{padding:6px 10px;margin:6px 0;border-left:4px solid #d62728;background:rgba(214,39,40,.10)}
+.sqm-notes summary{cursor:pointer;opacity:.8}
+.sqm-tabs{display:flex;gap:2px;border-bottom:2px solid var(--sqm-line);margin-top:10px;flex-wrap:wrap}
+.sqm-tab{border:none;background:transparent;color:inherit;padding:6px 12px;cursor:pointer;font:inherit;border-bottom:2px solid transparent;margin-bottom:-2px}
+.sqm-tab:hover{background:var(--sqm-subtle)}
+.sqm-tab.sqm-active{border-bottom-color:var(--jp-brand-color1,#1976d2);font-weight:600}
+.sqm-count{margin-left:6px;padding:0 6px;border-radius:8px;background:var(--sqm-subtle);font-size:11px;font-weight:400}
+.sqm-panel{padding:8px 2px;max-height:640px;overflow:auto}
+.sqm-button{font:inherit;padding:3px 10px;border-radius:4px;border:1px solid var(--sqm-line);background:var(--jp-layout-color1,#fff);color:inherit;cursor:pointer}
+.sqm-button:hover{background:var(--sqm-subtle)}
+.sqm-button:disabled{opacity:.5;cursor:default}
+.sqm-primary{background:var(--jp-brand-color1,#1976d2);border-color:var(--jp-brand-color1,#1976d2);color:#fff}
+.sqm-primary:hover{background:var(--jp-brand-color0,#0d47a1)}
+.sqm-card{border-left:4px solid #999;padding:8px 12px;margin:0 0 10px 0;background:rgba(127,127,127,.06);border-radius:0 4px 4px 0}
+.sqm-card.sqm-high{border-left-color:#d62728}.sqm-card.sqm-medium{border-left-color:#ff7f0e}.sqm-card.sqm-low{border-left-color:#1f77b4}
+.sqm-card-head{display:flex;flex-wrap:wrap;align-items:center;gap:6px}
+.sqm-card-title{font-size:14px}
+.sqm-badge{color:#fff;border-radius:3px;padding:0 6px;font-size:11px;text-transform:uppercase;font-weight:600}
+.sqm-badge-high{background:#d62728}.sqm-badge-medium{background:#e07000}.sqm-badge-low{background:#1f77b4}
+.sqm-tag{display:inline-block;padding:0 5px;border-radius:3px;font-size:11px;background:var(--sqm-subtle);margin:0 3px}
+.sqm-failed{background:rgba(214,39,40,.2)}
+.sqm-message{white-space:pre-wrap;margin:4px 0}
+.sqm-evidence{margin:4px 0}.sqm-evidence summary{cursor:pointer}
+.sqm-evidence>div{margin:2px 0 2px 14px}
+.sqm-code-line{font-family:var(--jp-code-font-family,monospace);font-size:12px;white-space:pre}
+.sqm-lineno{display:inline-block;min-width:56px;opacity:.6}
+.sqm-shape code{margin-left:4px}
+.sqm-explanation{margin:6px 0 2px 0;font-style:italic}
+.sqm-diff .sqm-d-add{color:#1a7f37;background:rgba(26,127,55,.10)}
+.sqm-diff .sqm-d-del{color:#cf222e;background:rgba(207,34,46,.10)}
+.sqm-diff .sqm-d-hunk{color:#6f42c1}.sqm-diff .sqm-d-meta{opacity:.6}
+.sqm-actions{display:flex;gap:6px;align-items:center;margin:6px 0 2px 0}
+.sqm-mode{font:inherit;padding:2px;border-radius:4px;background:var(--jp-layout-color1,#fff);color:inherit;border:1px solid var(--sqm-line)}
+.sqm-status{font-size:12px;margin-top:2px;min-height:1em}
+.sqm-compare{margin-top:6px}
+.sqm-better{color:#1a7f37;font-weight:600}.sqm-worse{color:#cf222e;font-weight:600}
+.sqm-fix-title{margin-top:6px}
+.sqm-table{border-collapse:collapse;margin:4px 0}
+.sqm-table th,.sqm-table td{padding:2px 8px;text-align:left;vertical-align:top;border-bottom:1px solid var(--sqm-line)}
+.sqm-table th{font-weight:600;white-space:nowrap}
+.sqm-table .n{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
+.sqm-sortable{cursor:pointer;text-decoration:underline dotted}
+.sqm-group-row{cursor:pointer}.sqm-group-row:hover{background:var(--sqm-subtle)}
+.sqm-repeated td:first-child{font-weight:600}
+.sqm-sql-cell code{white-space:nowrap}
+.sqm-detail-row>td{background:rgba(127,127,127,.05);padding:6px 10px}
+.sqm-sql .sqm-kw{color:#0550ae;font-weight:600}.sqm-sql .sqm-str{color:#0a3069}
+.sqm-sql .sqm-num{color:#953800}.sqm-sql .sqm-param{color:#8250df;font-weight:600}.sqm-sql .sqm-comment{opacity:.6}
+.sqm-pager{display:flex;gap:8px;align-items:center;margin:6px 0}
+.sqm-tree{white-space:nowrap}
+.sqm-node-line{cursor:pointer;padding:1px 0}.sqm-node-line:hover{background:var(--sqm-subtle)}
+.sqm-node-line .n{display:inline-block;width:70px;text-align:right;margin-right:4px;font-variant-numeric:tabular-nums}
+.sqm-children{margin-left:16px;border-left:1px dotted var(--sqm-line)}
+.sqm-toggle{display:inline-block;width:14px;opacity:.7}
+.sqm-share{display:inline-block;width:60px;height:8px;margin:0 6px;background:var(--sqm-subtle);vertical-align:0}
+.sqm-share span{display:block;height:8px;background:#4e79a7}
+.sqm-layer{display:inline-block;width:8px;height:8px;border-radius:50%;margin-right:5px;background:#8c8c8c}
+.sqm-layer-database{background:#4e79a7}.sqm-layer-fetch{background:#76b7b2}.sqm-layer-compile{background:#f28e2b}
+.sqm-layer-orm_load{background:#e15759}.sqm-layer-mapper_config{background:#b07aa1}
+.sqm-kind-cell>.sqm-node-line .sqm-name,.sqm-legend-cell{font-weight:700;color:var(--jp-brand-color1,#1976d2)}
+.sqm-kind-sqlalchemy>.sqm-node-line .sqm-name{color:#8250df}
+.sqm-kind-builtin>.sqm-node-line .sqm-name,.sqm-kind-stdlib>.sqm-node-line .sqm-name{opacity:.7}
+.sqm-kind{font-size:10px;padding:0 4px;margin-left:6px;border-radius:3px;background:rgba(130,80,223,.15)}
+.sqm-place{margin-left:8px;opacity:.6}
+.sqm-more{margin:2px 0 2px 20px;font-size:11px}
+.sqm-heavy td{background:rgba(255,127,14,.15)}
+.sqm-plan{margin:6px 0;padding:4px 8px;border:1px solid var(--sqm-line);border-radius:4px}
+.sqm-plan summary{cursor:pointer}
+.sqm-plan-warned{border-color:#ff7f0e}
+.sqm-warn{background:rgba(255,127,14,.18);border-radius:3px;padding:1px 4px}
+.sqm-plan-tree{font-family:var(--jp-code-font-family,monospace);font-size:12px;margin-top:4px}
+.sqm h4{margin:10px 0 4px 0;font-size:13px}
+"""
