@@ -12,6 +12,7 @@ replace the user's variables.
 from __future__ import annotations
 
 import ast
+import contextlib
 import itertools
 import re
 import time
@@ -72,7 +73,8 @@ class Verification:
         parts.append(f"time {self.before.wall_s * 1000:.0f} ms → {self.after.wall_s * 1000:.0f} ms")
         if self.before.peak_bytes is not None and self.after.peak_bytes is not None:
             parts.append(
-                f"peak memory {self.before.peak_bytes / 2**20:.1f} MiB → {self.after.peak_bytes / 2**20:.1f} MiB"
+                f"peak memory {self.before.peak_bytes / 2**20:.1f} MiB → "
+                f"{self.after.peak_bytes / 2**20:.1f} MiB"
             )
         parts.append("same result" if self.same_result else "DIFFERENT result")
         return ", ".join(parts)
@@ -120,7 +122,13 @@ def _refusal(source: str, namespace: Mapping[str, Any]) -> Optional[str]:
     for node in ast.walk(tree):
         if isinstance(node, ast.Call):
             func = node.func
-            name = func.attr if isinstance(func, ast.Attribute) else func.id if isinstance(func, ast.Name) else ""
+            name = (
+                func.attr
+                if isinstance(func, ast.Attribute)
+                else func.id
+                if isinstance(func, ast.Name)
+                else ""
+            )
             if name in _REFUSED_CALLS:
                 return _REFUSED_CALLS[name]
         if isinstance(node, ast.Name) and isinstance(namespace.get(node.id), (Engine, Connection)):
@@ -162,10 +170,10 @@ def _run(
     savepoints = [s.begin_nested() for s in sessions]  # flushes the user's pending changes first
     for session in sessions:
         session.expire_all()  # both runs start from the database, not from what is already loaded
-        try:
-            session.connection()  # emit the SAVEPOINT now, not inside the measured run
-        except Exception:
-            pass  # a session without a default bind: its SAVEPOINT comes with its first statement
+        # Emit the SAVEPOINT now, not inside the measured run (a session without a default
+        # bind emits it with its first statement instead).
+        with contextlib.suppress(Exception):
+            session.connection()
     profiler = Profiler(
         Options(memory=memory, memory_lines=memory, call_tree=False, explain=False, findings=False),
         (filename,),
@@ -184,7 +192,7 @@ def _run(
     finally:
         wall = time.perf_counter() - start
         report = profiler.stop().report
-        for session, savepoint, was_fresh in zip(sessions, savepoints, fresh):
+        for session, savepoint, was_fresh in zip(sessions, savepoints, fresh, strict=True):
             if savepoint.is_active:
                 savepoint.rollback()
             if was_fresh:

@@ -31,7 +31,9 @@ def fresh(shell: InteractiveShell) -> Iterator[InteractiveShell]:
         shell.run_cell(CASE_TEARDOWN, store_history=False)
 
 
-def finding_for(shell: InteractiveShell, cell: str, rule: str, options: str = "--no-explain") -> tuple[Finding, Report]:
+def finding_for(
+    shell: InteractiveShell, cell: str, rule: str, options: str = "--no-explain"
+) -> tuple[Finding, Report]:
     shell.run_cell(f"%%sqlprofile -o rep --quiet {options}\n{cell}", store_history=False).raise_error()
     report = shell.user_ns["rep"]
     findings = [f for f in report.findings if f.rule == rule]
@@ -67,7 +69,9 @@ def test_n_plus_one_over_300_parents(fresh: InteractiveShell) -> None:
 def test_n_plus_one_many_to_one_uses_joinedload(fresh: InteractiveShell) -> None:
     finding, _ = finding_for(
         fresh,
-        "pairs = [(b.title, b.author.name) for b in session.query(Book).order_by(Book.id).limit(100)]\npairs\n",
+        "pairs = [(b.title, b.author.name)\n"
+        "         for b in session.query(Book).order_by(Book.id).limit(100)]\n"
+        "pairs\n",
         "n-plus-one",
     )
     assert finding.rewrite is not None and "joinedload(Book.author)" in finding.rewrite.rewritten
@@ -162,7 +166,8 @@ def test_duplicate_query_is_run_once(fresh: InteractiveShell) -> None:
 
 def test_large_result_streams(fresh: InteractiveShell) -> None:
     fresh.run_cell(
-        "session.execute(insert(Book), [dict(author_id=1, title=f'x{i}', pages=i % 900) for i in range(9000)])",
+        "session.execute(insert(Book), "
+        "[dict(author_id=1, title=f'x{i}', pages=i % 900) for i in range(9000)])",
         store_history=False,
     ).raise_error()
     finding, _ = finding_for(
