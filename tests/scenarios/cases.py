@@ -211,9 +211,10 @@ session.flush()
         """
 table = Book.__table__
 with engine.connect() as conn:
+    transaction = conn.begin()
     for book_id in range(1, 60):
         conn.execute(update(table).where(table.c.id == book_id).values(pages=1))
-    conn.rollback()
+    transaction.rollback()
 """,
         "loop-update",
         style="core",
