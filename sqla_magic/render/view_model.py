@@ -235,11 +235,16 @@ def header(report: Report) -> dict[str, Any]:
         "cpu": format_duration(report.cpu_s),
         "layers": layers,
         "error": error,
-        "context": " · ".join(text for text in (report.started_at, report.filename) if text),
+        "context": " · ".join(text for text in (report.started_at, _shown_file(report.filename)) if text),
         "tabs": tabs,
         "first_tab": "findings" if report.findings else "statements",
         "notes": notes,
     }
+
+
+def _shown_file(filename: str) -> str:
+    """The profiled file, unless it is a notebook cell's pseudo-file (its name means nothing)."""
+    return "" if "ipykernel_" in filename or filename.startswith("<") else filename
 
 
 # -- findings ---------------------------------------------------------------------------

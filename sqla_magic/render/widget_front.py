@@ -351,17 +351,19 @@ async function statementsTab(panel, model, api) {
 
 // -- call tree -----------------------------------------------------------------------
 
-function treeNode(row, api) {
+function treeNode(row, api, depth) {
   const box = h("div", "sqm-node sqm-kind-" + row.kind + (row.hot ? " sqm-hot" : ""));
   const toggle = h("span", "sqm-toggle", row.children ? "▸" : " ");
   const share = h("span", "sqm-share", h("span", ""));
   share.firstChild.style.width = (row.share * 100).toFixed(1) + "%";
-  const line = h("div", "sqm-node-line",
-    toggle, h("span", "n", row.total), h("span", "n", row.self), h("span", "n", row.calls), share,
-    h("span", "sqm-layer sqm-layer-" + row.layer, ""),
+  // Figures stay in fixed columns; only the name is indented, so deep trees stay readable.
+  const label = h("span", "sqm-label", toggle, h("span", "sqm-layer sqm-layer-" + row.layer, ""),
     h("span", "sqm-name", row.name),
     row.kind !== "cell" && row.kind !== "library" ? h("span", "sqm-kind", row.kind === "sqlalchemy" ? "SQLAlchemy" : row.kind) : null,
     row.place ? h("span", "sqm-place", row.place) : null);
+  label.style.paddingLeft = (depth * 14) + "px";
+  const line = h("div", "sqm-node-line",
+    h("span", "n", row.total), h("span", "n", row.self), h("span", "n", row.calls), share, label);
   line.title = row.file ? row.file + " · layer " + row.layer : "layer " + row.layer;
   line.querySelector(".sqm-layer").title = row.layer;
   box.append(line);
@@ -370,7 +372,7 @@ function treeNode(row, api) {
   box.append(children);
   let loaded = false;
   const fill = (page) => {
-    for (const child of page.rows) children.append(treeNode(child, api));
+    for (const child of page.rows) children.append(treeNode(child, api, depth + 1));
     if (page.more) {
       const more = button(page.more + " more calls (" + page.more_time + ")", async () => {
         more.disabled = true;
@@ -404,10 +406,10 @@ async function treeTab(panel, model, api) {
     return;
   }
   const legend = h("div", "sqm-muted sqm-tree-legend",
-    "total ms · self ms · calls · share of the profiled time. ",
+    "total ms · self ms · calls · share of the profiled time · ● layer. ",
     h("span", "sqm-name sqm-legend-cell", "bold"), ": your code; ",
     h("span", "sqm-kind", "SQLAlchemy"), " frames tinted; the hot path is open. Click a line to expand.");
-  panel.append(legend, h("div", "sqm-tree", treeNode(data.root, api)));
+  panel.append(legend, h("div", "sqm-tree", treeNode(data.root, api, 0)));
 }
 
 // -- memory, EXPLAIN, ORM ------------------------------------------------------------
@@ -591,7 +593,7 @@ CSS = """
 .sqm-tree{white-space:nowrap}
 .sqm-node-line{cursor:pointer;padding:1px 0}.sqm-node-line:hover{background:var(--sqm-subtle)}
 .sqm-node-line .n{display:inline-block;width:70px;text-align:right;margin-right:4px;font-variant-numeric:tabular-nums}
-.sqm-children{margin-left:16px;border-left:1px dotted var(--sqm-line)}
+.sqm-children{margin:0}
 .sqm-toggle{display:inline-block;width:14px;opacity:.7}
 .sqm-share{display:inline-block;width:60px;height:8px;margin:0 6px;background:var(--sqm-subtle);vertical-align:0}
 .sqm-share span{display:block;height:8px;background:#4e79a7}
@@ -603,7 +605,7 @@ CSS = """
 .sqm-kind-builtin>.sqm-node-line .sqm-name,.sqm-kind-stdlib>.sqm-node-line .sqm-name{opacity:.7}
 .sqm-kind{font-size:10px;padding:0 4px;margin-left:6px;border-radius:3px;background:rgba(130,80,223,.15)}
 .sqm-place{margin-left:8px;opacity:.6}
-.sqm-more{margin:2px 0 2px 20px;font-size:11px}
+.sqm-more{margin:2px 0 2px 290px;font-size:11px}
 .sqm-heavy td{background:rgba(255,127,14,.15)}
 .sqm-plan{margin:6px 0;padding:4px 8px;border:1px solid var(--sqm-line);border-radius:4px}
 .sqm-plan summary{cursor:pointer}
