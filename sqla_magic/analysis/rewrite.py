@@ -8,6 +8,7 @@ parsing and restored verbatim when the new cell is rendered, so line numbers mat
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -39,6 +40,7 @@ class Cell:
         self.module = self.wrapper.module
         self.positions: Mapping[cst.CSTNode, CodeRange] = self.wrapper.resolve(PositionProvider)
         self.parents: Mapping[cst.CSTNode, cst.CSTNode] = self.wrapper.resolve(ParentNodeProvider)
+        self.chains: Optional[list[QueryChain]] = None
 
     # -- reading -----------------------------------------------------------------------
 
@@ -161,8 +163,12 @@ def _mask(source: str) -> tuple[str, dict[int, str]]:
     return "".join(lines), masked
 
 
+@functools.lru_cache(maxsize=4)
 def parse_cell(source: str) -> Optional[Cell]:
-    """The cell parsed for reading and rewriting, or `None` if it is not Python."""
+    """The cell parsed for reading and rewriting, or `None` if it is not Python.
+
+    Cached: every rule of one report reads the same cell, and parsing dominates their cost.
+    """
     if not source.strip():
         return None
     text, masked = _mask(source)
@@ -277,13 +283,10 @@ def _chained(cell: Cell, node: cst.BaseExpression) -> list[tuple[str, cst.Call]]
 
 
 def query_chains(cell: Cell) -> list[QueryChain]:
-    """Every `session.query(E)`, `select(E)` and `E.query` in the cell."""
-    chains = []
-    for node in cell.walk():
-        chain = _chain_at(cell, node)
-        if chain is not None:
-            chains.append(chain)
-    return chains
+    """Every `session.query(E)`, `select(E)` and `E.query` in the cell (found once per cell)."""
+    if cell.chains is None:
+        cell.chains = [chain for chain in map(functools.partial(_chain_at, cell), cell.walk()) if chain]
+    return cell.chains
 
 
 def _chain_at(cell: Cell, node: cst.CSTNode) -> Optional[QueryChain]:

@@ -28,22 +28,27 @@ def rule(report: Report, source: str, thresholds: Thresholds) -> list[Finding]:
     repeated = [v for v in groups.values() if len(v) >= thresholds.duplicate_query_threshold]
     if not repeated:
         return []
+    # One finding per statement shape and line, however many parameter sets repeat there.
+    by_place: dict[tuple[str, tuple[int, ...]], list[list[int]]] = {}
+    for indexes in repeated:
+        place = (report.statements[indexes[0]].sql, evidence.lines_of(report, indexes))
+        by_place.setdefault(place, []).append(indexes)
     cell = parse_cell(source)
     findings = []
-    for indexes in repeated:
-        lines = evidence.lines_of(report, indexes)
+    for (_sql, lines), sets in by_place.items():
+        indexes = sorted(i for group in sets for i in group)
         first = report.statements[indexes[0]]
+        repeats = "the same parameters" if len(sets) == 1 else f"{len(sets)} parameter sets each repeated"
         findings.append(
             Finding(
                 rule=RULE,
                 severity="medium" if len(indexes) >= 3 * thresholds.duplicate_query_threshold else "low",
                 title=f"Same query run {len(indexes)} times",
                 message=(
-                    f"{len(report.statements)} statements, {len(indexes)} of them the same SELECT with the "
-                    f"same parameters ({first.origin}) from {evidence.line_words(lines)}, "
+                    f"{len(report.statements)} statements, {len(indexes)} of them the same SELECT with "
+                    f"{repeats} ({first.origin}) from {evidence.line_words(lines)}, "
                     f"{evidence.ms(evidence.seconds(report, indexes))} in the database; run it once and "
-                    "reuse "
-                    "the result."
+                    "reuse the result."
                 ),
                 lines=lines,
                 statements=tuple(indexes),
