@@ -1,9 +1,9 @@
 """Profiling overhead: fixed workloads run bare and under `profile()`, alternately, in one process.
 
 Prints, per workload, the median time of each mode and its ratio to the bare median.
-Modes: plain cProfile (for comparison), capture only (statements), default (statements +
-cProfile + peak memory; the report is built, EXPLAIN is off), default + EXPLAIN, and
-per-line memory.
+Modes: capture only (statements), default (statements + cProfile + peak memory, report
+built), default + findings, default + findings + EXPLAIN, per-line memory; with `--peers`
+also plain cProfile, pyinstrument, sqltap and nplusone.
 
     python benchmarks/overhead.py [--runs 9] [--url sqlite://]
 """
@@ -24,17 +24,16 @@ from sqlalchemy.orm import Session
 
 from sqla_magic import demo, profile
 
-PLAIN_CPROFILE = {"plain cProfile": True}
-"""Marker options: the run under a bare `cProfile.Profile()`, the usual alternative."""
-
-MODES: dict[str, dict[str, Any] | None] = {
+MODES: dict[str, Any] = {
     "bare": None,
-    "plain cProfile": PLAIN_CPROFILE,
     "capture only": {"call_tree": False, "memory": False, "explain": False, "findings": False},
-    "default": {"explain": False},
-    "default + explain": {},
-    "memory lines": {"memory_lines": True, "explain": False},
+    "default": {"explain": False, "findings": False},
+    "default + findings": {"explain": False},
+    "default + findings + EXPLAIN": {},
+    "memory lines": {"memory_lines": True, "explain": False, "findings": False},
 }
+"""`default` is what the magic always records: statements, cProfile call tree and layers,
+peak memory.  Findings and EXPLAIN are analysis after the run, shown separately."""
 
 
 def _n_plus_one(engine: sa.engine.Engine, models: demo.DemoModels) -> Callable[[], object]:
@@ -83,24 +82,81 @@ WORKLOADS = {
 }
 
 
-def _timed(run: Callable[[], object], options: dict[str, Any] | None) -> float:
+def _plain_cprofile(run: Callable[[], object]) -> None:
+    profiler = cProfile.Profile()
+    profiler.enable()
+    run()
+    profiler.disable()
+    profiler.create_stats()
+
+
+def _pyinstrument(run: Callable[[], object]) -> None:
+    from pyinstrument import Profiler
+
+    profiler = Profiler()
+    profiler.start()
+    run()
+    profiler.stop()
+    profiler.last_session  # noqa: B018 - the session is what a user would read
+
+
+def _sqltap(run: Callable[[], object]) -> None:
+    import sqltap
+
+    profiler = sqltap.start()
+    run()
+    profiler.collect()
+    profiler.stop()
+
+
+def _nplusone(run: Callable[[], object]) -> None:
+    import nplusone.ext.sqlalchemy  # noqa: F401 - installs nplusone's SQLAlchemy hooks
+    from nplusone.core import exceptions, profiler
+
+    try:
+        with profiler.Profiler():
+            run()
+    except exceptions.NPlusOneError:
+        pass
+
+
+PEERS: dict[str, Callable[[Callable[[], object]], None]] = {
+    "plain cProfile": _plain_cprofile,
+    "pyinstrument": _pyinstrument,
+    "sqltap": _sqltap,
+    "nplusone": _nplusone,
+}
+"""What users would run instead; each is measured only where it imports."""
+
+
+def available_peers() -> dict[str, Callable[[Callable[[], object]], None]]:
+    found = {}
+    for name, runner in PEERS.items():
+        module = {"pyinstrument": "pyinstrument", "sqltap": "sqltap", "nplusone": "nplusone"}.get(name)
+        if module is not None:
+            try:
+                __import__(module)
+            except ImportError:
+                continue
+        found[name] = runner
+    return found
+
+
+def _timed(run: Callable[[], object], mode: Any) -> float:
     gc.collect()
     start = time.perf_counter()
-    if options is None:
+    if mode is None:
         run()
-    elif options is PLAIN_CPROFILE:
-        profiler = cProfile.Profile()
-        profiler.enable()
-        run()
-        profiler.disable()
-        profiler.create_stats()
+    elif callable(mode):
+        mode(run)
     else:
-        with profile(**options):
+        with profile(**mode):
             run()
     return time.perf_counter() - start
 
 
-def measure(url: str, runs: int, modes: dict[str, dict[str, Any] | None]) -> list[dict[str, Any]]:
+def measure(url: str, runs: int, modes: dict[str, Any]) -> list[dict[str, Any]]:
+    """Median seconds and ratio to bare per workload and mode; modes run alternately."""
     engine = sa.create_engine(url)
     models = demo.declare("bench_")
     models.metadata.drop_all(engine)
@@ -130,17 +186,23 @@ def main() -> None:
     )
     parser.add_argument("--runs", type=int, default=9)
     parser.add_argument("--url", default="sqlite://")
+    parser.add_argument(
+        "--peers", action="store_true", help="also measure cProfile, pyinstrument, sqltap, nplusone"
+    )
     args = parser.parse_args()
+    modes = dict(MODES)
+    if args.peers:
+        modes.update(available_peers())
     print(
         f"# {platform.node()} | Python {platform.python_version()} | SQLAlchemy {sa.__version__} | "
         f"{sa.engine.make_url(args.url).get_backend_name()} | median of {args.runs} alternating runs | "
         f"{time.strftime('%Y-%m-%d')}"
     )
-    print(f"| {'workload':<26} | {'mode':<18} | {'median':>9} | {'ratio':>6} |")
-    print(f"|{'-' * 28}|{'-' * 20}|{'-' * 11}|{'-' * 8}|")
-    for row in measure(args.url, args.runs, MODES):
+    print(f"| {'workload':<26} | {'mode':<30} | {'median':>9} | {'ratio':>6} |")
+    print(f"|{'-' * 28}|{'-' * 32}|{'-' * 11}|{'-' * 8}|")
+    for row in measure(args.url, args.runs, modes):
         median_ms = row["median_s"] * 1000
-        print(f"| {row['workload']:<26} | {row['mode']:<18} | {median_ms:7.1f}ms | {row['ratio']:5.2f}x |")
+        print(f"| {row['workload']:<26} | {row['mode']:<30} | {median_ms:7.1f}ms | {row['ratio']:5.2f}x |")
 
 
 if __name__ == "__main__":
