@@ -22,7 +22,23 @@ SQLALCHEMY = {
 @nox.parametrize("sqlalchemy", list(SQLALCHEMY))
 def tests(session: nox.Session, sqlalchemy: str) -> None:
     session.install("-e", ".[test]", *SQLALCHEMY[sqlalchemy])
-    session.run("python", "-m", "pytest", "-q", *session.posargs)
+    session.run("python", "-m", "pytest", "-q", "-m", "not browser", *session.posargs)
+
+
+@nox.session(python="3.11")
+def browser(session: nox.Session) -> None:
+    """The notebook view in JupyterLab under headless Chromium (/usr/bin/chromium)."""
+    session.install("-e", ".[test,notebook]", "playwright>=1.40")
+    session.run(
+        "python",
+        "-m",
+        "pytest",
+        "-q",
+        "-m",
+        "browser",
+        *session.posargs,
+        env={"SQLA_MAGIC_REQUIRE_BROWSER": "1"},
+    )
 
 
 @nox.session(python="3.11")
