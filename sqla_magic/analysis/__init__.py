@@ -33,6 +33,7 @@ def _default_rules() -> list[Rule]:
         orm_cascade_delete,
         repeated_flush,
         unused_columns,
+        unused_eager_load,
     )
 
     return [
@@ -50,6 +51,7 @@ def _default_rules() -> list[Rule]:
         cartesian_product.rule,
         dynamic_relationship.rule,
         duplicate_query.rule,
+        unused_eager_load.rule,
     ]
 
 

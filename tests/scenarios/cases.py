@@ -142,6 +142,32 @@ authors = session.scalars(select(Author).options(selectinload(Author.books))).al
 total = sum(len(a.books) for a in authors)
 """,
     ),
+    # -- unused-eager-load
+    case(
+        "eager-unused-selectin",
+        """
+from sqlalchemy.orm import selectinload
+names = [a.name for a in session.scalars(select(Author).options(selectinload(Author.books)))]
+""",
+        "unused-eager-load",
+    ),
+    case(
+        "eager-unused-joined",
+        """
+from sqlalchemy.orm import joinedload
+titles = [b.title for b in session.query(Book).options(joinedload(Book.author)).limit(50)]
+""",
+        "unused-eager-load",
+        style="1.x",
+    ),
+    case(
+        "eager-used-clean",
+        """
+from sqlalchemy.orm import joinedload
+pairs = [(b.title, b.author.name) for b in session.query(Book).options(joinedload(Book.author)).limit(50)]
+""",
+        style="1.x",
+    ),
     # -- len-all
     case(
         "len-query",

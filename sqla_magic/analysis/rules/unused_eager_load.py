@@ -1,0 +1,120 @@
+"""unused-eager-load: a relationship eager-loaded and never read.
+
+Evidence: a loader option (`joinedload`, `selectinload`, `subqueryload`, `immediateload`)
+on `Entity.attr` in a query whose line ran statements, and no read of `.attr` anywhere
+else in its scope (the enclosing function, else the whole cell).  A `joinedload` widens
+every row of the query with the related columns; the others run extra statements (origin
+`eager load Entity.attr`), whose time the finding names.  No threshold: one unused eager
+load is already paid on every run.  Rewrite: drop the option (the whole `.options(...)`
+call when it was the only one).
+"""
+
+from __future__ import annotations
+
+from typing import Optional
+
+import libcst as cst
+
+from sqla_magic.analysis import evidence
+from sqla_magic.analysis.rewrite import Cell, call_name, dotted, method_call, parse_cell
+from sqla_magic.analysis.thresholds import Thresholds
+from sqla_magic.model import Finding, Report, Rewrite
+
+RULE = "unused-eager-load"
+_LOADERS = frozenset({"joinedload", "selectinload", "subqueryload", "immediateload"})
+
+
+def rule(report: Report, source: str, thresholds: Thresholds) -> list[Finding]:
+    cell = parse_cell(source) if any(loader in source for loader in _LOADERS) else None
+    if cell is None:
+        return []
+    ran = {s.line for s in report.statements if s.line is not None}
+    findings = []
+    for option in cell.of_type(cst.Call):
+        assert isinstance(option, cst.Call)
+        target = _eager_target(option)
+        if target is None or not _ran_on(cell, option, ran):
+            continue
+        entity, attribute = target
+        if _read_elsewhere(cell, option, attribute):
+            continue
+        name = f"{entity}.{attribute}"
+        extra = [i for i, s in enumerate(report.statements) if s.origin == f"eager load {name}"]
+        cost = (
+            f"{len(extra)} extra statements (`eager load {name}`), "
+            f"{evidence.ms(evidence.seconds(report, extra))} in the database"
+            if extra
+            else "the related rows joined into every row of the query"
+        )
+        line = cell.line(option)
+        findings.append(
+            Finding(
+                rule=RULE,
+                severity="medium" if extra else "low",
+                title=f"{name} is eager-loaded but never read",
+                message=(
+                    f"`{call_name(option)}({name})` on line {line} loads {name} for every row, and the "
+                    f"code never reads `.{attribute}`: {cost} for nothing."
+                ),
+                lines=(line,),
+                statements=tuple(extra),
+                rewrite=_without(cell, option),
+            )
+        )
+    return findings
+
+
+def _eager_target(call: cst.Call) -> Optional[tuple[str, str]]:
+    if call_name(call) not in _LOADERS or len(call.args) != 1:
+        return None
+    path = dotted(call.args[0].value)
+    if path is None or "." not in path:
+        return None
+    entity, attribute = path.rsplit(".", 1)
+    return entity.rsplit(".", 1)[-1], attribute
+
+
+def _ran_on(cell: Cell, node: cst.CSTNode, lines_that_ran: set[int]) -> bool:
+    statement = cell.statement_of(node)
+    if statement is None:
+        return False
+    first, last = cell.lines(statement)
+    return any(first <= line <= last for line in lines_that_ran)
+
+
+def _read_elsewhere(cell: Cell, option: cst.Call, attribute: str) -> bool:
+    """Whether `.attribute` is read in the option's scope: its function, else the whole cell."""
+    scope = next((a for a in cell.ancestors(option) if isinstance(a, cst.FunctionDef)), cell.module)
+    inside = set(_subtree(option))
+    return any(
+        isinstance(node, cst.Attribute) and node.attr.value == attribute and node not in inside
+        for node in _subtree(scope)
+    )
+
+
+def _subtree(node: cst.CSTNode) -> list[cst.CSTNode]:
+    found: list[cst.CSTNode] = []
+
+    class Collect(cst.CSTVisitor):
+        def on_visit(self, visited: cst.CSTNode) -> bool:
+            found.append(visited)
+            return True
+
+    node.visit(Collect())
+    return found
+
+
+def _without(cell: Cell, option: cst.Call) -> Optional[Rewrite]:
+    """The cell with the option dropped from its `.options(...)` call."""
+    options = cell.parent(cell.parent(option) or option)
+    called = method_call(options) if options is not None else None
+    if called is None or called[1] != "options":
+        return None
+    receiver, _name, options_call = called
+    remaining = [arg for arg in options_call.args if arg.value is not option]
+    if not remaining:
+        replacement: cst.BaseExpression = receiver
+    else:
+        remaining[-1] = remaining[-1].with_changes(comma=cst.MaybeSentinel.DEFAULT)
+        replacement = options_call.with_changes(args=remaining)
+    return cell.rewrite({options_call: replacement}, explanation=f"drop the unused {call_name(option)}")
