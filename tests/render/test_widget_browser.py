@@ -100,7 +100,9 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     env["JUPYTERLAB_SETTINGS_DIR"] = str(home / "settings")
     env["JUPYTERLAB_WORKSPACES_DIR"] = str(home / "workspaces")
     (home / "work").mkdir()
-    (home / "work" / "n_plus_one.ipynb").write_text(json.dumps(notebook))
+    for name in ("n_plus_one", "notebook7"):  # each with its own database file
+        text = json.dumps(notebook).replace("demo.db", f"{name}.db")
+        (home / "work" / f"{name}.ipynb").write_text(text)
     port = _free_port()
     log = (home / "lab.log").open("w")
     server = subprocess.Popen(
@@ -155,8 +157,8 @@ def _wait_for(url: str, server: subprocess.Popen[bytes], log: Path) -> None:
 
 
 @pytest.fixture(scope="module")
-def page(lab: str) -> Iterator[Any]:
-    """The notebook, open in headless Chromium, with both cells run."""
+def context(lab: str) -> Iterator[Any]:
+    """A headless Chromium with clipboard access."""
     from playwright.sync_api import sync_playwright
 
     ARTIFACTS.mkdir(exist_ok=True)
@@ -166,22 +168,40 @@ def page(lab: str) -> Iterator[Any]:
             viewport={"width": 1400, "height": 1000},
             permissions=["clipboard-read", "clipboard-write"],
         )
-        page = context.new_page()
-        page.set_default_timeout(TIMEOUT_MS)
-        page.goto(f"{lab}/lab/tree/n_plus_one.ipynb?reset")
-        page.wait_for_selector(".jp-Notebook .jp-Cell .cm-content")
-        _accept_kernel_dialog(page)
-        page.locator(".jp-Notebook .jp-Cell").first.click()
-        page.keyboard.press("Escape")
-        page.keyboard.press("Shift+Enter")
-        page.keyboard.press("Shift+Enter")
-        page.wait_for_selector(".sqm .sqm-tabs", timeout=TIMEOUT_MS)
+        context.set_default_timeout(TIMEOUT_MS)
         try:
-            yield page
+            yield context
         finally:
-            page.screenshot(path=str(ARTIFACTS / "widget-final.png"), full_page=True)
             context.close()
             browser.close()
+
+
+@pytest.fixture(scope="module")
+def page(lab: str, context: Any) -> Iterator[Any]:
+    """The notebook, open in JupyterLab, with both cells run."""
+    page = _run_notebook(context, f"{lab}/lab/tree/n_plus_one.ipynb?reset")
+    try:
+        yield page
+    finally:
+        page.screenshot(path=str(ARTIFACTS / "widget-final.png"), full_page=True)
+        page.close()
+
+
+def _run_notebook(context: Any, url: str) -> Any:
+    page = context.new_page()
+    page.goto(url)
+    page.wait_for_selector(".jp-Notebook .jp-Cell .cm-content")
+    _accept_kernel_dialog(page)
+    page.locator(".jp-Notebook .jp-Cell").first.click()
+    page.keyboard.press("Escape")
+    page.keyboard.press("Shift+Enter")
+    page.keyboard.press("Shift+Enter")
+    try:
+        page.wait_for_selector(".sqm .sqm-tabs", timeout=TIMEOUT_MS)
+    except Exception:
+        page.screenshot(path=str(ARTIFACTS / "widget-not-shown.png"), full_page=True)
+        raise
+    return page
 
 
 def _accept_kernel_dialog(page: Any) -> None:
@@ -306,3 +326,21 @@ def test_the_saved_output_keeps_static_renderings(lab: str, page: Any) -> None:
     assert outputs, notebook["cells"][1]["outputs"]
     data = outputs[0]["data"]
     assert {"application/vnd.jupyter.widget-view+json", "text/html", "text/plain"} <= set(data)
+
+
+def test_apply_in_notebook_7(lab: str, context: Any) -> None:
+    page = _run_notebook(context, f"{lab}/notebooks/notebook7.ipynb")
+    try:
+        cells = page.locator(".jp-Notebook .jp-Cell")
+        before = cells.count()
+        page.locator(".sqm .sqm-card .sqm-mode").first.select_option("replace")
+        page.locator(".sqm .sqm-card .sqm-apply").first.click()
+        page.wait_for_function(
+            "() => document.querySelectorAll('.jp-Notebook .jp-Cell')[1]"
+            ".querySelector('.cm-content').textContent.includes('selectinload')"
+        )
+        assert cells.count() == before  # replaced in place, not inserted
+        assert cells.nth(1).locator(".cm-content").inner_text().startswith("%%sqlprofile")
+        page.screenshot(path=str(ARTIFACTS / "widget-notebook7.png"))
+    finally:
+        page.close()
