@@ -8,7 +8,8 @@ from typing import Any
 
 import pytest
 
-from sqla_magic.explain.mysql import parse_analyze_text, parse_json_plan as parse_mysql
+from sqla_magic.explain.mysql import parse_analyze_text
+from sqla_magic.explain.mysql import parse_json_plan as parse_mysql
 from sqla_magic.explain.plan import frozen
 from sqla_magic.explain.postgresql import parse_json_plan as parse_pg
 from sqla_magic.explain.sqlite import parse_query_plan

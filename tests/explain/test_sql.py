@@ -47,7 +47,10 @@ def test_statement_kind(statement: str, kind: str) -> None:
     [
         ("((age = 3) AND (lower(name) ~~ 'n1%'::text))", [(None, "age"), (None, "name")]),
         ("((name)::text = 'x'::text)", [(None, "name")]),
-        ('(("user".type = $1) AND (data IS NULL) AND (level > 2))', [("user", "type"), (None, "data"), (None, "level")]),
+        (
+            '(("user".type = $1) AND (data IS NULL) AND (level > 2))',
+            [("user", "type"), (None, "data"), (None, "level")],
+        ),
         ("probe_u.`name` = 'n5' and lcase(probe_u.`name`) like 'n1%'", [("probe_u", "name")]),
         ("test.o.amount = u.age", [("o", "amount"), ("u", "age")]),
         ("(status = ANY ('{1,2}'::integer[]))", [(None, "status")]),
