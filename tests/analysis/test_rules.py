@@ -51,7 +51,14 @@ def report(*statements: Statement, **extra: Any) -> Report:
 
 
 def test_every_rule_is_registered() -> None:
-    assert len(RULES) == 14 and [seq_scan.rule] == PLAN_RULES
+    names = {rule.__module__.rsplit(".", 1)[-1].replace("_", "-") for rule in RULES + PLAN_RULES}
+    contract = {
+        "n-plus-one", "len-all", "unused-columns", "loop-update", "loop-insert", "first-for-exists",
+        "orm-cascade-delete", "no-cache-key", "mapper-config", "repeated-flush", "large-result",
+        "seq-scan", "cartesian-product", "dynamic-relationship", "duplicate-query",
+    }  # fmt: skip
+    assert names == contract | {"unused-eager-load"}
+    assert [seq_scan.rule] == PLAN_RULES
 
 
 def test_n_plus_one_counts_lazy_loads_and_rewrites_the_parent_query() -> None:
