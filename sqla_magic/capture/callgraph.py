@@ -110,7 +110,8 @@ class _Builder:
         if not roots:
             return None
         total = sum(self.stats[k][3] for k in roots)
-        self.min_seconds = total * self.min_fraction
+        # A root total of zero (clock granularity on a tiny cell) must not disable pruning.
+        self.min_seconds = max(total, sum(v[2] for v in self.stats.values())) * self.min_fraction
         children: list[CallNode] = []
         for key in roots:
             _cc, nc, _tt, ct, _callers = self.stats[key]
