@@ -13,6 +13,7 @@ from conftest import REWRITTEN
 from IPython.core.error import UsageError
 from IPython.core.interactiveshell import InteractiveShell
 
+import sqla_magic.analysis
 from sqla_magic.capture.run import remember
 from sqla_magic.model import Report
 from sqla_magic.render import widget
@@ -70,6 +71,7 @@ def test_a_terminal_shell_gets_the_plain_display(report: Report, monkeypatch: py
 
 def test_try_it_without_verification_says_so(report: Report, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(sys.modules, "sqla_magic.analysis.verify", None)  # import fails
+    monkeypatch.delattr(sqla_magic.analysis, "verify", raising=False)  # even once imported elsewhere
     outcome = widget.try_rewrite(report, 1, _Shell())
     assert outcome == {"ok": False, "message": widget.VERIFY_MISSING, "rows": []}
     assert widget.try_rewrite(report, 0, _Shell())["message"] == "This finding has no rewrite to try."
