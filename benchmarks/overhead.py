@@ -3,7 +3,7 @@
 Prints, per workload, the median time of each mode and its ratio to the bare median.
 Modes: capture only (statements), default (statements + cProfile + peak memory, report
 built), default + findings, default + findings + EXPLAIN, per-line memory; with `--peers`
-also plain cProfile, pyinstrument, sqltap and nplusone.
+also plain cProfile, pyinstrument and sqltap.
 
     python benchmarks/overhead.py [--runs 9] [--url sqlite://]
 """
@@ -109,30 +109,20 @@ def _sqltap(run: Callable[[], object]) -> None:
     profiler.stop()
 
 
-def _nplusone(run: Callable[[], object]) -> None:
-    import nplusone.ext.sqlalchemy  # noqa: F401 - installs nplusone's SQLAlchemy hooks
-    from nplusone.core import exceptions, profiler
-
-    try:
-        with profiler.Profiler():
-            run()
-    except exceptions.NPlusOneError:
-        pass
-
-
 PEERS: dict[str, Callable[[Callable[[], object]], None]] = {
     "plain cProfile": _plain_cprofile,
     "pyinstrument": _pyinstrument,
     "sqltap": _sqltap,
-    "nplusone": _nplusone,
 }
-"""What users would run instead; each is measured only where it imports."""
+"""What users would run instead; each is measured only where it imports.  (nplusone is not
+among them: it patches SQLAlchemy for the rest of the process on import, which would
+slow every other mode measured after it; see detection.py for what it finds.)"""
 
 
 def available_peers() -> dict[str, Callable[[Callable[[], object]], None]]:
     found = {}
     for name, runner in PEERS.items():
-        module = {"pyinstrument": "pyinstrument", "sqltap": "sqltap", "nplusone": "nplusone"}.get(name)
+        module = {"pyinstrument": "pyinstrument", "sqltap": "sqltap"}.get(name)
         if module is not None:
             try:
                 __import__(module)
