@@ -24,7 +24,7 @@ from IPython.core.magic import Magics, cell_magic, line_magic, magics_class
 from IPython.core.magic_arguments import argument, magic_arguments, parse_argstring
 
 from sqla_magic.analysis.thresholds import Thresholds
-from sqla_magic.capture.run import Options, Profiler, remember
+from sqla_magic.capture.run import Options, Profiler, keep_reports, remember
 from sqla_magic.model import Report
 
 _PREFIX = "%%sqlprofile"
@@ -32,6 +32,14 @@ _START_CALL = "__import__('sqla_magic').magic.start_cell({args!r})\n"
 
 
 class _SqlProfileMagics(Magics):
+    keep_reports = traitlets.Int(
+        10, min=1, help="how many past reports to hold (sqla_magic.last_report() is the latest)"
+    ).tag(config=True)
+
+    @traitlets.observe("keep_reports")
+    def _keep_reports_changed(self, change: Any) -> None:
+        keep_reports(change["new"])
+
     @magic_arguments()
     @argument("-o", dest="output", metavar="NAME", help="also store the Report in the user namespace as NAME")
     @argument("--no-memory", action="store_true", help="skip memory tracing")
@@ -263,9 +271,10 @@ def _loaded_magics(shell: Any) -> Optional[Any]:
 
 def load(shell: Any) -> None:
     if _loaded_magics(shell) is None:
-        magics = SqlProfile(shell=shell)
+        magics = SqlProfile(shell=shell)  # `Magics.__init__` adds it to `shell.configurables`
         shell.register_magics(magics)
-        shell.configurables.append(magics)
+        if magics not in shell.configurables:
+            shell.configurables.append(magics)
     if transform_cell not in shell.input_transformers_cleanup:
         shell.input_transformers_cleanup.append(transform_cell)
     if post_run_cell not in shell.events.callbacks["post_run_cell"]:
@@ -281,7 +290,10 @@ def unload(shell: Any) -> None:
         shell.input_transformers_cleanup.remove(transform_cell)
     if post_run_cell in shell.events.callbacks["post_run_cell"]:
         shell.events.unregister("post_run_cell", post_run_cell)
-    for kind in ("line", "cell"):
-        shell.magics_manager.magics[kind].pop("sqlprofile", None)
+    magics = _loaded_magics(shell)
+    if magics is not None:
+        for kind, names in magics.magics.items():
+            for name in names:
+                shell.magics_manager.magics[kind].pop(name, None)
     shell.magics_manager.registry.pop("SqlProfile", None)
     shell.configurables[:] = [c for c in shell.configurables if not isinstance(c, SqlProfile)]

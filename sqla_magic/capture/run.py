@@ -14,6 +14,7 @@ import sys
 import time
 import types
 import warnings
+import weakref
 from collections.abc import Iterable
 from dataclasses import dataclass, field, fields, replace
 from typing import Any, Optional
@@ -212,13 +213,14 @@ def _statement(record: StatementRecord, filename: str, started: float) -> Statem
     )
 
 
-_URLS: dict[int, tuple[Any, str]] = {}
+_URLS: weakref.WeakKeyDictionary[Any, tuple[Any, str]] = weakref.WeakKeyDictionary()
+"""Rendered URL per engine, dropped with the engine (a process may create engines without end)."""
 
 
 def _url(engine: Any) -> str:
-    cached = _URLS.get(id(engine))
+    cached = _URLS.get(engine)
     if cached is None or cached[0] is not engine.url:
-        cached = _URLS[id(engine)] = (engine.url, _compat.engine_url(engine))
+        cached = _URLS[engine] = (engine.url, _compat.engine_url(engine))
     return cached[1]
 
 
