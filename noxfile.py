@@ -22,7 +22,9 @@ SQLALCHEMY = {
 @nox.parametrize("sqlalchemy", list(SQLALCHEMY))
 def tests(session: nox.Session, sqlalchemy: str) -> None:
     session.install("-e", ".[test]", *SQLALCHEMY[sqlalchemy])
-    session.run("python", "-m", "pytest", "-q", "-m", "not browser", *session.posargs)
+    session.run(
+        "python", "-m", "pytest", "-q", "-m", "not browser and not notebooks and not binder", *session.posargs
+    )
 
 
 @nox.session(python="3.11")
@@ -39,6 +41,20 @@ def browser(session: nox.Session) -> None:
         *session.posargs,
         env={"SQLA_MAGIC_REQUIRE_BROWSER": "1"},
     )
+
+
+@nox.session(python="3.11")
+def notebooks(session: nox.Session) -> None:
+    """Every tutorial notebook, top to bottom, in a fresh kernel."""
+    session.install("-e", ".[test]")
+    session.run("python", "-m", "pytest", "-q", "-m", "notebooks", *session.posargs)
+
+
+@nox.session(python="3.11")
+def binder(session: nox.Session) -> None:
+    """The notebooks in a virtualenv built only from binder/ (requirements.txt, then postBuild)."""
+    session.install("-e", ".[test]", "uv")
+    session.run("python", "-m", "pytest", "-q", "-m", "binder", *session.posargs)
 
 
 @nox.session(python="3.11")
