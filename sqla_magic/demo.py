@@ -92,11 +92,30 @@ def populate(
     transaction the caller owns.
     """
     models.metadata.create_all(engine)
+    tables = [models.Author.__table__, models.User.__table__]
     if isinstance(engine, sa.engine.Connection):
         _fill(engine, models, authors, books_per_author, users, addresses_per_user, seed)
+        _advance_sequences(engine, tables)
     else:
         with engine.begin() as conn:
             _fill(conn, models, authors, books_per_author, users, addresses_per_user, seed)
+            _advance_sequences(conn, tables)
+
+
+def _advance_sequences(conn: sa.engine.Connection, tables: list[Any]) -> None:
+    """Rows were inserted with explicit ids: move PostgreSQL's id sequences past them, so
+    that objects added later get fresh ids (other databases do this by themselves)."""
+    if conn.dialect.name != "postgresql":
+        return
+    for table in tables:
+        name = conn.dialect.identifier_preparer.format_table(table)
+        conn.execute(
+            sa.text(
+                "SELECT setval(pg_get_serial_sequence(:name, 'id'), "
+                f"(SELECT COALESCE(MAX(id), 0) + 1 FROM {name}), false)"
+            ),
+            {"name": name},
+        )
 
 
 def _fill(
@@ -274,11 +293,14 @@ def populate_shop(
     delivered, few are returned.  `engine` may also be a `Connection`.
     """
     models.metadata.create_all(engine)
+    tables = [models.Customer.__table__, models.Product.__table__, models.Order.__table__]
     if isinstance(engine, sa.engine.Connection):
         _fill_shop(engine, models, customers, orders_per_customer, lines_per_order, products, seed)
+        _advance_sequences(engine, tables)
     else:
         with engine.begin() as conn:
             _fill_shop(conn, models, customers, orders_per_customer, lines_per_order, products, seed)
+            _advance_sequences(conn, tables)
 
 
 def _fill_shop(
