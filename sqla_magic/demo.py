@@ -244,7 +244,7 @@ def declare_shop(prefix: str = "", *, money: Any = Money, passive_deletes: bool 
         __tablename__ = f"{prefix}orders"
         id = sa.Column(sa.Integer, primary_key=True)
         customer_id = sa.Column(
-            sa.ForeignKey(f"{prefix}customer.id", ondelete="CASCADE"), nullable=False, index=True
+            sa.Integer, sa.ForeignKey(f"{prefix}customer.id", ondelete="CASCADE"), nullable=False, index=True
         )
         status = sa.Column(sa.String(20), nullable=False)
         placed_at = sa.Column(sa.DateTime, nullable=False)
@@ -262,9 +262,9 @@ def declare_shop(prefix: str = "", *, money: Any = Money, passive_deletes: bool 
         __tablename__ = f"{prefix}order_line"
         id = sa.Column(sa.Integer, primary_key=True)
         order_id = sa.Column(
-            sa.ForeignKey(f"{prefix}orders.id", ondelete="CASCADE"), nullable=False, index=True
+            sa.Integer, sa.ForeignKey(f"{prefix}orders.id", ondelete="CASCADE"), nullable=False, index=True
         )
-        product_id = sa.Column(sa.ForeignKey(f"{prefix}product.id"), nullable=False)
+        product_id = sa.Column(sa.Integer, sa.ForeignKey(f"{prefix}product.id"), nullable=False)
         quantity = sa.Column(sa.Integer, nullable=False)
         unit_price = sa.Column(money(), nullable=False)
         order = relationship("Order", back_populates="lines")
