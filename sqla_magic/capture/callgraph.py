@@ -118,6 +118,7 @@ class _Builder:
             children.extend(self.expand(key, nc, ct, "python", (key,), 1))
         children.sort(key=lambda n: n.total_s, reverse=True)
         calls = sum(n.calls for n in children)
+        total = max(total, sum(n.total_s for n in children))
         return CallNode(
             name="<profiled code>",
             file="",
@@ -141,6 +142,7 @@ class _Builder:
         self.layer_seconds[layer] += self_s
         self.nodes += 1
         child_nodes: list[CallNode] = []
+        pruned = 0.0
         for child in self.children.get(key, ()):
             if child in path:
                 continue
@@ -151,11 +153,16 @@ class _Builder:
             if too_small or depth >= self.max_depth or self.nodes >= self.max_nodes:
                 self.truncated = self.truncated or not too_small
                 self.layer_seconds[self.layer_of(child) or layer] += child_total
+                pruned += child_total
                 continue
             child_nodes.extend(self.expand(child, child_calls, child_total, layer, (*path, child), depth + 1))
         if self.hidden(key):
             return child_nodes
         child_nodes.sort(key=lambda n: n.total_s, reverse=True)
+        # cProfile under-counts a function entered again while its earlier frame's return was
+        # never seen (the cell's module-level code, entered before profiling started, is one):
+        # a node is never smaller than what was measured below it.
+        total = max(total, self_s + pruned + sum(n.total_s for n in child_nodes))
         file, line, name = key
         return [
             CallNode(
