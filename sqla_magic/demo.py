@@ -133,18 +133,13 @@ def _fill(
             models.Author.__table__.insert(),
             [{"id": i + 1, "name": f"Author {i + 1}"} for i in range(authors)],
         )
-        conn.execute(
-            models.Book.__table__.insert(),
-            [
-                {
-                    "author_id": a + 1,
-                    "title": f"Book {a + 1}.{b + 1}",
-                    "pages": rng.randint(80, 900),
-                }
-                for a in range(authors)
-                for b in range(books_per_author)
-            ],
-        )
+        books = [
+            {"author_id": a + 1, "title": f"Book {a + 1}.{b + 1}", "pages": rng.randint(80, 900)}
+            for a in range(authors)
+            for b in range(books_per_author)
+        ]
+        if books:  # an empty list would run one INSERT ... DEFAULT VALUES
+            conn.execute(models.Book.__table__.insert(), books)
     if users:
         conn.execute(
             models.User.__table__.insert(),

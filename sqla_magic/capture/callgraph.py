@@ -61,6 +61,7 @@ class _Builder:
         self.min_fraction = min_fraction
         self._layers: dict[Key, Optional[str]] = {}
         self._kinds: dict[Key, str] = {}
+        self.wall_s: Optional[float] = None
 
     # -- classification -------------------------------------------------------------
 
@@ -119,6 +120,8 @@ class _Builder:
         children.sort(key=lambda n: n.total_s, reverse=True)
         calls = sum(n.calls for n in children)
         total = max(total, sum(n.total_s for n in children))
+        if self.wall_s is not None:
+            total = min(total, self.wall_s)
         return CallNode(
             name="<profiled code>",
             file="",
@@ -159,10 +162,11 @@ class _Builder:
         if self.hidden(key):
             return child_nodes
         child_nodes.sort(key=lambda n: n.total_s, reverse=True)
-        # cProfile under-counts a function entered again while its earlier frame's return was
-        # never seen (the cell's module-level code, entered before profiling started, is one):
-        # a node is never smaller than what was measured below it.
-        total = max(total, self_s + pruned + sum(n.total_s for n in child_nodes))
+        if depth == 1:
+            # cProfile under-counts the cell's module-level code (one code name for every
+            # top-level statement, the first entered before profiling started): an entry
+            # point is never smaller than what was measured below it.
+            total = max(total, self_s + pruned + sum(n.total_s for n in child_nodes))
         file, line, name = key
         return [
             CallNode(
@@ -199,17 +203,20 @@ def build_call_graph(
     min_fraction: float = 1e-4,
     max_nodes: int = 100_000,
     max_depth: int = 200,
+    wall_s: Optional[float] = None,
 ) -> CallGraph:
     """The call tree and per-layer seconds of a finished cProfile run.
 
     `direct_calls`: the profiled frame was already running when profiling started (a
-    `with profile()` block), so its calls appear without a caller.
+    `with profile()` block), so its calls appear without a caller.  `wall_s` bounds the
+    root's total (what was measured cannot exceed the time the profile ran).
     """
     profiler.create_stats()
     stats: dict[Key, Any] = profiler.stats  # type: ignore[attr-defined,unused-ignore]
     builder = _Builder(
         stats, profiled_files, min_fraction, max_nodes, max(1, min(max_depth, sys.getrecursionlimit() // 4))
     )
+    builder.wall_s = wall_s
     tree = builder.build(direct_calls)
     return CallGraph(
         tree=tree, layer_seconds=builder.layer_seconds, nodes=builder.nodes, truncated=builder.truncated

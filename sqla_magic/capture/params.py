@@ -15,13 +15,26 @@ MAX_ITEMS = 100
 
 def display_params(parameters: Any, executemany: bool) -> tuple[Any, int]:
     """(display copy, number of parameter sets) for the parameters a cursor received."""
-    if executemany and isinstance(parameters, Sequence) and not isinstance(parameters, (str, bytes)):
+    if executemany and _is_list_of_sets(parameters):
         sets = len(parameters)
         shown = tuple(_one_set(p) for p in parameters[:MAX_SETS])
         if sets > MAX_SETS:
             shown += (f"... {sets - MAX_SETS} more parameter sets",)
         return shown, sets
     return _one_set(parameters), 1
+
+
+def _is_list_of_sets(parameters: Any) -> bool:
+    """A list of parameter sets, not one set (2.0 marks each insertmanyvalues batch
+    executemany while handing over that batch's single flat set)."""
+    if not isinstance(parameters, Sequence) or isinstance(parameters, (str, bytes)):
+        return False
+    first = parameters[0] if parameters else None
+    return (
+        first is None
+        or isinstance(first, Mapping)
+        or (isinstance(first, Sequence) and not isinstance(first, (str, bytes)))
+    )
 
 
 def _one_set(parameters: Any) -> Any:

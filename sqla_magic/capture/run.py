@@ -145,7 +145,7 @@ class Profiler:
         filename = min(self.filenames) if self.filenames else ""
         statements = tuple(_statement(r, filename, recorder.started) for r in recorder.records)
         graph = (
-            build_call_graph(self._cprofile, self.filenames, direct_calls=self._direct_calls)
+            build_call_graph(self._cprofile, self.filenames, direct_calls=self._direct_calls, wall_s=wall)
             if self._cprofile is not None
             else None
         )

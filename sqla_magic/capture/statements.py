@@ -171,7 +171,9 @@ def _before_cursor_execute(
     conn: Any, cursor: Any, statement: str, parameters: Any, context: Any, executemany: bool
 ) -> None:
     if _active and context is not None:
-        setattr(context, _START, time.perf_counter())
+        # What the cursor receives is read here: SQLAlchemy 2.0's insertmanyvalues hands this
+        # event each batch's own SQL and parameters, but `after_cursor_execute` the originals.
+        setattr(context, _START, (time.perf_counter(), statement, parameters))
 
 
 def _after_cursor_execute(
@@ -181,9 +183,10 @@ def _after_cursor_execute(
     recorders = _active
     if not recorders or context is None:
         return
-    start = context.__dict__.pop(_START, None)
-    if start is None:
+    started = context.__dict__.pop(_START, None)
+    if started is None:
         return
+    start, statement, parameters = started
     record = _record(conn, statement, parameters, context, executemany, start, end, recorders)
     if record is None:
         return
@@ -198,14 +201,15 @@ def _handle_error(exception_context: Any) -> None:
     context = exception_context.execution_context
     if not recorders or context is None:
         return
-    start = context.__dict__.pop(_START, None)
-    if start is None:
+    started = context.__dict__.pop(_START, None)
+    if started is None:
         return
     end = time.perf_counter()
+    start, statement, parameters = started
     record = _record(
         exception_context.connection,
-        exception_context.statement or "",
-        exception_context.parameters,
+        statement,
+        parameters,
         context,
         bool(getattr(context, "executemany", False)),
         start,

@@ -184,3 +184,17 @@ def test_cache_key_missing_is_reported(sqlite_engine) -> None:
             conn.execute(sa.select(table).where(table.c.v == "a")).all()
     assert [s.cache for s in report.statements] == ["no key", "no key"]
     assert any("cache_ok" in w.message for w in report.warnings)
+
+
+def test_orm_flush_batches_are_recorded_as_sent(any_engine, table_prefix) -> None:
+    models = demo.declare(table_prefix)
+    demo.populate(any_engine, models, authors=1, books_per_author=0)
+    with Session(any_engine) as session, profile(explain=False) as report:
+        session.add_all([models.Book(author_id=1, title=f"t{i}", pages=i) for i in range(40)])
+        session.flush()
+        session.rollback()
+    inserts = [s for s in report.statements if s.origin == "flush"]
+    assert inserts
+    # Each execution reports what its cursor received: never more parameter sets than rows.
+    assert sum(s.param_sets for s in inserts) <= 40
+    assert all(s.sql.lstrip().upper().startswith("INSERT") for s in inserts)
