@@ -65,6 +65,8 @@ class Statement:
     """How many parameter sets the execution carried (more than one for executemany)."""
     error: Optional[str] = None
     """The DBAPI error, if the execution failed."""
+    streamed: bool = False
+    """Rows were streamed in batches (`yield_per` / `stream_results`), not held all at once."""
 
 
 @dataclass(frozen=True)

@@ -210,6 +210,7 @@ def _statement(record: StatementRecord, filename: str, started: float) -> Statem
         start_s=max(record.start - started, 0.0),
         param_sets=sets,
         error=truncate(record.error, 2000) if record.error else None,
+        streamed=bool(record.options.get("yield_per") or record.options.get("stream_results")),
     )
 
 

@@ -1,6 +1,7 @@
 """large-result: one statement's rows (or objects) all fetched and held at once.
 
-Evidence: a SELECT that fetched at least `large_result_rows` rows.  Rewrite, when the
+Evidence: a SELECT that fetched at least `large_result_rows` rows and was not already
+streamed (`Statement.streamed`: run with `yield_per` or `stream_results`).  Rewrite, when the
 cell loops directly over the query: stream it in batches with `.yield_per(1000)` (a
 `Query`) or `.execution_options(yield_per=1000)` (a `select()`), so only one batch of
 rows and objects is held at a time.  Otherwise the finding says what to change.
@@ -24,7 +25,9 @@ def rule(report: Report, source: str, thresholds: Thresholds) -> list[Finding]:
     large = [
         i
         for i, s in enumerate(report.statements)
-        if evidence.verb(s) in ("SELECT", "WITH") and (s.rows or 0) >= thresholds.large_result_rows
+        if evidence.verb(s) in ("SELECT", "WITH")
+        and (s.rows or 0) >= thresholds.large_result_rows
+        and not s.streamed
     ]
     if not large:
         return []
