@@ -54,3 +54,19 @@ def test_read_relationship_is_not_flagged() -> None:
 def test_option_on_a_line_that_never_ran_is_not_flagged() -> None:
     report = Report(wall_s=0.01, cpu_s=0.01, source=SOURCE, statements=(_statement(9, "query"),))
     assert unused_eager_load.rule(report, SOURCE, Thresholds()) == []
+
+
+def test_objects_passed_to_a_function_from_elsewhere_are_not_flagged() -> None:
+    source = SOURCE.replace(
+        "names = [a.name for a in session.scalars(select(Author).options(selectinload(Author.books)))]",
+        "authors = session.scalars(select(Author).options(selectinload(Author.books))).all()\n"
+        "payload = serialize(authors)",
+    )
+    report = Report(wall_s=0.01, cpu_s=0.01, source=source, statements=(_statement(3, "query"),))
+    assert unused_eager_load.rule(report, source, Thresholds()) == []
+    local = "def serialize(rows):\n    return [r.name for r in rows]\n" + source.split("\n", 1)[1]
+    local = "%%sqlprofile\n" + local
+    lines = local.splitlines()
+    line = next(i for i, text in enumerate(lines, 1) if "selectinload(Author.books)))" in text)
+    report = Report(wall_s=0.01, cpu_s=0.01, source=local, statements=(_statement(line, "query"),))
+    assert [f.rule for f in unused_eager_load.rule(report, local, Thresholds())] == ["unused-eager-load"]

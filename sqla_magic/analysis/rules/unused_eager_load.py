@@ -2,7 +2,8 @@
 
 Evidence: a loader option (`joinedload`, `selectinload`, `subqueryload`, `immediateload`)
 on `Entity.attr` in a query whose line ran statements, and no read of `.attr` anywhere
-else in its scope (the enclosing function, else the whole cell).  A `joinedload` widens
+else in its scope (the enclosing function, else the whole cell), and the loaded objects
+are not handed to a function the cell does not define (it might read the relationship).  A `joinedload` widens
 every row of the query with the related columns; the others run extra statements (origin
 `eager load Entity.attr`), whose time the finding names.  No threshold: one unused eager
 load is already paid on every run.  Rewrite: drop the option (the whole `.options(...)`
@@ -36,7 +37,7 @@ def rule(report: Report, source: str, thresholds: Thresholds) -> list[Finding]:
         if target is None or not _ran_on(cell, option, ran):
             continue
         entity, attribute = target
-        if _read_elsewhere(cell, option, attribute):
+        if _read_elsewhere(cell, option, attribute) or _handed_to_unseen_code(cell, option):
             continue
         name = f"{entity}.{attribute}"
         extra = [i for i, s in enumerate(report.statements) if s.origin == f"eager load {name}"]
@@ -90,6 +91,43 @@ def _read_elsewhere(cell: Cell, option: cst.Call, attribute: str) -> bool:
         isinstance(node, cst.Attribute) and node.attr.value == attribute and node not in inside
         for node in _subtree(scope)
     )
+
+
+def _handed_to_unseen_code(cell: Cell, option: cst.Call) -> bool:
+    """Whether the loaded objects go to a function whose body the cell does not show.
+
+    A serializer defined in another cell or module may read the relationship; only calls
+    to builtins and to functions defined in the cell itself are known not to.
+    """
+    statement = cell.statement_of(option)
+    if statement is None:
+        return False
+    names = {target.value for node in _subtree(statement) for target in _bound_names(node)}
+    defined = {node.name.value for node in cell.of_type(cst.FunctionDef) if isinstance(node, cst.FunctionDef)}
+    for call in cell.of_type(cst.Call):
+        assert isinstance(call, cst.Call)
+        if not isinstance(call.func, cst.Name):
+            continue
+        function = call.func.value
+        if function in defined or function in _BUILTINS:
+            continue
+        if any(isinstance(arg.value, cst.Name) and arg.value.value in names for arg in call.args):
+            return True
+    return False
+
+
+def _bound_names(node: cst.CSTNode) -> list[cst.Name]:
+    if isinstance(node, cst.AssignTarget) and isinstance(node.target, cst.Name):
+        return [node.target]
+    if isinstance(node, (cst.For, cst.CompFor)) and isinstance(node.target, cst.Name):
+        return [node.target]
+    return []
+
+
+_BUILTINS = frozenset(
+    {"len", "list", "tuple", "set", "dict", "sorted", "sum", "min", "max", "any", "all", "print",
+     "enumerate", "zip", "map", "filter", "iter", "next", "repr", "str", "bool", "reversed", "display"}
+)  # fmt: skip
 
 
 def _subtree(node: cst.CSTNode) -> list[cst.CSTNode]:
