@@ -24,6 +24,7 @@ from sqla_magic.render.summary import (
     layer_shares,
     node_place,
     one_line_sql,
+    plural,
     shorten,
     slowest_statements,
     statement_rows,
@@ -71,7 +72,7 @@ def _header(report: Report) -> str:
     figures = [
         f"{format_duration(report.wall_s)} wall",
         f"{format_duration(report.cpu_s)} CPU",
-        f"{format_count(len(report.statements))} statements",
+        plural(len(report.statements), "statement"),
         f"{format_count(report.rows)} rows",
         f"{format_count(report.objects)} ORM objects",
     ]
@@ -80,7 +81,7 @@ def _header(report: Report) -> str:
     figures.append(f"{len(report.findings)} finding{'' if len(report.findings) == 1 else 's'}")
     lines = ["sqla_magic report: " + ", ".join(figures)]
     if report.dropped_statements:
-        lines.append(f"  ({format_count(report.dropped_statements)} more statements ran but were not kept)")
+        lines.append(f"  ({plural(report.dropped_statements, 'more statement')} ran but were not kept)")
     if report.error is not None:
         where = f" (line {report.error.line})" if report.error.line is not None else ""
         lines.append(f"ERROR{where}: {report.error.type}: {shorten(report.error.message, WIDTH * 2)}")
@@ -116,8 +117,8 @@ def _groups(report: Report, groups: StatementGroups) -> str:
     if not groups.shown:
         return "No SQL statements." if not report.dropped_statements else ""
     lines = [
-        f"Statements by shape ({format_count(groups.shapes)} shapes, "
-        f"{format_count(len(report.statements))} executions), slowest total first",
+        f"Statements by shape ({plural(groups.shapes, 'shape')}, "
+        f"{plural(len(report.statements), 'execution')}), slowest total first",
         f"  {'count':>7} {'total ms':>9} {'mean ms':>8} {'rows':>8}  {'lines':<12} cache / origin",
     ]
     for group in groups.shown:
@@ -130,8 +131,8 @@ def _groups(report: Report, groups: StatementGroups) -> str:
         lines.append(f"          {one_line_sql(group.sql, WIDTH - 10)}")
     if groups.hidden_shapes:
         lines.append(
-            f"  … {format_count(groups.hidden_shapes)} more shapes, {format_count(groups.hidden_executions)} "
-            f"executions, {format_duration(groups.hidden_s)}"
+            f"  … {plural(groups.hidden_shapes, 'more shape')}, "
+            f"{plural(groups.hidden_executions, 'execution')}, {format_duration(groups.hidden_s)}"
         )
     return "\n".join(lines)
 
