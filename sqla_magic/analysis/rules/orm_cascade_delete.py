@@ -27,7 +27,8 @@ def rule(report: Report, source: str, thresholds: Thresholds) -> list[Finding]:
     known = relationships.all_relationships()
     findings = []
     for table, indexes in deletes.items():
-        rows = evidence.executions([report.statements[i] for i in indexes])
+        # One DELETE per flush (autoflush splits a loop of deletes): the rows add up.
+        rows = sum(report.statements[i].param_sets for i in indexes)
         if rows < thresholds.orm_cascade_delete_threshold:
             continue
         cascades = [
@@ -49,7 +50,8 @@ def rule(report: Report, source: str, thresholds: Thresholds) -> list[Finding]:
                 severity="medium",
                 title=f"ORM cascade deletes {rows} {table} rows one by one",
                 message=(
-                    f"Deleting from {', '.join(str(t) for t in deletes if t != table)} made the ORM "
+                    f"Deleting from {', '.join(sorted({str(r.table) for r in parents}) or ['the parents'])} "
+                    "made the ORM "
                     f"{'load the children (' + str(len(loads)) + ' SELECTs) and ' if loads else ''}delete "
                     f"{rows} `{table}` rows itself ({evidence.ms(evidence.seconds(report, involved))} in the "
                     f"database) through {name}'s cascade. The database can delete them in the same statement "
