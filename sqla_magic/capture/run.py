@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import collections
 import cProfile
+import dataclasses
 import datetime
+import re
 import sys
 import time
 import types
@@ -123,8 +125,11 @@ class Profiler:
                 self._lines.stop()
             peak = self._peak.stop() if self._peak is not None else None
             self._running = False
-        recording = self._build(wall, cpu, peak, error)
-        return _analyse(recording, self.options)
+        recording = _analyse(self._build(wall, cpu, peak, error), self.options)
+        engines = {id(r.engine): r.engine for r in recording.records}
+        engines.update((id(e), e) for e in self.options.engines or ())
+        recording.report = _without_passwords(recording.report, engines.values())
+        return recording
 
     @property
     def running(self) -> bool:
@@ -223,6 +228,50 @@ def _url(engine: Any) -> str:
     if cached is None or cached[0] is not engine.url:
         cached = _URLS[engine] = (engine.url, _compat.engine_url(engine))
     return cached[1]
+
+
+MIN_HIDDEN_PASSWORD = 4
+"""Shorter passwords are not searched for in the report's text: they would match ordinary words."""
+
+
+def _without_passwords(report: Report, engines: Iterable[Any]) -> Report:
+    """`report` with the passwords of the engines it saw replaced by `***` wherever they
+    appear: an exception or warning that quotes a full URL, a DBAPI error, a parameter."""
+    passwords = {
+        str(password)
+        for engine in engines
+        if (password := engine.url.password) is not None and len(str(password)) >= MIN_HIDDEN_PASSWORD
+    }
+    if not passwords:
+        return report
+    pattern = re.compile("|".join(re.escape(p) for p in sorted(passwords, key=len, reverse=True)))
+    cleaned: Report = _hide(report, pattern)
+    return cleaned
+
+
+def _hide(value: Any, pattern: re.Pattern[str]) -> Any:
+    """`value` with `pattern` masked in every string; unchanged parts are the same objects."""
+    if isinstance(value, str):
+        return pattern.sub("***", value) if pattern.search(value) else value
+    if isinstance(value, (tuple, list)):
+        items = [_hide(item, pattern) for item in value]
+        changed = any(new is not old for new, old in zip(items, value, strict=True))
+        return type(value)(items) if changed else value
+    if isinstance(value, dict):
+        pairs = [(_hide(k, pattern), _hide(v, pattern)) for k, v in value.items()]
+        changed = any(
+            nk is not k or nv is not v for (nk, nv), (k, v) in zip(pairs, value.items(), strict=True)
+        )
+        return dict(pairs) if changed else value
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        changes = {}
+        for f in fields(value):
+            old = getattr(value, f.name)
+            new = _hide(old, pattern)
+            if new is not old:
+                changes[f.name] = new
+        return replace(value, **changes) if changes else value
+    return value
 
 
 def _layers(

@@ -14,7 +14,7 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any, Optional, Union
 
-from sqla_magic.model import Plan, PlanNode, Report
+from sqla_magic.model import Memory, Plan, PlanNode, Report, Rewrite
 
 REDACTED = "?"
 MIN_SCRUBBED_LENGTH = 4
@@ -49,7 +49,8 @@ def redacted(report: Report) -> Report:
     """A copy of `report` with every parameter value replaced by `"?"`.
 
     Values also disappear from the places that quote them back: DBAPI error messages
-    (`[parameters: ...]`), EXPLAIN output, warnings, notes and finding messages.
+    (`[parameters: ...]`), EXPLAIN output, warnings, notes, finding messages, and the
+    cell's source and rewrites (a literal typed in the cell is often the parameter).
     """
     scrub = _Scrubber(_parameter_texts(statement.params for statement in report.statements))
     statements = tuple(
@@ -62,7 +63,13 @@ def redacted(report: Report) -> Report:
     )
     plans = tuple(_redacted_plan(plan, scrub) for plan in report.plans)
     findings = tuple(
-        dataclasses.replace(finding, title=scrub(finding.title), message=scrub(finding.message))
+        dataclasses.replace(
+            finding,
+            title=scrub(finding.title),
+            message=scrub(finding.message),
+            fix=scrub.optional(finding.fix),
+            rewrite=_redacted_rewrite(finding.rewrite, scrub),
+        )
         for finding in report.findings
     )
     warnings = tuple(dataclasses.replace(w, message=scrub(w.message)) for w in report.warnings)
@@ -77,7 +84,22 @@ def redacted(report: Report) -> Report:
         warnings=warnings,
         error=error,
         notes=tuple(scrub(note) for note in report.notes),
+        source=scrub(report.source),
+        memory=_redacted_memory(report.memory, scrub),
     )
+
+
+def _redacted_rewrite(rewrite: Optional[Rewrite], scrub: _Scrubber) -> Optional[Rewrite]:
+    if rewrite is None:
+        return None
+    return Rewrite(scrub(rewrite.original), scrub(rewrite.rewritten), scrub(rewrite.explanation))
+
+
+def _redacted_memory(memory: Optional[Memory], scrub: _Scrubber) -> Optional[Memory]:
+    if memory is None or not memory.lines:
+        return memory
+    lines = tuple(dataclasses.replace(line, source=scrub(line.source)) for line in memory.lines)
+    return dataclasses.replace(memory, lines=lines)
 
 
 def _redact_params(value: Any) -> Any:
