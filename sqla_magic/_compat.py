@@ -47,6 +47,15 @@ def is_flush_statement(execution_options: Any, engine: Any) -> bool:
     return cache is not None and cache is not getattr(engine, "_compiled_cache", None)
 
 
+def is_server_side(context: Any) -> bool:
+    """True when the statement runs on a server-side cursor (`stream_results` on
+    PostgreSQL / MySQL), whose `description` stays None until the first fetch.
+
+    `DefaultExecutionContext._is_server_side` (1.4.54, 2.0.x, 2.1.x).
+    """
+    return bool(getattr(context, "_is_server_side", False))
+
+
 def orm_origin(state: Any) -> str:
     """Origin words for an `ORMExecuteState` (the `do_orm_execute` event's argument).
 

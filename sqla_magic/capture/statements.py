@@ -191,7 +191,7 @@ def _after_cursor_execute(
     if record is None:
         return
     record.rowcount = cursor.rowcount
-    if not executemany and cursor.description is not None:
+    if not executemany and (cursor.description is not None or _compat.is_server_side(context)):
         record.rows = 0
         context.cursor = CountingCursor(cursor, record)
 
