@@ -126,7 +126,6 @@ def test_ten_megabyte_parameters(sqlite_engine: sa.Engine, big_values: list[str]
             conn.exec_driver_sql("CREATE TABLE big (a TEXT, b TEXT)")
             pairs = [{"a": v, "b": v} for v in big_values[:2]]
             conn.execute(sa.text("INSERT INTO big VALUES (:a, :b)"), pairs)
-            conn.rollback()
         gc.collect()
         held_by_report = tracemalloc.get_traced_memory()[0] - held_before
     finally:
