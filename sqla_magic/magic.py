@@ -205,7 +205,14 @@ def post_run_cell(result: Any) -> None:
     if run is None:
         return
     error = getattr(result, "error_in_exec", None)
-    report = run.profiler.stop(error).report
+    try:
+        report = run.profiler.stop(error).report
+    except Exception as problem:  # capture is stopped; a traceback here would bury the cell's own
+        print(
+            f"sqlprofile: the report could not be built ({type(problem).__name__}: {problem})",
+            file=sys.stderr,
+        )
+        return
     _finish(run.shell, run.args, report)
 
 

@@ -64,7 +64,16 @@ def display_value(value: Any) -> Any:
         return f"<{len(value)} bytes>"
     if isinstance(value, (list, tuple)):
         return _one_set(value)
-    return truncate(repr(value))
+    return truncate(safe_text(value, repr))
+
+
+def safe_text(value: Any, convert: Any = str) -> str:
+    """`str(value)` / `repr(value)`, or a stand-in when the user's method raises: a report
+    must never fail (or replace the user's exception) over a broken `__repr__`."""
+    try:
+        return str(convert(value))
+    except Exception as problem:
+        return f"<{type(value).__name__} object: {convert.__name__}() raised {type(problem).__name__}>"
 
 
 def truncate(text: str, limit: int = MAX_TEXT) -> str:

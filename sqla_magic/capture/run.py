@@ -27,7 +27,7 @@ from sqla_magic import _compat
 from sqla_magic.capture.callgraph import CallGraph, build_call_graph
 from sqla_magic.capture.fingerprint import fingerprint
 from sqla_magic.capture.memory import LineMemory, PeakRss
-from sqla_magic.capture.params import display_params, truncate
+from sqla_magic.capture.params import display_params, safe_text, truncate
 from sqla_magic.capture.statements import Recorder, StatementRecord
 from sqla_magic.model import LAYERS, CapturedWarning, CellError, Memory, Report, Statement
 
@@ -313,7 +313,7 @@ def _cell_error(error: Optional[BaseException], filenames: frozenset[str]) -> Op
         if tb.tb_frame.f_code.co_filename in filenames:
             line = tb.tb_lineno
         tb = tb.tb_next
-    return CellError(type=type(error).__name__, message=truncate(str(error), 2000), line=line)
+    return CellError(type=type(error).__name__, message=truncate(safe_text(error), 2000), line=line)
 
 
 def _analyse(recording: Recording, options: Options) -> Recording:
@@ -423,7 +423,14 @@ class profile:  # noqa: N801 - used as `with profile() as report:`, like a funct
 
     def __exit__(self, exc_type: Any, exc: Optional[BaseException], tb: Any) -> None:
         assert self._profiler is not None and self.report is not None
-        built = self._profiler.stop(exc).report
+        try:
+            built = self._profiler.stop(exc).report
+        except Exception as problem:
+            if exc is None:
+                raise
+            # The block's own exception is what the caller must see, not ours.
+            note = f"report not built: {type(problem).__name__}: {safe_text(problem)}"
+            built = Report(wall_s=0.0, cpu_s=0.0, error=_cell_error(exc, frozenset()), notes=(note,))
         _fill(self.report, built)
         remember(self.report)
 

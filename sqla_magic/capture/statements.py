@@ -23,6 +23,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Mapper, Session
 
 from sqla_magic import _compat
+from sqla_magic.capture.params import safe_text
 
 _START = "_sqla_magic_start"
 _ORIGIN = "_sqla_magic_origin"
@@ -219,7 +220,7 @@ def _handle_error(exception_context: Any) -> None:
     if record is not None:
         record.rowcount = -1
         error = exception_context.original_exception
-        record.error = f"{type(error).__name__}: {error}"
+        record.error = f"{type(error).__name__}: {safe_text(error)}"
 
 
 def _record(

@@ -100,3 +100,34 @@ def test_keyboard_interrupt_through_profile_block(sqlite_engine: sa.Engine) -> N
         raise KeyboardInterrupt
     assert report.error is not None and report.error.type == "KeyboardInterrupt"
     assert not listeners_installed()
+
+
+class _Unprintable:
+    """A parameter (or exception) whose `__repr__`/`__str__` raise."""
+
+    def __repr__(self) -> str:
+        raise RuntimeError("no repr")
+
+    __str__ = __repr__
+
+
+def test_unprintable_parameter_keeps_the_users_exception(sqlite_engine: sa.Engine) -> None:
+    failing = pytest.raises(sa.exc.ProgrammingError)
+    with failing, sqla_magic.profile(explain=False) as report, sqlite_engine.connect() as conn:
+        conn.exec_driver_sql("SELECT ?", (_Unprintable(),))
+    assert report.error is not None and report.error.type == "ProgrammingError"
+    assert report.statements[0].params == ("<_Unprintable object: repr() raised RuntimeError>",)
+    assert "not supported" in (report.statements[0].error or "")
+    assert report.to_text() and report.to_html()
+
+
+def test_unprintable_exception_in_a_cell(shell: InteractiveShell) -> None:
+    shell.user_ns["Unprintable"] = type("Unprintable", (Exception,), {"__str__": _Unprintable.__repr__})
+    # Not stored in history: IPython's own history step replaces such an exception.
+    cell = "%%sqlprofile --quiet --no-explain\nsession.get(Author, 1)\nraise Unprintable()\n"
+    result = shell.run_cell(cell, store_history=False)
+    assert type(result.error_in_exec).__name__ == "Unprintable"
+    report = sqla_magic.last_report()
+    assert report is not None and report.error is not None and report.error.line == 3
+    assert report.error.message == "<Unprintable object: str() raised RuntimeError>"
+    _session_still_works(shell)

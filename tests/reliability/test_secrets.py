@@ -103,7 +103,9 @@ def test_password_in_a_warning_or_note_is_hidden(secret_engine: sa.Engine) -> No
     full_url = secret_engine.url.render_as_string(hide_password=False)
     with sqla_magic.profile(explain=False) as report, secret_engine.connect() as conn:
         conn.exec_driver_sql("SELECT 1").all()
-        warnings.warn(f"connected to {full_url}", stacklevel=1)
+        with warnings.catch_warnings():
+            warnings.simplefilter("always")  # shown even when this line warned before
+            warnings.warn(f"connected to {full_url}", stacklevel=1)
     assert report.warnings and "***" in report.warnings[0].message
     assert PASSWORD not in report.to_json()
 
