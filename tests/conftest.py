@@ -12,6 +12,12 @@ from collections.abc import Iterator
 
 import pytest
 import sqlalchemy as sa
+from hypothesis import settings
+
+# CI runs the fuzz tests on a fixed seed, so a run is repeatable; locally they explore.
+settings.register_profile("ci", derandomize=True)
+if os.environ.get("CI"):
+    settings.load_profile("ci")
 
 PG_URL = os.environ.get("SQLA_MAGIC_PG_URL", "postgresql+psycopg2://postgres@127.0.0.1:5432/test")
 MARIADB_URL = os.environ.get("SQLA_MAGIC_MARIADB_URL", "mysql+pymysql://root@127.0.0.1:3306/test")

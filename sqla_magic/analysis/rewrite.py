@@ -174,7 +174,9 @@ def parse_cell(source: str) -> Optional[Cell]:
     text, masked = _mask(source)
     try:
         module = cst.parse_module(text)
-    except cst.ParserSyntaxError:
+    except (cst.ParserSyntaxError, cst.CSTValidationError):
+        # libcst's parser accepts some text its node constructors then reject
+        # (identifiers Python's own tokenizer would refuse): not Python either.
         return None
     return Cell(source, masked, module)
 
