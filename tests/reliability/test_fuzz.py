@@ -154,7 +154,7 @@ def _statements_for(source: str) -> tuple[Statement, ...]:
 
 
 def _python(source: str) -> str:
-    return "".join("\n" if line.lstrip().startswith("%") else line for line in source.splitlines(True))
+    return "".join("\n" if line.lstrip().startswith(("%", "!")) else line for line in source.splitlines(True))
 
 
 @settings(FUZZ, max_examples=60)
