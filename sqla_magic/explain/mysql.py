@@ -25,6 +25,7 @@ from sqla_magic.explain.plan import (
     NESTED_LOOP_ROWS,
     ParsedPlan,
     frozen,
+    nested_loop,
     number,
     row_mismatch,
     rows_text,
@@ -267,14 +268,12 @@ def _flag_nested_loops(steps: list[PlanNode], walk: _Walk) -> None:
         ):
             columns = walk.shape.join_columns.get(_alias_key(node, walk), ())
             walk.warnings.append(
-                PlanWarning(
-                    kind="nested-loop",
-                    message=f"{node.table} ({rows_text(rows)} rows) is scanned in full for each of "
-                    f"{rows_text(outer_rows)} rows joined before it"
-                    + (f"; an index on {', '.join(columns)} may avoid it" if columns else ""),
-                    table=node.table,
-                    columns=columns,
-                    rows=outer_rows,
+                nested_loop(
+                    node.table,
+                    outer_rows,
+                    columns,
+                    what=f"{node.table} ({rows_text(rows)} rows) is scanned in full for each of "
+                    f"{rows_text(outer_rows)} rows joined before it",
                 )
             )
         outer_rows *= max(rows, 1.0)

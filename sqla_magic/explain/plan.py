@@ -74,6 +74,14 @@ def seq_scan(
     )
 
 
+def nested_loop(
+    table: Optional[str], outer_rows: float, columns: tuple[str, ...], *, what: str
+) -> PlanWarning:
+    """A `nested-loop` warning: `what` says, in the database's terms, what is repeated."""
+    hint = f"; an index on {', '.join(columns)} may avoid it" if columns else ""
+    return PlanWarning(kind="nested-loop", message=what + hint, table=table, columns=columns, rows=outer_rows)
+
+
 def row_mismatch(node: PlanNode) -> Optional[PlanWarning]:
     """A `row-mismatch` warning when ANALYZE's row count is far from the estimate."""
     estimated, actual = node.rows, node.actual_rows

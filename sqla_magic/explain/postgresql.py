@@ -23,6 +23,7 @@ from sqla_magic.explain.plan import (
     NESTED_LOOP_ROWS,
     ParsedPlan,
     frozen,
+    nested_loop,
     number,
     row_mismatch,
     rows_text,
@@ -236,14 +237,11 @@ def _nested_loop(node: PlanNode, plan: dict[str, Any], children: tuple[PlanNode,
             )
         )
     return [
-        PlanWarning(
-            kind="nested-loop",
-            message=f"nested loop scans {scanned.table} in full "
-            f"for each of {rows_text(outer_rows)} outer rows"
-            + (f"; an index on {', '.join(columns)} may avoid it" if columns else ""),
-            table=scanned.table,
-            columns=columns,
-            rows=outer_rows,
+        nested_loop(
+            scanned.table,
+            outer_rows,
+            columns,
+            what=f"nested loop scans {scanned.table} in full for each of {rows_text(outer_rows)} outer rows",
         )
     ]
 
