@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import pytest
 import sqlalchemy as sa
 from hypothesis import settings
+from IPython.core.interactiveshell import InteractiveShell
 
 # CI runs the fuzz tests on a fixed seed, so a run is repeatable; locally they explore.
 settings.register_profile("ci", derandomize=True)
@@ -71,3 +72,22 @@ def any_engine(request: pytest.FixtureRequest) -> sa.Engine:
     """Each test using it runs on SQLite, PostgreSQL and MariaDB."""
     name = {"sqlite": "sqlite_engine", "postgresql": "pg_engine", "mariadb": "mariadb_engine"}[request.param]
     return request.getfixturevalue(name)
+
+
+@pytest.fixture
+def magic_shell() -> Iterator[Callable[[str], InteractiveShell]]:
+    """Start the real IPython shell with `%load_ext sqla_magic` and `setup` (which must
+    bind `session`); the session is closed and the extension unloaded afterwards."""
+    started: list[InteractiveShell] = []
+
+    def start(setup: str) -> InteractiveShell:
+        ip = InteractiveShell.instance()
+        ip.run_cell("%load_ext sqla_magic", store_history=False)
+        started.append(ip)
+        ip.run_cell(setup, store_history=False).raise_error()
+        return ip
+
+    yield start
+    for ip in started:
+        ip.run_cell("session.close()", store_history=False)
+        ip.run_cell("%unload_ext sqla_magic", store_history=False)

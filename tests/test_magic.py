@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -25,15 +25,8 @@ session = Session(engine)
 
 
 @pytest.fixture
-def shell() -> Iterator[InteractiveShell]:
-    ip = InteractiveShell.instance()
-    ip.run_cell("%load_ext sqla_magic", store_history=False)
-    ip.run_cell(SETUP, store_history=False).raise_error()
-    try:
-        yield ip
-    finally:
-        ip.run_cell("session.close()", store_history=False)
-        ip.run_cell("%unload_ext sqla_magic", store_history=False)
+def shell(magic_shell: Callable[[str], InteractiveShell]) -> InteractiveShell:
+    return magic_shell(SETUP)
 
 
 def run(ip: InteractiveShell, cell: str) -> Any:

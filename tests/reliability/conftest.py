@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -36,16 +36,9 @@ session = Session(engine)
 
 
 @pytest.fixture
-def shell() -> Iterator[InteractiveShell]:
+def shell(magic_shell: Callable[[str], InteractiveShell]) -> InteractiveShell:
     """The shell with `%load_ext sqla_magic` and six authors with two books each in `session`."""
-    ip = InteractiveShell.instance()
-    ip.run_cell("%load_ext sqla_magic", store_history=False)
-    ip.run_cell(SETUP, store_history=False).raise_error()
-    try:
-        yield ip
-    finally:
-        ip.run_cell("session.close()", store_history=False)
-        ip.run_cell("%unload_ext sqla_magic", store_history=False)
+    return magic_shell(SETUP)
 
 
 def run(ip: InteractiveShell, cell: str) -> Any:
