@@ -12,6 +12,7 @@ from typing import Any, Optional
 
 import sqlalchemy
 from sqlalchemy.engine import default as _engine_default
+from sqlalchemy.orm import ORMExecuteState
 
 SQLALCHEMY_VERSION = tuple(int(p) for p in sqlalchemy.__version__.split(".")[:2])
 
@@ -56,12 +57,31 @@ def is_server_side(context: Any) -> bool:
     return bool(getattr(context, "_is_server_side", False))
 
 
-def orm_origin(state: Any) -> str:
-    """Origin words for an `ORMExecuteState` (the `do_orm_execute` event's argument).
+_ORM_OPTIONS = (
+    "_result_disable_adapt_to_context",
+    "_sa_orm_load_options",
+    "_sa_orm_update_options",
+    "_sa_orm_insert_options",
+)
+"""Execution options `Session.execute` adds to ORM statements on their way to the
+connection: every select (`orm_pre_session_exec`), loads with load options, ORM
+UPDATE/DELETE, ORM INSERT (1.4 has all but the last; 2.0 and 2.1 all)."""
 
-    `is_relationship_load`, `lazy_loaded_from` and `loader_strategy_path` raise on
-    `text()` and DML, hence the `is_select` guard (1.4, 2.0, 2.1).
+
+def orm_origin(statement: Any, execution_options: Any) -> Optional[str]:
+    """Origin words for an execution `Session.execute` made (a query, a lazy or eager
+    load, a refresh, an ORM DML statement), read after the fact from what the cursor saw:
+    its `invoked_statement` and execution options.  None when the ORM was not involved.
+
+    The answer comes from an `ORMExecuteState` built on them, as `do_orm_execute` would
+    see it; listening to that event instead would cost every ORM execution a second
+    `orm_pre_session_exec` pass.  `is_relationship_load`, `lazy_loaded_from` and
+    `loader_strategy_path` raise on `text()` and DML, hence the `is_select` guard.
+    The constructor's signature is the same in 1.4, 2.0 and 2.1.
     """
+    if statement is None or not any(key in execution_options for key in _ORM_OPTIONS):
+        return None
+    state = ORMExecuteState(None, statement, None, execution_options, {}, None, [])  # type: ignore[arg-type]
     if not state.is_select:
         return "orm statement"
     if state.is_relationship_load:
@@ -69,10 +89,20 @@ def orm_origin(state: Any) -> str:
         kind = "lazy load" if state.lazy_loaded_from is not None else "eager load"
         return f"{kind} {relationship}" if relationship else kind
     if getattr(state, "is_column_load", False):
-        mapper = state.bind_arguments.get("mapper")
-        name = mapper.class_.__name__ if mapper is not None else ""
-        return f"refresh {name}".rstrip()
+        return f"refresh {_entity_name(statement)}".rstrip()
     return "query"
+
+
+def _entity_name(statement: Any) -> str:
+    """The class name of the statement's first ORM entity ('' if none)."""
+    try:
+        for description in statement.column_descriptions:
+            entity = description.get("entity")
+            if entity is not None:
+                return str(getattr(entity, "__name__", ""))
+    except (AttributeError, TypeError):
+        pass
+    return ""
 
 
 def _relationship_of(state: Any) -> str:

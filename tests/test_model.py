@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import pytest
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from sqla_magic import Report, demo, profile
+from sqla_magic.model import Statement
 
 
 def _real_report(engine: sa.engine.Engine, prefix: str) -> Report:
@@ -48,3 +50,15 @@ def test_empty_report_views() -> None:
     report = Report(wall_s=0.0, cpu_s=0.0)
     assert report.statements_frame().empty and report.groups_frame().empty
     assert Report.from_json(report.to_json()) == report
+
+
+def test_statement_of_builds_the_same_statement_as_the_constructor() -> None:
+    values = {
+        "sql": "SELECT 1", "params": {"a": 1}, "duration_s": 0.5, "rowcount": -1, "executemany": False,
+        "fingerprint": "f", "cache": "cached", "line": 2, "origin": "core", "engine": "sqlite://",
+        "thread": "MainThread", "dialect": "sqlite", "rows": 1, "fetch_s": 0.1, "start_s": 0.0,
+        "param_sets": 1, "error": None, "streamed": False,
+    }  # fmt: skip
+    assert Statement.of(values) == Statement(**values)
+    with pytest.raises(TypeError, match="exactly the fields"):
+        Statement.of({k: v for k, v in values.items() if k != "rows"})

@@ -15,7 +15,9 @@ MAX_ITEMS = 100
 
 def display_params(parameters: Any, executemany: bool) -> tuple[Any, int]:
     """(display copy, number of parameter sets) for the parameters a cursor received."""
-    if executemany and _is_list_of_sets(parameters):
+    if not executemany:
+        return _one_set(parameters), 1
+    if _is_list_of_sets(parameters):
         sets = len(parameters)
         shown = tuple(_one_set(p) for p in parameters[:MAX_SETS])
         if sets > MAX_SETS:
@@ -37,9 +39,19 @@ def _is_list_of_sets(parameters: Any) -> bool:
     )
 
 
+_PLAIN = (type(None), bool, int, float)
+
+
 def _one_set(parameters: Any) -> Any:
     if parameters is None:
         return None
+    kind = type(parameters)
+    # The common case first, without the (slower) abstract-class checks: a small dict or
+    # tuple of plain values, copied as is.
+    if kind is dict and len(parameters) <= MAX_ITEMS and all(type(v) in _PLAIN for v in parameters.values()):
+        return {str(k): v for k, v in parameters.items()}
+    if kind is tuple and len(parameters) <= MAX_ITEMS and all(type(v) in _PLAIN for v in parameters):
+        return parameters
     if isinstance(parameters, Mapping):
         items = list(parameters.items())
         shown: dict[str, Any] = {str(k): display_value(v) for k, v in items[:MAX_ITEMS]}

@@ -197,25 +197,28 @@ class Profiler:
 def _statement(record: StatementRecord, filename: str, started: float) -> Statement:
     params, sets = display_params(record.parameters, record.executemany)
     engine = record.engine
-    return Statement(
-        sql=record.sql,
-        params=params,
-        duration_s=record.duration_s,
-        rowcount=record.rowcount,
-        executemany=record.executemany,
-        fingerprint=fingerprint(record.sql),
-        cache=record.cache,
-        line=record.lines.get(filename),
-        origin=record.origin,
-        engine=_url(engine),
-        thread=record.thread,
-        dialect=engine.dialect.name,
-        rows=record.rows,
-        fetch_s=record.fetch_s,
-        start_s=max(record.start - started, 0.0),
-        param_sets=sets,
-        error=truncate(record.error, 2000) if record.error else None,
-        streamed=bool(record.options.get("yield_per") or record.options.get("stream_results")),
+    options = record.options
+    return Statement.of(
+        {
+            "sql": record.sql,
+            "params": params,
+            "duration_s": record.duration_s,
+            "rowcount": record.rowcount,
+            "executemany": record.executemany,
+            "fingerprint": fingerprint(record.sql),
+            "cache": record.cache,
+            "line": record.lines.get(filename),
+            "origin": record.origin,
+            "engine": _url(engine),
+            "thread": record.thread,
+            "dialect": engine.dialect.name,
+            "rows": record.rows,
+            "fetch_s": record.fetch_s,
+            "start_s": max(record.start - started, 0.0),
+            "param_sets": sets,
+            "error": truncate(record.error, 2000) if record.error else None,
+            "streamed": bool(options.get("yield_per") or options.get("stream_results")),
+        }
     )
 
 

@@ -1,11 +1,22 @@
-"""Statement capture through SQLAlchemy's engine, session and mapper events.
+"""Statement capture through SQLAlchemy's dialect, session and mapper events.
 
-The listeners are class-level (every `Engine`, `Session` and `Mapper`, including those of
-async engines and Flask-SQLAlchemy), added when the first recorder starts and removed
-when the last one stops, under a lock.  While installed they cost one tuple check when
-nobody records.  Inside a listener the work is to record, not to analyse: the SQL string
-the cursor received, a reference to its parameters, two clock readings and the line of
-profiled code on the stack.  Fingerprints, parameter copies and URLs are made afterwards.
+The listeners are class-level (every `Engine`'s dialect and every `Mapper`, including
+those of async engines and Flask-SQLAlchemy), added when the first recorder
+starts and removed when the last one stops, under a lock.  While installed they cost one
+tuple check when nobody records.
+
+Statements are caught by the dialect's `do_execute` / `do_executemany` /
+`do_execute_no_params` events: the listener makes the DBAPI call itself and returns True,
+as those events allow, so one frame sees exactly what the cursor receives (each
+insertmanyvalues batch too), times it and sees its errors.  The connection events
+(`before_cursor_execute` ...) would switch on SQLAlchemy's whole per-execution event
+dispatch, several times the cost.  Other `do_execute` listeners still run in SQLAlchemy's
+order: those after ours are called from ours.  One ordered before ours that makes the
+call itself is left alone; its statements are not captured.
+
+Inside a listener the work is to record, not to analyse: the SQL string, a reference to
+its parameters, two clock readings and the line of profiled code on the stack.
+Fingerprints, parameter copies and URLs are made afterwards.
 """
 
 from __future__ import annotations
@@ -20,13 +31,10 @@ from typing import Any, Optional
 
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
-from sqlalchemy.orm import Mapper, Session
+from sqlalchemy.orm import Mapper
 
 from sqla_magic import _compat
 from sqla_magic.capture.params import safe_text
-
-_START = "_sqla_magic_start"
-_ORIGIN = "_sqla_magic_origin"
 
 
 class StatementRecord:
@@ -51,6 +59,7 @@ class StatementRecord:
         "rows",
         "sql",
         "start",
+        "statement",
         "thread",
     )
 
@@ -73,7 +82,8 @@ class StatementRecord:
         self.cache_hit = context.cache_hit
         self.compiled = context.compiled is not None
         self.options = context.execution_options
-        self.thread = threading.current_thread().name
+        self.statement = context.invoked_statement
+        self.thread = _thread_name()
         self.rowcount = -1
         self.rows: Optional[int] = None
         self.fetch_s = 0.0
@@ -86,10 +96,21 @@ class StatementRecord:
 
     @property
     def origin(self) -> str:
-        origin = self.options.get(_ORIGIN)
+        origin = _compat.orm_origin(self.statement, self.options)
         if origin is not None:
-            return str(origin)
+            return origin
         return "flush" if _compat.is_flush_statement(self.options, self.engine) else "core"
+
+
+_this_thread = threading.local()
+
+
+def _thread_name() -> str:
+    """The current thread's name, looked up once per thread (the lookup costs two frames)."""
+    name: Optional[str] = getattr(_this_thread, "name", None)
+    if name is None:
+        name = _this_thread.name = threading.current_thread().name
+    return name
 
 
 class Recorder:
@@ -165,88 +186,126 @@ def active_recorders() -> tuple[Recorder, ...]:
 
 def listeners_installed() -> bool:
     """True while any listener of this module is registered (used to prove none leak)."""
-    return any(event.contains(target, name, fn) for target, name, fn in _LISTENERS)
+    return any(event.contains(target, name, fn) for target, name, fn, _ in _LISTENERS)
 
 
-def _before_cursor_execute(
-    conn: Any, cursor: Any, statement: str, parameters: Any, context: Any, executemany: bool
-) -> None:
-    if _active and context is not None:
-        # What the cursor receives is read here: SQLAlchemy 2.0's insertmanyvalues hands this
-        # event each batch's own SQL and parameters, but `after_cursor_execute` the originals.
-        setattr(context, _START, (time.perf_counter(), statement, parameters))
+def _do_execute(cursor: Any, statement: str, parameters: Any, context: Any) -> bool:
+    # The hot path: one frame around the DBAPI call, then the record.  SQL and parameters
+    # are what the cursor receives (each insertmanyvalues batch passes through here).
+    if not _active or context is None:
+        return False
+    dialect = context.dialect
+    start = time.perf_counter()
+    try:
+        if not _later_listener_executed(
+            dialect.dispatch.do_execute, _do_execute, cursor, statement, parameters, context
+        ):
+            dialect.do_execute(cursor, statement, parameters, context)
+    except BaseException as error:
+        _failed(error, statement, parameters, context, start)
+        raise
+    _executed(cursor, statement, parameters, context, context.executemany, start, time.perf_counter())
+    return True
 
 
-def _after_cursor_execute(
-    conn: Any, cursor: Any, statement: str, parameters: Any, context: Any, executemany: bool
-) -> None:
-    end = time.perf_counter()
-    recorders = _active
-    if not recorders or context is None:
-        return
-    started = context.__dict__.pop(_START, None)
-    if started is None:
-        return
-    start, statement, parameters = started
-    record = _record(conn, statement, parameters, context, executemany, start, end, recorders)
-    if record is None:
-        return
-    record.rowcount = cursor.rowcount
-    if not executemany and (cursor.description is not None or _compat.is_server_side(context)):
-        record.rows = 0
-        context.cursor = CountingCursor(cursor, record)
+def _do_executemany(cursor: Any, statement: str, parameters: Any, context: Any) -> bool:
+    if not _active or context is None:
+        return False
+    dialect = context.dialect
+    start = time.perf_counter()
+    try:
+        if not _later_listener_executed(
+            dialect.dispatch.do_executemany, _do_executemany, cursor, statement, parameters, context
+        ):
+            dialect.do_executemany(cursor, statement, parameters, context)
+    except BaseException as error:
+        _failed(error, statement, parameters, context, start)
+        raise
+    _executed(cursor, statement, parameters, context, True, start, time.perf_counter())
+    return True
 
 
-def _handle_error(exception_context: Any) -> None:
-    recorders = _active
-    context = exception_context.execution_context
-    if not recorders or context is None:
-        return
-    started = context.__dict__.pop(_START, None)
-    if started is None:
-        return
-    end = time.perf_counter()
-    start, statement, parameters = started
-    record = _record(
-        exception_context.connection,
-        statement,
-        parameters,
-        context,
-        bool(getattr(context, "executemany", False)),
-        start,
-        end,
-        recorders,
-    )
-    if record is not None:
-        record.rowcount = -1
-        error = exception_context.original_exception
-        record.error = f"{type(error).__name__}: {safe_text(error)}"
+def _do_execute_no_params(cursor: Any, statement: str, context: Any) -> bool:
+    if not _active or context is None:
+        return False
+    parameters = context.parameters[0] if context.parameters else ()
+    dialect = context.dialect
+    start = time.perf_counter()
+    try:
+        if not _later_listener_executed(
+            dialect.dispatch.do_execute_no_params, _do_execute_no_params, cursor, statement, context
+        ):
+            dialect.do_execute_no_params(cursor, statement, context)
+    except BaseException as error:
+        _failed(error, statement, parameters, context, start)
+        raise
+    _executed(cursor, statement, parameters, context, False, start, time.perf_counter())
+    return True
 
 
-def _record(
-    conn: Any,
+def _later_listener_executed(listeners: Any, ours: Any, *arguments: Any) -> bool:
+    """Call the listeners SQLAlchemy orders after ours, as it would have: until one
+    returns True, saying it made the DBAPI call itself."""
+    after_ours = False
+    for listener in listeners:
+        if after_ours:
+            if listener(*arguments):
+                return True
+        elif listener is ours:
+            after_ours = True
+    return False
+
+
+def _executed(
+    cursor: Any,
     statement: str,
     parameters: Any,
     context: Any,
     executemany: bool,
     start: float,
     end: float,
-    recorders: tuple[Recorder, ...],
+) -> None:
+    record = _record(statement, parameters, context, executemany, start, end)
+    if record is None:
+        return
+    record.rowcount = cursor.rowcount
+    if executemany:
+        return
+    description = cursor.description
+    if description is not None:
+        record.rows = 0
+        context.cursor = CountingCursor.around(cursor, record, description)
+    elif _compat.is_server_side(context):
+        record.rows = 0
+        context.cursor = StreamingCountingCursor.around(cursor, record, None)
+
+
+def _failed(error: BaseException, statement: str, parameters: Any, context: Any, start: float) -> None:
+    record = _record(statement, parameters, context, bool(context.executemany), start, time.perf_counter())
+    if record is not None:
+        record.error = f"{type(error).__name__}: {safe_text(error)}"
+
+
+def _record(
+    statement: str, parameters: Any, context: Any, executemany: bool, start: float, end: float
 ) -> Optional[StatementRecord]:
-    engine = conn.engine
+    """The record of one execution, kept by every recorder that accepts its engine."""
+    recorders = _active
+    engine = context.root_connection.engine
+    caller = sys._getframe(3)  # above: _record, _executed / _failed, the do_execute listener
     if len(recorders) == 1:
         recorder = recorders[0]
         if recorder.engines is not None and not recorder.accepts(engine):
             return None
         record = StatementRecord(statement, parameters, executemany, start, end - start, engine, context)
-        record.lines = _profiled_lines(sys._getframe(2), recorder.filenames)
+        record.lines = _profiled_lines(caller, recorder.filenames)
         recorder.add(record)
         return record
     targets = [r for r in recorders if r.accepts(engine)]
     if not targets:
         return None
     record = StatementRecord(statement, parameters, executemany, start, end - start, engine, context)
-    record.lines = _profiled_lines(sys._getframe(2), frozenset().union(*(r.filenames for r in targets)))
+    record.lines = _profiled_lines(caller, frozenset().union(*(r.filenames for r in targets)))
     for recorder in targets:
         recorder.add(record)
     return record
@@ -272,32 +331,30 @@ def _profiled_lines(frame: Optional[types.FrameType], filenames: frozenset[str])
         frame = _compat.greenlet_parent_frame()
 
 
-def _on_orm_execute(state: Any) -> None:
-    if _active:
-        state.update_execution_options(**{_ORIGIN: _compat.orm_origin(state)})
-
-
-def _on_load(target: Any, context: Any) -> None:
+def _on_load(state: Any, context: Any) -> None:
     for recorder in _active:
-        recorder.objects_loaded[type(target)] += 1
+        recorder.objects_loaded[state.class_] += 1
 
 
-_LISTENERS = (
-    (Engine, "before_cursor_execute", _before_cursor_execute),
-    (Engine, "after_cursor_execute", _after_cursor_execute),
-    (Engine, "handle_error", _handle_error),
-    (Session, "do_orm_execute", _on_orm_execute),
-    (Mapper, "load", _on_load),
+_LISTENERS: tuple[tuple[Any, str, Any, dict[str, Any]], ...] = (
+    # Dialect events on `Engine`: every engine's dialect.  Unlike the connection events
+    # they leave SQLAlchemy's per-execution event dispatch off for engines without
+    # listeners of their own.
+    (Engine, "do_execute", _do_execute, {}),
+    (Engine, "do_executemany", _do_executemany, {}),
+    (Engine, "do_execute_no_params", _do_execute_no_params, {}),
+    # raw: the `InstanceState`, without a wrapper frame per loaded object.
+    (Mapper, "load", _on_load, {"raw": True}),
 )
 
 
 def _install() -> None:
-    for target, name, fn in _LISTENERS:
-        event.listen(target, name, fn)
+    for target, name, fn, options in _LISTENERS:
+        event.listen(target, name, fn, **options)
 
 
 def _uninstall() -> None:
-    for target, name, fn in _LISTENERS:
+    for target, name, fn, _ in _LISTENERS:
         if event.contains(target, name, fn):
             event.remove(target, name, fn)
 
@@ -305,16 +362,23 @@ def _uninstall() -> None:
 class CountingCursor:
     """Stands in for the DBAPI cursor of a row-returning statement to count and time fetches.
 
-    Installed as `context.cursor` in `after_cursor_execute`, before SQLAlchemy builds the
+    Installed as `context.cursor` right after the DBAPI call, before SQLAlchemy builds the
     result, so the result's fetch strategy reads rows through it.  Everything else is
-    delegated to the real cursor.
+    delegated to the real cursor.  It is made once per statement: `around` fills its slots
+    with C calls only, and `close` and `description` are the real cursor's own, so that
+    cProfile times no frame of ours for them.
     """
 
-    __slots__ = ("_cursor", "_record")
+    __slots__ = ("_cursor", "_record", "close", "description")
 
-    def __init__(self, cursor: Any, record: StatementRecord) -> None:
-        object.__setattr__(self, "_cursor", cursor)
-        object.__setattr__(self, "_record", record)
+    @classmethod
+    def around(cls, cursor: Any, record: StatementRecord, description: Any) -> CountingCursor:
+        counting = _new_object(cls)
+        _set_cursor(counting, cursor)
+        _set_record(counting, record)
+        _set_close(counting, cursor.close)
+        _set_description(counting, description)
+        return counting
 
     def fetchone(self) -> Any:
         start = time.perf_counter()
@@ -328,19 +392,18 @@ class CountingCursor:
     def fetchmany(self, *args: Any, **kwargs: Any) -> Any:
         start = time.perf_counter()
         rows = self._cursor.fetchmany(*args, **kwargs)
-        self._count(start, rows)
+        record = self._record
+        record.fetch_s += time.perf_counter() - start
+        record.rows = (record.rows or 0) + len(rows)
         return rows
 
     def fetchall(self) -> Any:
         start = time.perf_counter()
         rows = self._cursor.fetchall()
-        self._count(start, rows)
-        return rows
-
-    def _count(self, start: float, rows: Any) -> None:
         record = self._record
         record.fetch_s += time.perf_counter() - start
         record.rows = (record.rows or 0) + len(rows)
+        return rows
 
     def __iter__(self) -> Iterator[Any]:
         for row in self._cursor:
@@ -348,18 +411,29 @@ class CountingCursor:
             yield row
 
     @property
-    def description(self) -> Any:
-        return self._cursor.description
-
-    @property
     def rowcount(self) -> Any:
         return self._cursor.rowcount
-
-    def close(self) -> None:
-        self._cursor.close()
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._cursor, name)
 
     def __setattr__(self, name: str, value: Any) -> None:
         setattr(self._cursor, name, value)
+
+
+class StreamingCountingCursor(CountingCursor):
+    """A `CountingCursor` for a server-side cursor, whose `description` stays None until
+    the first fetch: read from the real cursor each time."""
+
+    __slots__ = ()
+
+    @property
+    def description(self) -> Any:
+        return self._cursor.description
+
+
+_new_object = object.__new__
+_set_cursor = CountingCursor._cursor.__set__  # type: ignore[attr-defined]
+_set_record = CountingCursor._record.__set__  # type: ignore[attr-defined]
+_set_close = CountingCursor.close.__set__  # type: ignore[attr-defined]
+_set_description = CountingCursor.description.__set__  # type: ignore[attr-defined]

@@ -198,3 +198,49 @@ def test_orm_flush_batches_are_recorded_as_sent(any_engine, table_prefix) -> Non
     # Each execution reports what its cursor received: never more parameter sets than rows.
     assert sum(s.param_sets for s in inserts) <= 40
     assert all(s.sql.lstrip().upper().startswith("INSERT") for s in inserts)
+
+
+def test_a_users_do_execute_listener_still_runs_and_sql_runs_once(sqlite_engine) -> None:
+    """The capture makes the DBAPI call inside the dialect's `do_execute` event.  The
+    user's engine-level listeners come after its class-level one: they must still be
+    called, nothing may run twice, and a statement one of them executes itself (returning
+    True) is recorded like any other."""
+    seen: list[str] = []
+
+    def watch(cursor, statement, parameters, context):  # type: ignore[no-untyped-def]
+        seen.append(statement)
+        return False
+
+    def handle(cursor, statement, parameters, context):  # type: ignore[no-untyped-def]
+        if "handled" in statement:
+            cursor.execute(statement, parameters)
+            return True
+        return False
+
+    sa.event.listen(sqlite_engine, "do_execute", watch)
+    sa.event.listen(sqlite_engine, "do_execute", handle)
+    try:
+        with sqlite_engine.begin() as conn, profile(explain=False, findings=False) as report:
+            conn.exec_driver_sql("CREATE TABLE once (n INTEGER)")
+            conn.execute(sa.text("INSERT INTO once VALUES (:n)"), {"n": 1})
+            conn.execute(sa.text("SELECT 'handled' FROM once")).all()
+            rows = conn.execute(sa.text("SELECT count(*) FROM once")).scalar()
+    finally:
+        sa.event.remove(sqlite_engine, "do_execute", watch)
+        sa.event.remove(sqlite_engine, "do_execute", handle)
+    assert rows == 1
+    assert len(seen) == 4
+    assert [s.sql for s in report.statements] == seen
+    assert [s.rows for s in report.statements] == [None, None, 1, 1]
+
+
+def test_origins_of_session_and_connection_executions(library) -> None:
+    engine, models = library
+    with Session(engine) as session, profile(explain=False, findings=False) as report:
+        session.execute(sa.select(models.Author).limit(2)).scalars().all()
+        session.execute(sa.text("SELECT 1")).all()
+        session.execute(sa.delete(models.Book).where(models.Book.id < 0))
+        with engine.connect() as conn:
+            conn.execute(sa.select(models.Author).limit(2)).all()
+        session.rollback()
+    assert [s.origin for s in report.statements] == ["query", "core", "orm statement", "core"]
