@@ -48,6 +48,19 @@ def is_flush_statement(execution_options: Any, engine: Any) -> bool:
     return cache is not None and cache is not getattr(engine, "_compiled_cache", None)
 
 
+_CURSOR_EXECUTE_CODE = getattr(
+    getattr(sqlalchemy.engine.Connection, "_cursor_execute", None), "__code__", None
+)
+
+
+def is_side_execution(caller: types.FrameType) -> bool:
+    """True when a `do_execute` listener was called from `Connection._cursor_execute`:
+    a single statement SQLAlchemy runs on the side of the main one (a pre-executed
+    default, a sequence), which shares the main statement's context and so its
+    `executemany` flag (1.4, 2.0, 2.1)."""
+    return caller.f_code is _CURSOR_EXECUTE_CODE
+
+
 def is_server_side(context: Any) -> bool:
     """True when the statement runs on a server-side cursor (`stream_results` on
     PostgreSQL / MySQL), whose `description` stays None until the first fetch.

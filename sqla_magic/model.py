@@ -50,7 +50,8 @@ class Statement:
     """Line of the profiled code that caused the statement (cell lines count the magic line as 1)."""
     origin: str
     """`query`, `lazy load Class.attr`, `eager load Class.attr`, `refresh Class`, `flush`,
-    `orm statement` or `core`."""
+    `orm statement` (ORM UPDATE/DELETE, and INSERT from SQLAlchemy 2.0, run through a
+    `Session`) or `core` (also `text()` and table-only statements run through a `Session`)."""
     engine: str
     """Engine URL with the password hidden."""
     thread: str

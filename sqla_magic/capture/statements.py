@@ -96,7 +96,10 @@ class StatementRecord:
 
     @property
     def origin(self) -> str:
-        origin = _compat.orm_origin(self.statement, self.options)
+        try:
+            origin = _compat.orm_origin(self.statement, self.options)
+        except Exception:  # a statement shape the ORM checks do not know: not worth the report
+            origin = None
         if origin is not None:
             return origin
         return "flush" if _compat.is_flush_statement(self.options, self.engine) else "core"
@@ -204,7 +207,9 @@ def _do_execute(cursor: Any, statement: str, parameters: Any, context: Any) -> b
     except BaseException as error:
         _failed(error, statement, parameters, context, start)
         raise
-    _executed(cursor, statement, parameters, context, context.executemany, start, time.perf_counter())
+    end = time.perf_counter()
+    executemany = context.executemany and not _compat.is_side_execution(sys._getframe(1))
+    _record_safely(cursor, statement, parameters, context, executemany, start, end)
     return True
 
 
@@ -221,7 +226,7 @@ def _do_executemany(cursor: Any, statement: str, parameters: Any, context: Any) 
     except BaseException as error:
         _failed(error, statement, parameters, context, start)
         raise
-    _executed(cursor, statement, parameters, context, True, start, time.perf_counter())
+    _record_safely(cursor, statement, parameters, context, True, start, time.perf_counter())
     return True
 
 
@@ -239,7 +244,7 @@ def _do_execute_no_params(cursor: Any, statement: str, context: Any) -> bool:
     except BaseException as error:
         _failed(error, statement, parameters, context, start)
         raise
-    _executed(cursor, statement, parameters, context, False, start, time.perf_counter())
+    _record_safely(cursor, statement, parameters, context, False, start, time.perf_counter())
     return True
 
 
@@ -256,6 +261,23 @@ def _later_listener_executed(listeners: Any, ours: Any, *arguments: Any) -> bool
     return False
 
 
+def _record_safely(
+    cursor: Any,
+    statement: str,
+    parameters: Any,
+    context: Any,
+    executemany: bool,
+    start: float,
+    end: float,
+) -> None:
+    """`_executed`, whose failure must not fail a statement that has run (the caller
+    could retry an INSERT that happened): the statement is then just not recorded."""
+    try:  # noqa: SIM105 - `contextlib.suppress` would cost two profiled frames a statement
+        _executed(cursor, statement, parameters, context, executemany, start, end)
+    except Exception:
+        pass
+
+
 def _executed(
     cursor: Any,
     statement: str,
@@ -265,25 +287,40 @@ def _executed(
     start: float,
     end: float,
 ) -> None:
+    # A statement SQLAlchemy runs first on the same context (a pre-executed default) may
+    # have left our wrapper as `context.cursor`: this one then ran through it.
+    real = cursor._cursor if type(cursor) in _WRAPPERS else cursor
+    if real is not cursor and context.cursor is cursor:
+        context.cursor = real
     record = _record(statement, parameters, context, executemany, start, end)
     if record is None:
         return
-    record.rowcount = cursor.rowcount
+    record.rowcount = real.rowcount
     if executemany:
         return
-    description = cursor.description
+    description = real.description
     if description is not None:
         record.rows = 0
-        context.cursor = CountingCursor.around(cursor, record, description)
+        context.cursor = CountingCursor.around(real, record, description)
     elif _compat.is_server_side(context):
         record.rows = 0
-        context.cursor = StreamingCountingCursor.around(cursor, record, None)
+        context.cursor = StreamingCountingCursor.around(real, record, None)
 
 
 def _failed(error: BaseException, statement: str, parameters: Any, context: Any, start: float) -> None:
-    record = _record(statement, parameters, context, bool(context.executemany), start, time.perf_counter())
-    if record is not None:
-        record.error = f"{type(error).__name__}: {safe_text(error)}"
+    try:
+        record = _record_failure(statement, parameters, context, start, time.perf_counter())
+        if record is not None:
+            record.error = f"{type(error).__name__}: {safe_text(error)}"
+    except Exception:  # the user's exception is what must propagate
+        pass
+
+
+def _record_failure(
+    statement: str, parameters: Any, context: Any, start: float, end: float
+) -> Optional[StatementRecord]:
+    # Same depth below the listener as `_executed` (see `_record`).
+    return _record(statement, parameters, context, bool(context.executemany), start, end)
 
 
 def _record(
@@ -292,7 +329,7 @@ def _record(
     """The record of one execution, kept by every recorder that accepts its engine."""
     recorders = _active
     engine = context.root_connection.engine
-    caller = sys._getframe(3)  # above: _record, _executed / _failed, the do_execute listener
+    caller = sys._getframe(4)  # above: _record, _executed, _record_safely, the listener
     if len(recorders) == 1:
         recorder = recorders[0]
         if recorder.engines is not None and not recorder.accepts(engine):
@@ -432,6 +469,7 @@ class StreamingCountingCursor(CountingCursor):
         return self._cursor.description
 
 
+_WRAPPERS = (CountingCursor, StreamingCountingCursor)
 _new_object = object.__new__
 _set_cursor = CountingCursor._cursor.__set__  # type: ignore[attr-defined]
 _set_record = CountingCursor._record.__set__  # type: ignore[attr-defined]

@@ -244,3 +244,33 @@ def test_origins_of_session_and_connection_executions(library) -> None:
             conn.execute(sa.select(models.Author).limit(2)).all()
         session.rollback()
     assert [s.origin for s in report.statements] == ["query", "core", "orm statement", "core"]
+
+
+@pytest.mark.postgres
+def test_a_pre_executed_default_leaves_the_main_statement_intact(pg_engine, table_prefix) -> None:
+    """Without RETURNING, SQLAlchemy runs `SELECT nextval(...)` first on the same context
+    and cursor, then the INSERT: the INSERT's result must be the plain DML result."""
+    metadata = sa.MetaData()
+    sequence = sa.Sequence(f"{table_prefix}seq")
+    table = sa.Table(
+        f"{table_prefix}pre",
+        metadata,
+        sa.Column("id", sa.Integer, sequence, primary_key=True),
+        sa.Column("name", sa.String(20)),
+        implicit_returning=False,
+    )
+    metadata.create_all(pg_engine)
+    try:
+        with pg_engine.begin() as conn, profile(explain=False, findings=False) as report:
+            result = conn.execute(table.insert().values(name="a"))
+            assert not result.returns_rows
+            assert result.inserted_primary_key == (1,)
+            assert result.rowcount == 1
+            names = conn.execute(sa.select(table.c.name)).scalars().all()
+        assert names == ["a"]
+        nextval, insert, select = report.statements
+        assert "nextval" in nextval.sql and nextval.rows == 1 and not nextval.executemany
+        assert insert.sql.startswith("INSERT") and insert.rows is None and insert.rowcount == 1
+        assert select.rows == 1
+    finally:
+        metadata.drop_all(pg_engine)
