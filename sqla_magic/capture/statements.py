@@ -195,6 +195,8 @@ def listeners_installed() -> bool:
 def _do_execute(cursor: Any, statement: str, parameters: Any, context: Any) -> bool:
     # The hot path: one frame around the DBAPI call, then the record.  SQL and parameters
     # are what the cursor receives (each insertmanyvalues batch passes through here).
+    # The three listeners are written out rather than made by one factory: a generic one
+    # (`*rest` arguments, methods looked up by name) measured 1 µs more per statement.
     if not _active or context is None:
         return False
     dialect = context.dialect
