@@ -25,6 +25,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
 from sqla_magic import demo, profile
+from sqla_magic.capture.run import Options, Profiler
 
 MODES: dict[str, Any] = {
     "bare": None,
@@ -181,6 +182,51 @@ def measure(url: str, runs: int, modes: dict[str, Any]) -> list[dict[str, Any]]:
     return results
 
 
+def _python_calls(profiler: cProfile.Profile) -> int:
+    return sum(entry.callcount for entry in profiler.getstats())
+
+
+def added_calls(url: str) -> list[dict[str, Any]]:
+    """Python calls the default mode adds to each workload, counted by its own cProfile.
+
+    Unlike times, these counts repeat exactly from run to run on a busy machine, and each
+    added call is a frame cProfile times: they show what capture costs under the profiler.
+    """
+    engine = sa.create_engine(url)
+    models = demo.declare("bench_")
+    models.metadata.drop_all(engine)
+    demo.populate(engine, models, authors=1000, books_per_author=20)
+    rows = []
+    try:
+        for name, make in WORKLOADS.items():
+            run = make(engine, models)
+            run()
+            plain = cProfile.Profile(builtins=False)
+            plain.enable()
+            run()
+            plain.disable()
+            profiler = Profiler(Options(explain=False, findings=False), (__file__,))
+            profiler.start()
+            run()
+            assert profiler._cprofile is not None
+            profiler._cprofile.disable()
+            profiled = _python_calls(profiler._cprofile)
+            report = profiler.stop().report
+            rows.append(
+                {
+                    "workload": name,
+                    "workload_calls": _python_calls(plain),
+                    "added_calls": profiled - _python_calls(plain),
+                    "statements": len(report.statements),
+                    "objects": sum(report.objects_loaded.values()),
+                }
+            )
+    finally:
+        models.metadata.drop_all(engine)
+        engine.dispose()
+    return rows
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -204,6 +250,15 @@ def main() -> None:
     for row in measure(args.url, args.runs, modes):
         median_ms = row["median_s"] * 1000
         print(f"| {row['workload']:<26} | {row['mode']:<30} | {median_ms:7.1f}ms | {row['ratio']:5.2f}x |")
+    print("\nPython calls the default mode adds to the workload's own (cProfile's count, exact):\n")
+    print("| workload | workload calls | added | statements | ORM objects | added per statement |")
+    print("|---|---:|---:|---:|---:|---:|")
+    for row in added_calls(args.url):
+        per_statement = row["added_calls"] / max(row["statements"], 1)
+        print(
+            f"| {row['workload']} | {row['workload_calls']:,} | {row['added_calls']:,} | "
+            f"{row['statements']:,} | {row['objects']:,} | {per_statement:.1f} |"
+        )
 
 
 if __name__ == "__main__":

@@ -12,6 +12,7 @@ from typing import Any, Optional
 
 import sqlalchemy
 from sqlalchemy.engine import default as _engine_default
+from sqlalchemy.event import attr as _event_attr
 from sqlalchemy.orm import ORMExecuteState
 
 SQLALCHEMY_VERSION = tuple(int(p) for p in sqlalchemy.__version__.split(".")[:2])
@@ -51,6 +52,17 @@ def is_flush_statement(execution_options: Any, engine: Any) -> bool:
 _CURSOR_EXECUTE_CODE = getattr(
     getattr(sqlalchemy.engine.Connection, "_cursor_execute", None), "__code__", None
 )
+
+
+CLASS_LEVEL_LISTENERS_ONLY: Any = _event_attr._EmptyListener
+"""Type of an instance's event dispatch that has class-level listeners only, kept in call
+order in its `parent_listeners` deque (1.4.54, 2.0.x, 2.1.x)."""
+
+
+SINGLE_EXECUTE_STYLE: Any = getattr(getattr(_engine_default, "ExecuteStyle", None), "EXECUTE", None)
+"""`context.execute_style` of a one-parameter-set execution (2.0.x, 2.1.x; None on 1.4,
+whose `context.executemany` is a plain attribute).  Compared directly, it spares the
+`executemany` property's frame in 2.x."""
 
 
 def is_side_execution(caller: types.FrameType) -> bool:

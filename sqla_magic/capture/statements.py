@@ -22,6 +22,8 @@ Fingerprints, parameter copies and URLs are made afterwards.
 from __future__ import annotations
 
 import collections
+import functools
+import operator
 import sys
 import threading
 import time
@@ -83,7 +85,7 @@ class StatementRecord:
         self.compiled = context.compiled is not None
         self.options = context.execution_options
         self.statement = context.invoked_statement
-        self.thread = _thread_name()
+        self.thread = getattr(_this_thread, "name", None) or _thread_name()
         self.rowcount = -1
         self.rows: Optional[int] = None
         self.fetch_s = 0.0
@@ -136,6 +138,8 @@ class Recorder:
         self.dropped = 0
         self.dropped_duration_s = 0.0
         self.objects_loaded: collections.Counter[type] = collections.Counter()
+        """ORM objects loaded while this recorder ran, per class (filled when it stops)."""
+        self.loads_at_start: collections.Counter[type] = collections.Counter()
         self.started = 0.0
 
     def accepts(self, engine: Engine) -> bool:
@@ -170,6 +174,7 @@ def _start(recorder: Recorder) -> None:
     with _lock:
         if not _active:
             _install()
+        recorder.loads_at_start = tally_loads()
         _active = (*_active, recorder)
 
 
@@ -178,9 +183,11 @@ def _stop(recorder: Recorder) -> None:
     with _lock:
         if recorder not in _active:
             return
+        recorder.objects_loaded = tally_loads() - recorder.loads_at_start
         _active = tuple(r for r in _active if r is not recorder)
         if not _active:
             _uninstall()
+            _forget_loads()
 
 
 def active_recorders() -> tuple[Recorder, ...]:
@@ -195,23 +202,39 @@ def listeners_installed() -> bool:
 def _do_execute(cursor: Any, statement: str, parameters: Any, context: Any) -> bool:
     # The hot path: one frame around the DBAPI call, then the record.  SQL and parameters
     # are what the cursor receives (each insertmanyvalues batch passes through here).
-    # The three listeners are written out rather than made by one factory: a generic one
-    # (`*rest` arguments, methods looked up by name) measured 1 µs more per statement.
+    # The three listeners are written out rather than made by one factory, and the record
+    # is made in as few calls as its parts allow: every call here is a frame cProfile
+    # times for each statement (a generic listener measured 1 µs more per statement).
     if not _active or context is None:
         return False
     dialect = context.dialect
+    listeners = dialect.dispatch.do_execute
+    last = type(listeners) is _CLASS_LEVEL_ONLY and listeners.parent_listeners[-1] is _do_execute
     start = time.perf_counter()
     try:
-        if not _later_listener_executed(
-            dialect.dispatch.do_execute, _do_execute, cursor, statement, parameters, context
+        if last or not _later_listener_executed(
+            listeners, _do_execute, cursor, statement, parameters, context
         ):
             dialect.do_execute(cursor, statement, parameters, context)
     except BaseException as error:
-        _failed(error, statement, parameters, context, start)
+        _failed(error, statement, parameters, context, start, sys._getframe(1))
         raise
     end = time.perf_counter()
-    executemany = context.executemany and not _compat.is_side_execution(sys._getframe(1))
-    _record_safely(cursor, statement, parameters, context, executemany, start, end)
+    caller = sys._getframe(1)
+    try:  # noqa: SIM105 - `contextlib.suppress` would cost two profiled frames a statement
+        _executed(
+            cursor,
+            statement,
+            parameters,
+            context,
+            (context.executemany if _SINGLE is None else context.execute_style is not _SINGLE)
+            and not _compat.is_side_execution(caller),
+            start,
+            end,
+            caller,
+        )
+    except Exception:  # see `_executed`
+        pass
     return True
 
 
@@ -219,16 +242,22 @@ def _do_executemany(cursor: Any, statement: str, parameters: Any, context: Any) 
     if not _active or context is None:
         return False
     dialect = context.dialect
+    listeners = dialect.dispatch.do_executemany
+    last = type(listeners) is _CLASS_LEVEL_ONLY and listeners.parent_listeners[-1] is _do_executemany
     start = time.perf_counter()
     try:
-        if not _later_listener_executed(
-            dialect.dispatch.do_executemany, _do_executemany, cursor, statement, parameters, context
+        if last or not _later_listener_executed(
+            listeners, _do_executemany, cursor, statement, parameters, context
         ):
             dialect.do_executemany(cursor, statement, parameters, context)
     except BaseException as error:
-        _failed(error, statement, parameters, context, start)
+        _failed(error, statement, parameters, context, start, sys._getframe(1))
         raise
-    _record_safely(cursor, statement, parameters, context, True, start, time.perf_counter())
+    end = time.perf_counter()
+    try:  # noqa: SIM105
+        _executed(cursor, statement, parameters, context, True, start, end, sys._getframe(1))
+    except Exception:
+        pass
     return True
 
 
@@ -237,17 +266,27 @@ def _do_execute_no_params(cursor: Any, statement: str, context: Any) -> bool:
         return False
     parameters = context.parameters[0] if context.parameters else ()
     dialect = context.dialect
+    listeners = dialect.dispatch.do_execute_no_params
+    last = type(listeners) is _CLASS_LEVEL_ONLY and listeners.parent_listeners[-1] is _do_execute_no_params
     start = time.perf_counter()
     try:
-        if not _later_listener_executed(
-            dialect.dispatch.do_execute_no_params, _do_execute_no_params, cursor, statement, context
-        ):
+        if last or not _later_listener_executed(listeners, _do_execute_no_params, cursor, statement, context):
             dialect.do_execute_no_params(cursor, statement, context)
     except BaseException as error:
-        _failed(error, statement, parameters, context, start)
+        _failed(error, statement, parameters, context, start, sys._getframe(1))
         raise
-    _record_safely(cursor, statement, parameters, context, False, start, time.perf_counter())
+    end = time.perf_counter()
+    try:  # noqa: SIM105
+        _executed(cursor, statement, parameters, context, False, start, end, sys._getframe(1))
+    except Exception:
+        pass
     return True
+
+
+_SINGLE = _compat.SINGLE_EXECUTE_STYLE
+_CLASS_LEVEL_ONLY = _compat.CLASS_LEVEL_LISTENERS_ONLY
+"""An event whose listeners are all class-level: if ours is the last, none runs after it
+and the general walk (two more frames a statement) is skipped."""
 
 
 def _later_listener_executed(listeners: Any, ours: Any, *arguments: Any) -> bool:
@@ -263,23 +302,6 @@ def _later_listener_executed(listeners: Any, ours: Any, *arguments: Any) -> bool
     return False
 
 
-def _record_safely(
-    cursor: Any,
-    statement: str,
-    parameters: Any,
-    context: Any,
-    executemany: bool,
-    start: float,
-    end: float,
-) -> None:
-    """`_executed`, whose failure must not fail a statement that has run (the caller
-    could retry an INSERT that happened): the statement is then just not recorded."""
-    try:  # noqa: SIM105 - `contextlib.suppress` would cost two profiled frames a statement
-        _executed(cursor, statement, parameters, context, executemany, start, end)
-    except Exception:
-        pass
-
-
 def _executed(
     cursor: Any,
     statement: str,
@@ -288,13 +310,19 @@ def _executed(
     executemany: bool,
     start: float,
     end: float,
+    caller: types.FrameType,
 ) -> None:
+    """Record a statement that ran.  The listeners swallow what this raises: a failure
+    here must not fail a statement that has run (the caller could retry an INSERT that
+    happened); the statement is then just not recorded."""
     # A statement SQLAlchemy runs first on the same context (a pre-executed default) may
     # have left our wrapper as `context.cursor`: this one then ran through it.
     real = cursor._cursor if type(cursor) in _WRAPPERS else cursor
     if real is not cursor and context.cursor is cursor:
         context.cursor = real
-    record = _record(statement, parameters, context, executemany, start, end)
+    if len(_loaded_states) > LOADED_STATES_HELD:
+        tally_loads()
+    record = _record(statement, parameters, context, executemany, start, end, caller)
     if record is None:
         return
     record.rowcount = real.rowcount
@@ -309,36 +337,41 @@ def _executed(
         context.cursor = StreamingCountingCursor.around(real, record, None)
 
 
-def _failed(error: BaseException, statement: str, parameters: Any, context: Any, start: float) -> None:
+def _failed(
+    error: BaseException, statement: str, parameters: Any, context: Any, start: float, caller: Any
+) -> None:
     try:
-        record = _record_failure(statement, parameters, context, start, time.perf_counter())
+        end = time.perf_counter()
+        record = _record(statement, parameters, context, bool(context.executemany), start, end, caller)
         if record is not None:
             record.error = f"{type(error).__name__}: {safe_text(error)}"
     except Exception:  # the user's exception is what must propagate
         pass
 
 
-def _record_failure(
-    statement: str, parameters: Any, context: Any, start: float, end: float
-) -> Optional[StatementRecord]:
-    # Same depth below the listener as `_executed` (see `_record`).
-    return _record(statement, parameters, context, bool(context.executemany), start, end)
-
-
 def _record(
-    statement: str, parameters: Any, context: Any, executemany: bool, start: float, end: float
+    statement: str,
+    parameters: Any,
+    context: Any,
+    executemany: bool,
+    start: float,
+    end: float,
+    caller: types.FrameType,
 ) -> Optional[StatementRecord]:
     """The record of one execution, kept by every recorder that accepts its engine."""
     recorders = _active
     engine = context.root_connection.engine
-    caller = sys._getframe(4)  # above: _record, _executed, _record_safely, the listener
     if len(recorders) == 1:
         recorder = recorders[0]
         if recorder.engines is not None and not recorder.accepts(engine):
             return None
         record = StatementRecord(statement, parameters, executemany, start, end - start, engine, context)
         record.lines = _profiled_lines(caller, recorder.filenames)
-        recorder.add(record)
+        records = recorder.records
+        if len(records) < recorder.max_statements:
+            records.append(record)
+        else:
+            recorder.add(record)
         return record
     targets = [r for r in recorders if r.accepts(engine)]
     if not targets:
@@ -370,9 +403,39 @@ def _profiled_lines(frame: Optional[types.FrameType], filenames: frozenset[str])
         frame = _compat.greenlet_parent_frame()
 
 
-def _on_load(state: Any, context: Any) -> None:
-    for recorder in _active:
-        recorder.objects_loaded[state.class_] += 1
+# -- ORM objects loaded -------------------------------------------------------------
+#
+# The mapper `load` event fires once per object the ORM makes from a row.  A Python
+# listener there would be a frame per object (cProfile times each: a 20k-object load has
+# 40k profiled calls more).  The listener is a C partial instead, `dict.__setitem__`, that
+# notes the object's `InstanceState` (which holds the object only weakly); the states are
+# tallied by class and let go when a profile starts or stops, and whenever more than
+# `LOADED_STATES_HELD` wait (checked at each statement and fetch, so that streamed
+# results stay bounded).
+
+LOADED_STATES_HELD = 20_000
+_loaded_states: dict[Any, Any] = {}
+_loaded_totals: collections.Counter[type] = collections.Counter()
+_tally_lock = threading.Lock()
+_note_load = functools.partial(operator.setitem, _loaded_states)
+_class_of = operator.attrgetter("class_")
+
+
+def tally_loads() -> collections.Counter[type]:
+    """Move the noted states into the per-class totals; a copy of the totals."""
+    with _tally_lock:
+        states = _loaded_states.copy()
+        # Only what was copied is removed: a state noted meanwhile by another thread stays.
+        collections.deque(map(_loaded_states.pop, states), maxlen=0)
+        _loaded_totals.update(map(_class_of, states))
+        return _loaded_totals.copy()
+
+
+def _forget_loads() -> None:
+    """Drop the totals, which hold the classes, once no profile is running."""
+    with _tally_lock:
+        _loaded_states.clear()
+        _loaded_totals.clear()
 
 
 _LISTENERS: tuple[tuple[Any, str, Any, dict[str, Any]], ...] = (
@@ -383,7 +446,7 @@ _LISTENERS: tuple[tuple[Any, str, Any, dict[str, Any]], ...] = (
     (Engine, "do_executemany", _do_executemany, {}),
     (Engine, "do_execute_no_params", _do_execute_no_params, {}),
     # raw: the `InstanceState`, without a wrapper frame per loaded object.
-    (Mapper, "load", _on_load, {"raw": True}),
+    (Mapper, "load", _note_load, {"raw": True}),
 )
 
 
@@ -434,6 +497,8 @@ class CountingCursor:
         record = self._record
         record.fetch_s += time.perf_counter() - start
         record.rows = (record.rows or 0) + len(rows)
+        if len(_loaded_states) > LOADED_STATES_HELD:  # the objects of a streamed result
+            tally_loads()
         return rows
 
     def fetchall(self) -> Any:

@@ -12,6 +12,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from sqla_magic import demo, profile
+from sqla_magic.capture import statements
 from sqla_magic.capture.statements import listeners_installed
 
 _LOGGED_CACHE = re.compile(r"^\[(generated|cached|no key|caching disabled|raw sql|dialect)")
@@ -274,3 +275,28 @@ def test_a_pre_executed_default_leaves_the_main_statement_intact(pg_engine, tabl
         assert select.rows == 1
     finally:
         metadata.drop_all(pg_engine)
+
+
+def test_objects_loaded_are_counted_per_profile_and_nothing_is_held_after(library) -> None:
+    engine, models = library
+    with Session(engine) as session, profile(explain=False, findings=False) as outer:
+        session.scalars(sa.select(models.Author)).all()
+        with profile(explain=False, findings=False) as inner:
+            session.scalars(sa.select(models.Book).where(models.Book.author_id <= 5)).all()
+        session.scalars(sa.select(models.Book).where(models.Book.author_id > 5)).all()
+    assert inner.objects_loaded == {"Book": 20}
+    assert outer.objects_loaded == {"Author": 30, "Book": 120}
+    assert not statements._loaded_states and not statements._loaded_totals
+
+
+def test_streamed_objects_are_tallied_as_they_go(library, monkeypatch) -> None:
+    engine, models = library
+    monkeypatch.setattr(statements, "LOADED_STATES_HELD", 10)
+    held: list[int] = []
+    with Session(engine) as session, profile(explain=False, findings=False) as report:
+        for index, _book in enumerate(session.scalars(sa.select(models.Book).execution_options(yield_per=8))):
+            if index % 8 == 7:
+                held.append(len(statements._loaded_states))
+    assert report.objects_loaded == {"Book": 120}
+    # Each batch's states are tallied at the next fetch: never more than a threshold and a batch.
+    assert held and max(held) <= 10 + 8
