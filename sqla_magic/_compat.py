@@ -82,18 +82,22 @@ def is_server_side(context: Any) -> bool:
     return bool(getattr(context, "_is_server_side", False))
 
 
-_ORM_OPTIONS = (
-    "_result_disable_adapt_to_context",
-    "_sa_orm_load_options",
-    "_sa_orm_update_options",
-    "_sa_orm_insert_options",
+_ORM_OPTIONS = frozenset(
+    (
+        "_result_disable_adapt_to_context",
+        "_sa_orm_load_options",
+        "_sa_orm_update_options",
+        "_sa_orm_insert_options",
+    )
 )
 """Execution options `Session.execute` adds to ORM statements on their way to the
 connection: every select (`orm_pre_session_exec`), loads with load options, ORM
 UPDATE/DELETE, ORM INSERT (1.4 has all but the last; 2.0 and 2.1 all)."""
 
 
-def orm_origin(statement: Any, execution_options: Any) -> Optional[str]:
+def orm_origin(
+    statement: Any, execution_options: Any, memo: Optional[dict[Any, Optional[str]]] = None
+) -> Optional[str]:
     """Origin words for an execution `Session.execute` made (a query, a lazy or eager
     load, a refresh, an ORM DML statement), read after the fact from what the cursor saw:
     its `invoked_statement` and execution options.  None when the ORM was not involved.
@@ -103,9 +107,24 @@ def orm_origin(statement: Any, execution_options: Any) -> Optional[str]:
     `orm_pre_session_exec` pass.  `is_relationship_load`, `lazy_loaded_from` and
     `loader_strategy_path` raise on `text()` and DML, hence the `is_select` guard.
     The constructor's signature is the same in 1.4, 2.0 and 2.1.
+
+    Everything read there but `lazy_loaded_from` comes from the (immutable) statement, so
+    `memo`, a dict that lives while the statements do (one report's build), keeps the
+    answer per statement and lazy-or-not: the N+1's lazy loads share one statement.
+    `_lazy_loaded_from` is the load options' own slot (1.4.54, 2.0.x, 2.1.x).
     """
-    if statement is None or not any(key in execution_options for key in _ORM_OPTIONS):
+    if statement is None or _ORM_OPTIONS.isdisjoint(execution_options):
         return None
+    if memo is None:
+        return _orm_origin(statement, execution_options)
+    load_options = execution_options.get("_sa_orm_load_options")
+    key = (id(statement), getattr(load_options, "_lazy_loaded_from", None) is not None)
+    if key not in memo:
+        memo[key] = _orm_origin(statement, execution_options)
+    return memo[key]
+
+
+def _orm_origin(statement: Any, execution_options: Any) -> Optional[str]:
     state = ORMExecuteState(None, statement, None, execution_options, {}, None, [])  # type: ignore[arg-type]
     if not state.is_select:
         return "orm statement"

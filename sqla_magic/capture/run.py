@@ -148,7 +148,8 @@ class Profiler:
     ) -> Recording:
         recorder = self.recorder
         filename = min(self.filenames) if self.filenames else ""
-        statements = tuple(_statement(r, filename, recorder.started) for r in recorder.records)
+        origins: dict[Any, Optional[str]] = {}
+        statements = tuple(_statement(r, filename, recorder.started, origins) for r in recorder.records)
         graph = (
             build_call_graph(self._cprofile, self.filenames, direct_calls=self._direct_calls, wall_s=wall)
             if self._cprofile is not None
@@ -194,7 +195,9 @@ class Profiler:
         return None
 
 
-def _statement(record: StatementRecord, filename: str, started: float) -> Statement:
+def _statement(
+    record: StatementRecord, filename: str, started: float, origins: dict[Any, Optional[str]]
+) -> Statement:
     params, sets = display_params(record.parameters, record.executemany)
     engine = record.engine
     options = record.options
@@ -208,7 +211,7 @@ def _statement(record: StatementRecord, filename: str, started: float) -> Statem
             "fingerprint": fingerprint(record.sql),
             "cache": record.cache,
             "line": record.lines.get(filename),
-            "origin": record.origin,
+            "origin": record.origin_using(origins),
             "engine": _url(engine),
             "thread": record.thread,
             "dialect": engine.dialect.name,

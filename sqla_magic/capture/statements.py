@@ -98,8 +98,12 @@ class StatementRecord:
 
     @property
     def origin(self) -> str:
+        return self.origin_using({})
+
+    def origin_using(self, memo: dict[Any, Optional[str]]) -> str:
+        """`origin`, with ORM answers kept in `memo` for the other records of a report."""
         try:
-            origin = _compat.orm_origin(self.statement, self.options)
+            origin = _compat.orm_origin(self.statement, self.options, memo)
         except Exception:  # a statement shape the ORM checks do not know: not worth the report
             origin = None
         if origin is not None:

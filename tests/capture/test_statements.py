@@ -300,3 +300,17 @@ def test_streamed_objects_are_tallied_as_they_go(library, monkeypatch) -> None:
     assert report.objects_loaded == {"Book": 120}
     # Each batch's states are tallied at the next fetch: never more than a threshold and a batch.
     assert held and max(held) <= 10 + 8
+
+
+def test_one_statement_object_keeps_the_origin_of_each_execution(library) -> None:
+    engine, models = library
+    authors = sa.select(models.Author).order_by(models.Author.id).limit(3)
+    with Session(engine) as session, profile(explain=False, findings=False) as report:
+        loaded = session.scalars(authors).all()
+        with engine.connect() as conn:
+            conn.execute(authors).all()
+        [author.books for author in loaded]
+        session.scalars(authors).all()
+    assert [s.origin for s in report.statements] == ["query", "core"] + ["lazy load Author.books"] * 3 + [
+        "query"
+    ]
