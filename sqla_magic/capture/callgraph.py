@@ -11,6 +11,7 @@ are spliced out: their children hang from the profiled caller.
 from __future__ import annotations
 
 import cProfile
+import gc
 import os
 import sys
 import sysconfig
@@ -169,7 +170,7 @@ class _Builder:
             total = max(total, self_s + pruned + sum(n.total_s for n in child_nodes))
         file, line, name = key
         return [
-            CallNode(
+            CallNode.of(
                 name=name,
                 file="" if file == "~" else file,
                 line=line,
@@ -211,13 +212,26 @@ def build_call_graph(
     `with profile()` block), so its calls appear without a caller.  `wall_s` bounds the
     root's total (what was measured cannot exceed the time the profile ran).
     """
-    profiler.create_stats()
-    stats: dict[Key, Any] = profiler.stats  # type: ignore[attr-defined,unused-ignore]
-    builder = _Builder(
-        stats, profiled_files, min_fraction, max_nodes, max(1, min(max_depth, sys.getrecursionlimit() // 4))
-    )
-    builder.wall_s = wall_s
-    tree = builder.build(direct_calls)
+    # Both steps allocate an object or more per function and node, and nothing they make
+    # is garbage: paused, the cycle collector does not rescan the growing heap meanwhile
+    # (a 100k-node tree built in less than half the time).
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        profiler.create_stats()
+        stats: dict[Key, Any] = profiler.stats  # type: ignore[attr-defined,unused-ignore]
+        builder = _Builder(
+            stats,
+            profiled_files,
+            min_fraction,
+            max_nodes,
+            max(1, min(max_depth, sys.getrecursionlimit() // 4)),
+        )
+        builder.wall_s = wall_s
+        tree = builder.build(direct_calls)
+    finally:
+        if collecting:
+            gc.enable()
     return CallGraph(
         tree=tree, layer_seconds=builder.layer_seconds, nodes=builder.nodes, truncated=builder.truncated
     )
