@@ -3,7 +3,9 @@
 Prints, per workload, the median time of each mode and its ratio to the bare median.
 Modes: capture only (statements), default (statements + cProfile + peak memory, report
 built), default + findings, default + findings + EXPLAIN, per-line memory; with `--peers`
-also plain cProfile, pyinstrument and sqltap.
+also a profile hook that does nothing (the floor of any deterministic profiler), plain
+cProfile, pyinstrument and sqltap.  Then the Python calls the default mode adds, an exact
+count that, unlike times, does not move with the load of a shared machine.
 
     python benchmarks/overhead.py [--runs 9] [--url sqlite://]
 """
@@ -15,6 +17,7 @@ import cProfile
 import gc
 import platform
 import statistics
+import sys
 import time
 import warnings
 from collections.abc import Callable
@@ -96,6 +99,20 @@ def _plain_cprofile(run: Callable[[], object]) -> None:
     profiler.create_stats()
 
 
+def _profile_hook_alone(run: Callable[[], object]) -> None:
+    """The floor under every deterministic profiler: a profile hook that does nothing.
+
+    `slice` is a C callable taking the hook's three arguments; what remains is the
+    interpreter's own cost of reporting each call and return to a hook (on 3.11, a frame
+    object made for every call), which cProfile and pyinstrument pay before their work.
+    """
+    sys.setprofile(slice)
+    try:
+        run()
+    finally:
+        sys.setprofile(None)
+
+
 def _pyinstrument(run: Callable[[], object]) -> None:
     from pyinstrument import Profiler
 
@@ -122,6 +139,7 @@ def _sqltap(run: Callable[[], object]) -> None:
 
 
 PEERS: dict[str, Callable[[Callable[[], object]], None]] = {
+    "profile hook alone (floor)": _profile_hook_alone,
     "plain cProfile": _plain_cprofile,
     "pyinstrument": _pyinstrument,
     "sqltap": _sqltap,
