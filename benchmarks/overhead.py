@@ -4,9 +4,9 @@ Prints, per workload, the median time of each mode, the median of its ratios to 
 bare runs, and the ratio of the fastest runs.
 Modes: capture only (statements), default (statements + cProfile + peak memory, report
 built), default + findings, default + findings + EXPLAIN, per-line memory; with `--peers`
-also a profile hook that does nothing (the floor of any deterministic profiler), plain
-cProfile, pyinstrument and sqltap.  Then the Python calls the default mode adds, an exact
-count that, unlike times, does not move with the load of a shared machine.
+also a `sys.setprofile` hook that does nothing, plain cProfile, pyinstrument and sqltap.
+Then the Python calls the default mode adds, an exact count that, unlike times, does not
+move with the load of a shared machine.
 
     python benchmarks/overhead.py [--runs 9] [--url sqlite://]
 """
@@ -14,6 +14,7 @@ count that, unlike times, does not move with the load of a shared machine.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import cProfile
 import gc
 import platform
@@ -21,7 +22,7 @@ import statistics
 import sys
 import time
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import sqlalchemy as sa
@@ -100,13 +101,11 @@ def _plain_cprofile(run: Callable[[], object]) -> None:
     profiler.create_stats()
 
 
-def _profile_hook_alone(run: Callable[[], object]) -> None:
-    """The floor under every deterministic profiler: a profile hook that does nothing.
-
-    `slice` is a C callable taking the hook's three arguments; what remains is the
-    interpreter's own cost of reporting each call and return to a hook (on 3.11, a frame
-    object made for every call), which cProfile and pyinstrument pay before their work.
-    """
+def _empty_setprofile_hook(run: Callable[[], object]) -> None:
+    """A `sys.setprofile` hook that does nothing (`slice` is a C callable that takes the
+    hook's three arguments): what any profiler written against `sys.setprofile` pays
+    before its own work.  cProfile's hook is set from C and skips the argument tuple,
+    so it can cost less; instructions.py measures that floor with an empty C hook."""
     sys.setprofile(slice)
     try:
         run()
@@ -140,7 +139,7 @@ def _sqltap(run: Callable[[], object]) -> None:
 
 
 PEERS: dict[str, Callable[[Callable[[], object]], None]] = {
-    "profile hook alone (floor)": _profile_hook_alone,
+    "empty sys.setprofile hook": _empty_setprofile_hook,
     "plain cProfile": _plain_cprofile,
     "pyinstrument": _pyinstrument,
     "sqltap": _sqltap,
@@ -176,14 +175,24 @@ def _timed(run: Callable[[], object], mode: Any) -> float:
     return time.perf_counter() - start
 
 
-def measure(url: str, runs: int, modes: dict[str, Any]) -> list[dict[str, Any]]:
-    """Median seconds and ratio to bare per workload and mode; modes run alternately."""
+@contextlib.contextmanager
+def library(url: str) -> Iterator[tuple[Engine, demo.DemoModels]]:
+    """The workloads' database: 1000 authors with 20 books each, dropped afterwards."""
     engine = sa.create_engine(url)
     models = demo.declare("bench_")
     models.metadata.drop_all(engine)
     demo.populate(engine, models, authors=1000, books_per_author=20)
-    results = []
     try:
+        yield engine, models
+    finally:
+        models.metadata.drop_all(engine)
+        engine.dispose()
+
+
+def measure(url: str, runs: int, modes: dict[str, Any]) -> list[dict[str, Any]]:
+    """Median seconds and ratio to bare per workload and mode; modes run alternately."""
+    results = []
+    with library(url) as (engine, models):
         for name, make in WORKLOADS.items():
             run = make(engine, models)
             run()  # warm caches and mappers
@@ -211,9 +220,6 @@ def measure(url: str, runs: int, modes: dict[str, Any]) -> list[dict[str, Any]]:
                         "best_ratio": min(times[mode]) / best_bare,
                     }
                 )
-    finally:
-        models.metadata.drop_all(engine)
-        engine.dispose()
     return results
 
 
@@ -227,12 +233,8 @@ def added_calls(url: str) -> list[dict[str, Any]]:
     Unlike times, these counts repeat exactly from run to run on a busy machine, and each
     added call is a frame cProfile times: they show what capture costs under the profiler.
     """
-    engine = sa.create_engine(url)
-    models = demo.declare("bench_")
-    models.metadata.drop_all(engine)
-    demo.populate(engine, models, authors=1000, books_per_author=20)
     rows = []
-    try:
+    with library(url) as (engine, models):
         for name, make in WORKLOADS.items():
             run = make(engine, models)
             run()
@@ -256,9 +258,6 @@ def added_calls(url: str) -> list[dict[str, Any]]:
                     "objects": sum(report.objects_loaded.values()),
                 }
             )
-    finally:
-        models.metadata.drop_all(engine)
-        engine.dispose()
     return rows
 
 
@@ -277,7 +276,8 @@ def main() -> None:
         modes.update(available_peers())
     print(
         f"# {platform.node()} | Python {platform.python_version()} | SQLAlchemy {sa.__version__} | "
-        f"{sa.engine.make_url(args.url).get_backend_name()} | {args.runs} runs, each paired with a bare run | "
+        f"{sa.engine.make_url(args.url).get_backend_name()} | "
+        f"{args.runs} runs, each paired with a bare run | "
         f"{time.strftime('%Y-%m-%d')}"
     )
     print(f"| {'workload':<26} | {'mode':<30} | {'median':>9} | {'ratio':>6} | {'best':>6} |")

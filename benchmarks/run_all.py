@@ -64,6 +64,7 @@ def main() -> None:
         ("Overhead on SQLite (median of alternating runs, ratio to the bare run)",
          _run("overhead.py", "--runs", args.runs, "--peers")),
         ("Overhead on PostgreSQL", _run("overhead.py", "--runs", args.runs, "--peers", "--url", args.pg_url)),
+        ("Overhead in CPU instructions on SQLite (callgrind)", _run("instructions.py")),
         ("Scaling: statements and call-tree nodes", _run("scaling.py")),
         ("Rendering a large report (kernel time)", _run("render.py")),
         ("Detection parity on nplusone's N+1 scenarios", _run("detection.py")),

@@ -108,20 +108,37 @@ def orm_origin(
     `loader_strategy_path` raise on `text()` and DML, hence the `is_select` guard.
     The constructor's signature is the same in 1.4, 2.0 and 2.1.
 
-    Everything read there but `lazy_loaded_from` comes from the (immutable) statement, so
-    `memo`, a dict that lives while the statements do (one report's build), keeps the
-    answer per statement and lazy-or-not: the N+1's lazy loads share one statement.
-    `_lazy_loaded_from` is the load options' own slot (1.4.54, 2.0.x, 2.1.x).
+    Building that state costs more than the rest of a statement's record, and the answer
+    depends on little: the statement's kind, its ORM compile options' load path (one
+    interned object per relationship path) and refreshed object, and whether the load
+    options name a lazy-loaded parent.  `memo`, a dict that lives while the statements do
+    (one report's build), keeps the answer per such shape: the N+1's lazy loads, each its
+    own statement object, share one.
     """
     if statement is None or _ORM_OPTIONS.isdisjoint(execution_options):
         return None
     if memo is None:
         return _orm_origin(statement, execution_options)
-    load_options = execution_options.get("_sa_orm_load_options")
-    key = (id(statement), getattr(load_options, "_lazy_loaded_from", None) is not None)
+    key = _origin_shape(statement, execution_options)
     if key not in memo:
         memo[key] = _orm_origin(statement, execution_options)
     return memo[key]
+
+
+def _origin_shape(statement: Any, execution_options: Any) -> tuple[Any, ...]:
+    """What `_orm_origin` reads: `_compile_options._current_path` / `._for_refresh_state`
+    and the load options' `_lazy_loaded_from` (1.4.54, 2.0.x, 2.1.x).  A refresh names
+    its statement's entity: keyed by the statement itself."""
+    compile_options = getattr(statement, "_compile_options", None)
+    refreshed = getattr(compile_options, "_for_refresh_state", None)
+    load_options = execution_options.get("_sa_orm_load_options")
+    return (
+        type(statement),
+        bool(getattr(statement, "is_select", False)),
+        id(getattr(compile_options, "_current_path", None)),
+        id(statement) if refreshed else None,
+        getattr(load_options, "_lazy_loaded_from", None) is not None,
+    )
 
 
 def _orm_origin(statement: Any, execution_options: Any) -> Optional[str]:

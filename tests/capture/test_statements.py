@@ -309,8 +309,16 @@ def test_one_statement_object_keeps_the_origin_of_each_execution(library) -> Non
         loaded = session.scalars(authors).all()
         with engine.connect() as conn:
             conn.execute(authors).all()
-        [author.books for author in loaded]
+        books = [author.books for author in loaded]
         session.scalars(authors).all()
-    assert [s.origin for s in report.statements] == ["query", "core"] + ["lazy load Author.books"] * 3 + [
-        "query"
+        session.expire(loaded[0])
+        session.expire(books[0][0])
+        loaded[0].name, books[0][0].title
+    assert [s.origin for s in report.statements] == [
+        "query",
+        "core",
+        *["lazy load Author.books"] * 3,
+        "query",
+        "refresh Author",
+        "refresh Book",
     ]
