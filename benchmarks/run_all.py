@@ -61,9 +61,10 @@ def main() -> None:
     parser.add_argument("--pg-url", default="postgresql+psycopg2://postgres@127.0.0.1:5432/test")
     args = parser.parse_args()
     sections = [
-        ("Overhead on SQLite (median of alternating runs, ratio to the bare run)",
+        ("Overhead on SQLite (wall clock, ratios to paired bare runs)",
          _run("overhead.py", "--runs", args.runs, "--peers")),
-        ("Overhead on PostgreSQL", _run("overhead.py", "--runs", args.runs, "--peers", "--url", args.pg_url)),
+        ("Overhead on PostgreSQL (wall clock)",
+         _run("overhead.py", "--runs", args.runs, "--peers", "--url", args.pg_url)),
         ("Overhead in CPU instructions on SQLite (callgrind)", _run("instructions.py")),
         ("Scaling: statements and call-tree nodes", _run("scaling.py")),
         ("Rendering a large report (kernel time)", _run("render.py")),
