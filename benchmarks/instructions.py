@@ -54,8 +54,6 @@ def _measure(library: str) -> None:
     sys.path.insert(0, str(HERE))
     import overhead
 
-    from sqla_magic import profile
-
     requests = ctypes.PyDLL(library)  # PyDLL: the hook calls need the GIL held
 
     def empty_c_hook(run: Callable[[], object]) -> None:
@@ -76,23 +74,13 @@ def _measure(library: str) -> None:
         for workload, make in overhead.WORKLOADS.items():
             run = make(engine, models)
             for options in modes.values():  # warm every cache a mode fills on first use
-                _run(run, options, profile)
+                overhead.run_in_mode(run, options)
             for mode, options in modes.items():
                 gc.collect()  # as overhead.py does: every run starts from the same heap
                 requests.collect()
-                _run(run, options, profile)
+                overhead.run_in_mode(run, options)
                 requests.collect()
                 requests.dump(f"{workload}|{mode}".encode())
-
-
-def _run(run: Callable[[], object], options: Any, profile: Any) -> None:
-    if options is None:
-        run()
-    elif callable(options):
-        options(run)
-    else:
-        with profile(**options):
-            run()
 
 
 def _counts(directory: Path) -> dict[tuple[str, str], int]:

@@ -162,9 +162,8 @@ def available_peers() -> dict[str, Callable[[Callable[[], object]], None]]:
     return found
 
 
-def _timed(run: Callable[[], object], mode: Any) -> float:
-    gc.collect()
-    start = time.perf_counter()
+def run_in_mode(run: Callable[[], object], mode: Any) -> None:
+    """Run a workload bare (None), under a peer (a callable) or under `profile(**mode)`."""
     if mode is None:
         run()
     elif callable(mode):
@@ -172,6 +171,12 @@ def _timed(run: Callable[[], object], mode: Any) -> float:
     else:
         with profile(**mode):
             run()
+
+
+def _timed(run: Callable[[], object], mode: Any) -> float:
+    gc.collect()
+    start = time.perf_counter()
+    run_in_mode(run, mode)
     return time.perf_counter() - start
 
 

@@ -95,9 +95,7 @@ connection: every select (`orm_pre_session_exec`), loads with load options, ORM
 UPDATE/DELETE, ORM INSERT (1.4 has all but the last; 2.0 and 2.1 all)."""
 
 
-def orm_origin(
-    statement: Any, execution_options: Any, memo: Optional[dict[Any, Optional[str]]] = None
-) -> Optional[str]:
+def orm_origin(statement: Any, execution_options: Any, memo: dict[Any, Optional[str]]) -> Optional[str]:
     """Origin words for an execution `Session.execute` made (a query, a lazy or eager
     load, a refresh, an ORM DML statement), read after the fact from what the cursor saw:
     its `invoked_statement` and execution options.  None when the ORM was not involved.
@@ -117,8 +115,6 @@ def orm_origin(
     """
     if statement is None or _ORM_OPTIONS.isdisjoint(execution_options):
         return None
-    if memo is None:
-        return _orm_origin(statement, execution_options)
     key = _origin_shape(statement, execution_options)
     if key not in memo:
         memo[key] = _orm_origin(statement, execution_options)

@@ -211,7 +211,7 @@ def _statement(
             "fingerprint": fingerprint(record.sql),
             "cache": record.cache,
             "line": record.lines.get(filename),
-            "origin": record.origin_using(origins),
+            "origin": record.origin(origins),
             "engine": _url(engine),
             "thread": record.thread,
             "dialect": engine.dialect.name,

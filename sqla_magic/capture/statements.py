@@ -96,12 +96,9 @@ class StatementRecord:
     def cache(self) -> str:
         return _compat.cache_state(self.cache_hit, self.compiled)
 
-    @property
-    def origin(self) -> str:
-        return self.origin_using({})
-
-    def origin_using(self, memo: dict[Any, Optional[str]]) -> str:
-        """`origin`, with ORM answers kept in `memo` for the other records of a report."""
+    def origin(self, memo: dict[Any, Optional[str]]) -> str:
+        """Where the statement came from; ORM answers are kept in `memo` for the other
+        records of the same report (see `_compat.orm_origin`)."""
         try:
             origin = _compat.orm_origin(self.statement, self.options, memo)
         except Exception:  # a statement shape the ORM checks do not know: not worth the report
