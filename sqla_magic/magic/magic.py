@@ -13,10 +13,13 @@ magics do, breaks `await` and reports a failed cell as a success.)  The register
 from __future__ import annotations
 
 import ast
+import builtins
 import dataclasses
+import keyword
 import linecache
+import os
 import sys
-from typing import Any, Optional
+from typing import TYPE_CHECKING, Any, Optional
 
 import traitlets
 from IPython.core.error import UsageError
@@ -24,8 +27,10 @@ from IPython.core.magic import Magics, cell_magic, line_magic, magics_class
 from IPython.core.magic_arguments import argument, magic_arguments, parse_argstring
 
 from sqla_magic.analysis.thresholds import Thresholds
-from sqla_magic.capture.run import Options, Profiler, keep_reports, remember
 from sqla_magic.model import Report
+
+if TYPE_CHECKING:
+    from sqla_magic.capture.run import Options, Profiler
 
 _PREFIX = "%%sqlprofile"
 _START_CALL = "__import__('sqla_magic').magic.start_cell({args!r})\n"
@@ -36,8 +41,15 @@ class _SqlProfileMagics(Magics):
         10, min=1, help="how many past reports to hold (sqla_magic.last_report() is the latest)"
     ).tag(config=True)
 
+    user_packages = traitlets.List(
+        traitlets.Unicode(),
+        help="installed packages whose code counts as your own (where findings point, their rewrites)",
+    ).tag(config=True)
+
     @traitlets.observe("keep_reports")
     def _keep_reports_changed(self, change: Any) -> None:
+        from sqla_magic.capture.run import keep_reports
+
         keep_reports(change["new"])
 
     @magic_arguments()
@@ -66,8 +78,9 @@ class _SqlProfileMagics(Magics):
         configuration, Python), every SQL statement, the call tree, memory, EXPLAIN
         plans and findings with rewrites.
         """
-        args = parse_argstring(self.sqlprofile, line)
+        args = parse_options(line)
         args.thresholds = self.thresholds()
+        args.user_packages = tuple(self.user_packages)
         if cell is None:
             code = " ".join(args.statement)
             if not code.strip():
@@ -120,7 +133,32 @@ SqlProfile = magics_class(type("SqlProfile", (_SqlProfileMagics,), _configurable
 """The `%%sqlprofile` magics; configure the rules with `%config SqlProfile.<threshold> = value`."""
 
 
+def parse_options(line: str) -> Any:
+    """The magic's options, with `-o NAME` checked and the `--save` path made usable.
+
+    IPython splits the line without removing quotes, so `--save "~/my report.html"`
+    arrives quoted; the quotes go and `~` is expanded, as a shell would do.
+    """
+    args = parse_argstring(_SqlProfileMagics.sqlprofile, line)
+    if args.output is not None:
+        name = args.output
+        if not name.isidentifier() or keyword.iskeyword(name):
+            raise UsageError(f"-o {name}: not a Python name to store the report under")
+        if hasattr(builtins, name):
+            raise UsageError(f"-o {name}: would hide the built-in {name}(); choose another name")
+    if args.save is not None:
+        path = args.save
+        if len(path) >= 2 and path[0] == path[-1] and path[0] in "'\"":
+            path = path[1:-1]
+        if not path.strip():
+            raise UsageError("--save needs a file name ending in .html or .json")
+        args.save = os.path.expanduser(path)
+    return args
+
+
 def _options(shell: Any, args: Any) -> Options:
+    from sqla_magic.capture.run import Options
+
     engines = None
     if args.engine:
         try:
@@ -141,6 +179,7 @@ def _options(shell: Any, args: Any) -> Options:
         explain=not args.no_explain,
         explain_analyze=args.explain_analyze,
         engines=engines,
+        user_packages=tuple(getattr(args, "user_packages", ())),
     )
 
 
@@ -180,12 +219,15 @@ def start_cell(arg_string: str) -> None:
     shell = get_ipython()
     if shell is None:
         raise RuntimeError("%%sqlprofile runs inside IPython")
-    args = parse_argstring(_SqlProfileMagics.sqlprofile, arg_string)
+    args = parse_options(arg_string)
     magics = _loaded_magics(shell)
     args.thresholds = magics.thresholds() if magics is not None else None
+    args.user_packages = tuple(magics.user_packages) if magics is not None else ()
     if args.statement:
         raise UsageError(f"unexpected arguments for %%sqlprofile: {' '.join(args.statement)}")
     options = _options(shell, args)
+    from sqla_magic.capture.run import Profiler
+
     if _current is not None:  # a previous cell never reached post_run_cell
         _current.profiler.stop()
         _current = None
@@ -217,6 +259,8 @@ def post_run_cell(result: Any) -> None:
 
 
 def _finish(shell: Any, args: Any, report: Report) -> None:
+    from sqla_magic.capture.run import remember
+
     remember(report)
     if args.output:
         shell.user_ns[args.output] = report
@@ -226,7 +270,7 @@ def _finish(shell: Any, args: Any, report: Report) -> None:
         except (OSError, ValueError) as problem:
             print(f"sqlprofile: could not save the report to {args.save}: {problem}", file=sys.stderr)
     if not args.quiet:
-        from sqla_magic.render.widget import display_report
+        from sqla_magic.magic.display import display_report
 
         try:
             display_report(report, shell, verify=_verifier(shell))
@@ -267,6 +311,8 @@ def _run_source(shell: Any, args: Any, source: str, first_line: int) -> Any:
     assert last is None or isinstance(last, ast.Expr)
     body = compile(tree, filename, "exec")
     tail = compile(ast.Expression(last.value), filename, "eval") if last is not None else None
+    from sqla_magic.capture.run import Profiler
+
     profiler = Profiler(options, (filename,), padded)
     profiler.start()
     error: Optional[BaseException] = None
