@@ -69,6 +69,8 @@ def main() -> None:
         ("Scaling: statements and call-tree nodes", _run("scaling.py")),
         ("Rendering a large report (kernel time)", _run("render.py")),
         ("Detection parity on nplusone's N+1 scenarios", _run("detection.py")),
+        ("Loading the extension and the first profile", _run("load_time.py")),
+        ("After the profiled code, and a streamed load's memory (callgrind)", _run("post_run.py")),
     ]  # fmt: skip
     text = [f"# Benchmark results\n\nMachine and versions: {_machine()}\n"]
     text += [f"## {title}\n\n{body}\n" for title, body in sections]
