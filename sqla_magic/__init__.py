@@ -21,7 +21,7 @@ from sqla_magic.model import (
 )
 
 if TYPE_CHECKING:
-    from sqla_magic.capture.run import profile
+    from sqla_magic.pipeline import profile
 
 __version__ = "0.1.0"
 
@@ -44,7 +44,7 @@ __all__ = [
 
 def __getattr__(name: str) -> Any:
     if name == "profile":
-        from sqla_magic.capture.run import profile
+        from sqla_magic.pipeline import profile
 
         return profile
     if name == "magic":
@@ -56,7 +56,7 @@ def __getattr__(name: str) -> Any:
 
 def last_report() -> Optional[Report]:
     """The latest `Report` of this kernel (from `%%sqlprofile` or `profile()`), or None."""
-    from sqla_magic.capture.run import last_report as latest
+    from sqla_magic.pipeline import last_report as latest
 
     return latest()
 

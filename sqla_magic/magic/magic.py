@@ -27,8 +27,8 @@ from IPython.core.magic import Magics, cell_magic, line_magic, magics_class
 from IPython.core.magic_arguments import argument, magic_arguments, parse_argstring
 
 from sqla_magic.analysis.thresholds import Thresholds
-from sqla_magic.capture.run import Options, Profiler, keep_reports, remember
 from sqla_magic.model import Report
+from sqla_magic.pipeline import Options, Profiler, keep_reports, remember, sync_engines
 
 _PREFIX = "%%sqlprofile"
 _START_CALL = "__import__('sqla_magic').magic.start_cell({args!r})\n"
@@ -154,10 +154,8 @@ def _options(shell: Any, args: Any) -> Options:
         except Exception as problem:
             raise UsageError(f"--engine {args.engine}: {type(problem).__name__}: {problem}") from None
         engines = tuple(value) if isinstance(value, (list, tuple)) else (value,)
-        from sqla_magic.capture.run import _sync_engines
-
         try:
-            engines = _sync_engines(engines)
+            engines = sync_engines(engines)
         except TypeError as problem:
             raise UsageError(f"--engine {args.engine}: {problem}") from None
     return Options(

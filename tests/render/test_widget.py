@@ -14,8 +14,8 @@ from IPython.core.error import UsageError
 from IPython.core.interactiveshell import InteractiveShell
 
 import sqla_magic.analysis
-from sqla_magic.capture.run import remember
 from sqla_magic.model import Report
+from sqla_magic.pipeline import remember
 from sqla_magic.render import widget
 
 anywidget = pytest.importorskip("anywidget")
