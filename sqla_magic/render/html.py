@@ -19,7 +19,17 @@ from typing import Any, Optional
 
 import sqlparse
 
-from sqla_magic.model import CallNode, CapturedWarning, Finding, Memory, Plan, PlanNode, Report, Statement
+from sqla_magic.model import (
+    CallNode,
+    CapturedWarning,
+    Finding,
+    Memory,
+    Plan,
+    PlanNode,
+    Report,
+    Statement,
+    statement_rows,
+)
 from sqla_magic.render.summary import (
     LAYER_TITLES,
     StatementGroup,
@@ -38,7 +48,6 @@ from sqla_magic.render.summary import (
     plural,
     shorten,
     slowest_statements,
-    statement_rows,
     tree_size,
 )
 

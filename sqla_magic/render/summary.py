@@ -13,7 +13,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Optional
 
-from sqla_magic.model import CACHE_STATES, LAYERS, CallNode, Report, Statement
+from sqla_magic.model import CACHE_STATES, LAYERS, CallNode, Report, statement_rows
 
 LAYER_TITLES: Mapping[str, str] = {
     "database": "database",
@@ -51,13 +51,6 @@ class StatementGroup:
     @property
     def mean_s(self) -> float:
         return self.total_s / self.count if self.indexes else 0.0
-
-
-def statement_rows(statement: Statement) -> int:
-    """Rows fetched, or the rowcount where the fetch count is unknown (as `Report.rows`)."""
-    if statement.rows is not None:
-        return statement.rows
-    return max(statement.rowcount, 0)
 
 
 @dataclass(frozen=True)

@@ -21,7 +21,7 @@ from typing import Any, Optional
 
 import sqlparse
 
-from sqla_magic.model import CallNode, Finding, Plan, PlanNode, Report, Statement
+from sqla_magic.model import CallNode, Finding, Plan, PlanNode, Report, Statement, statement_rows
 from sqla_magic.render.html import LAYER_COLOURS, OTHER_LAYER_COLOUR, break_clauses
 from sqla_magic.render.summary import (
     LAYER_TITLES,
@@ -39,7 +39,6 @@ from sqla_magic.render.summary import (
     one_line_sql,
     plural,
     shorten,
-    statement_rows,
 )
 
 PAGE_SIZE = 50
