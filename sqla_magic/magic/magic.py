@@ -91,7 +91,7 @@ class _SqlProfileMagics(Magics):
         here because this runs as an execute request; a widget button must not use
         `set_next_input` (its payload would land on whatever cell runs next).
         """
-        from sqla_magic import last_report
+        from sqla_magic.pipeline import last_report
         from sqla_magic.render.view_model import rewrite_source
 
         args = parse_argstring(self.sqlprofile_apply, line)
