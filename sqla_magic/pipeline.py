@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import collections
 import sys
+from collections.abc import Iterable
 from dataclasses import fields, replace
 from typing import Any, Optional
 
@@ -173,6 +174,7 @@ class profile:  # noqa: N801 - used as `with profile() as report:`, like a funct
         max_statements: int = 20_000,
         filename: Optional[str] = None,
         source: str = "",
+        user_packages: Iterable[str] = (),
     ) -> None:
         engines = (
             None if engine is None else tuple(engine) if isinstance(engine, (list, tuple)) else (engine,)
@@ -186,6 +188,7 @@ class profile:  # noqa: N801 - used as `with profile() as report:`, like a funct
             findings=findings,
             engines=sync_engines(engines),
             max_statements=max_statements,
+            user_packages=tuple(user_packages),
         )
         self._filename = filename
         self._source = source

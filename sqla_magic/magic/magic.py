@@ -39,6 +39,11 @@ class _SqlProfileMagics(Magics):
         10, min=1, help="how many past reports to hold (sqla_magic.last_report() is the latest)"
     ).tag(config=True)
 
+    user_packages = traitlets.List(
+        traitlets.Unicode(),
+        help="installed packages whose code counts as your own (where findings point, their rewrites)",
+    ).tag(config=True)
+
     @traitlets.observe("keep_reports")
     def _keep_reports_changed(self, change: Any) -> None:
         keep_reports(change["new"])
@@ -71,6 +76,7 @@ class _SqlProfileMagics(Magics):
         """
         args = parse_options(line)
         args.thresholds = self.thresholds()
+        args.user_packages = tuple(self.user_packages)
         if cell is None:
             code = " ".join(args.statement)
             if not code.strip():
@@ -165,6 +171,7 @@ def _options(shell: Any, args: Any) -> Options:
         explain=not args.no_explain,
         explain_analyze=args.explain_analyze,
         engines=engines,
+        user_packages=tuple(getattr(args, "user_packages", ())),
     )
 
 
@@ -207,6 +214,7 @@ def start_cell(arg_string: str) -> None:
     args = parse_options(arg_string)
     magics = _loaded_magics(shell)
     args.thresholds = magics.thresholds() if magics is not None else None
+    args.user_packages = tuple(magics.user_packages) if magics is not None else ()
     if args.statement:
         raise UsageError(f"unexpected arguments for %%sqlprofile: {' '.join(args.statement)}")
     options = _options(shell, args)

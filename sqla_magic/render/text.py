@@ -45,6 +45,7 @@ LAYER_MARKS = {
     "fetch": "F",
     "compile": "C",
     "orm_load": "O",
+    "flush": "U",
     "mapper_config": "M",
     "python": "P",
 }
