@@ -24,11 +24,11 @@ import sqlalchemy
 
 from sqla_magic import _compat
 from sqla_magic.capture.callgraph import CallGraph, build_call_graph
-from sqla_magic.capture.fingerprint import fingerprint
 from sqla_magic.capture.memory import LineMemory, PeakRss
 from sqla_magic.capture.params import display_params, safe_text, truncate
 from sqla_magic.capture.statements import Recorder, StatementRecord
 from sqla_magic.model import LAYERS, CapturedWarning, CellError, Memory, Report, Site, Statement
+from sqla_magic.sqltext import fingerprint
 
 
 @dataclass(frozen=True)

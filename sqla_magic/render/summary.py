@@ -8,10 +8,11 @@ which nodes are "hot" and how a duration or a size is written.
 from __future__ import annotations
 
 import heapq
+import json
 import re
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Optional
+from typing import Any, Optional
 
 from sqla_magic.model import CACHE_STATES, LAYERS, CallNode, Report, statement_rows
 
@@ -196,6 +197,15 @@ def one_line_sql(sql: str, width: int) -> str:
     """The SQL on a single line, whitespace collapsed, cut to `width` characters."""
     flat = " ".join(sql[: width * 4].split())
     return shorten(flat, width)
+
+
+def params_text(params: Any, width: int) -> str:
+    """Parameters as one line of JSON (their repr where JSON cannot say them), shortened."""
+    try:
+        text = json.dumps(params, default=str, ensure_ascii=False)
+    except (TypeError, ValueError):
+        text = repr(params)
+    return shorten(text, width)
 
 
 def shorten(text: str, width: int) -> str:

@@ -15,6 +15,7 @@ from typing import Optional
 
 import libcst as cst
 
+from sqla_magic import sqltext
 from sqla_magic.analysis import evidence
 from sqla_magic.analysis.rewrite import (
     Cell,
@@ -45,7 +46,7 @@ def rule(report: Report, source: str, thresholds: Thresholds) -> list[Finding]:
     seen: set[int] = set()
     for index in loaded:
         statement = report.statements[index]
-        columns = evidence.selected_columns(statement.sql)
+        columns = sqltext.selected_columns(statement.sql)
         if len(columns) < 3:
             continue
         for chain in query_chains(cell):
