@@ -25,7 +25,8 @@ from typing import Any, Optional, TypeVar
 
 from sqla_magic import _compat
 from sqla_magic.explain import sql as sqltext
-from sqla_magic.explain.dialect import DialectExplainer, explainer_for
+from sqla_magic.explain.dialect import DialectExplainer
+from sqla_magic.explain.dialects import explainer_for
 from sqla_magic.explain.plan import describe_error, joined_notes, unexplained
 from sqla_magic.model import Plan
 
