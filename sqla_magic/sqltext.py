@@ -14,7 +14,9 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import itertools
 import re
+from collections.abc import Iterator
 from typing import Optional
 
 import sqlparse
@@ -109,10 +111,35 @@ def selected_columns(sql: str) -> list[str]:
 
 def split_top_level(text: str, separator: str) -> list[str]:
     """`text` split on `separator` outside parentheses and quotes."""
-    parts: list[str] = []
-    current: list[str] = []
+    cuts = [position for position, char in _top_level(text) if char == separator]
+    bounds = [-1, *cuts, len(text)]
+    return [text[start + 1 : end] for start, end in itertools.pairwise(bounds)]
+
+
+def from_clause(sql: str) -> tuple[Optional[str], str]:
+    """The top-level FROM list of `sql` and what follows it (`None` without a FROM)."""
+    upper = sql.upper()
+    start = next(
+        (
+            position + 4
+            for position, _char in _top_level(sql)
+            if upper.startswith("FROM", position) and _word_boundary(sql, position, 4)
+        ),
+        None,
+    )
+    if start is None:
+        return None, ""
+    rest = sql[start:]
+    end = _top_level_match(rest)
+    if end is None:
+        return rest, ""
+    return rest[:end], rest[end:]
+
+
+def _top_level(text: str) -> Iterator[tuple[int, str]]:
+    """The characters of `text` outside parentheses and quotes, with their positions."""
     depth, quote = 0, ""
-    for char in text:
+    for position, char in enumerate(text):
         if quote:
             if char == quote:
                 quote = ""
@@ -122,40 +149,8 @@ def split_top_level(text: str, separator: str) -> list[str]:
             depth += 1
         elif char == ")":
             depth -= 1
-        elif char == separator and depth == 0:
-            parts.append("".join(current))
-            current = []
-            continue
-        current.append(char)
-    parts.append("".join(current))
-    return parts
-
-
-def from_clause(sql: str) -> tuple[Optional[str], str]:
-    """The top-level FROM list of `sql` and what follows it (`None` without a FROM)."""
-    depth, quote = 0, ""
-    upper = sql.upper()
-    start = None
-    for position, char in enumerate(sql):
-        if quote:
-            quote = "" if char == quote else quote
-            continue
-        if char in "'\"":
-            quote = char
-        elif char == "(":
-            depth += 1
-        elif char == ")":
-            depth -= 1
-        elif depth == 0 and upper.startswith("FROM", position) and _word_boundary(sql, position, 4):
-            start = position + 4
-            break
-    if start is None:
-        return None, ""
-    rest = sql[start:]
-    end = _top_level_match(rest)
-    if end is None:
-        return rest, ""
-    return rest[:end], rest[end:]
+        elif depth == 0:
+            yield position, char
 
 
 def _top_level_match(text: str) -> Optional[int]:
