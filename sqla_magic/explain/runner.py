@@ -122,9 +122,7 @@ def _in_worker_thread(work: Callable[[], _T], is_async: bool, timeout_s: float) 
 
 
 async def _in_greenlet(work: Callable[[], _T]) -> _T:
-    from sqlalchemy.util import greenlet_spawn
-
-    result: _T = await greenlet_spawn(work)
+    result: _T = await _compat.greenlet_spawn(work)
     return result
 
 

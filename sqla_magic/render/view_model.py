@@ -17,6 +17,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Optional
 
+from sqla_magic import _compat
 from sqla_magic.model import CallNode, Finding, Plan, PlanNode, Report, Statement, statement_rows
 from sqla_magic.render.html import LAYER_COLOURS, OTHER_LAYER_COLOUR
 from sqla_magic.render.summary import (
@@ -56,13 +57,7 @@ SORT_KEYS = ("total", "count", "mean", "max", "rows", "first")
 
 TABS = ("findings", "statements", "tree", "memory", "explain", "orm")
 
-ORM_LOAD_FUNCTIONS: Mapping[str, tuple[str, ...]] = {
-    "orm/loading.py": ("_instance", "_populate_full", "_populate_partial", "chunks", "_instance_processor"),
-    "orm/instrumentation.py": ("new_instance",),
-    "orm/state.py": ("__init__",),
-    "orm/identity.py": ("_add_unpresent",),
-}
-"""The ORM's row-to-object functions, by file suffix (names as cProfile reports them)."""
+ORM_LOAD_FUNCTIONS = _compat.ORM_ROW_FUNCTIONS
 
 
 # -- text safety ------------------------------------------------------------------------
