@@ -39,16 +39,6 @@ def cache_state(cache_hit: Any, compiled: bool) -> str:
     return _CACHE_WORDS.get(cache_hit, "unknown")
 
 
-def is_flush_statement(execution_options: Any, engine: Any) -> bool:
-    """True for statements the unit of work emits during a flush.
-
-    `orm/persistence.py` runs them with the mapper's own `compiled_cache` execution option
-    (checked on 1.4, 2.0, 2.1); statements run any other way carry the engine's cache or none.
-    """
-    cache = execution_options.get("compiled_cache")
-    return cache is not None and cache is not getattr(engine, "_compiled_cache", None)
-
-
 _CURSOR_EXECUTE_CODE = getattr(
     getattr(sqlalchemy.engine.Connection, "_cursor_execute", None), "__code__", None
 )

@@ -274,9 +274,3 @@ def findings_by_severity(report: Report) -> list[int]:
         range(len(report.findings)),
         key=lambda i: (SEVERITY_ORDER.get(report.findings[i].severity, len(SEVERITY_ORDER)), i),
     )
-
-
-def peak_memory(report: Report) -> Optional[str]:
-    if report.memory is None:
-        return None
-    return format_bytes(report.memory.peak_bytes, signed=True)
