@@ -19,7 +19,7 @@ import keyword
 import linecache
 import os
 import sys
-from typing import Any, Optional
+from typing import TYPE_CHECKING, Any, Optional
 
 import traitlets
 from IPython.core.error import UsageError
@@ -28,7 +28,9 @@ from IPython.core.magic_arguments import argument, magic_arguments, parse_argstr
 
 from sqla_magic.analysis.thresholds import Thresholds
 from sqla_magic.model import Report
-from sqla_magic.pipeline import Options, Profiler, keep_reports, remember, sync_engines
+
+if TYPE_CHECKING:
+    from sqla_magic.pipeline import Options, Profiler
 
 _PREFIX = "%%sqlprofile"
 _START_CALL = "__import__('sqla_magic').magic.start_cell({args!r})\n"
@@ -46,6 +48,8 @@ class _SqlProfileMagics(Magics):
 
     @traitlets.observe("keep_reports")
     def _keep_reports_changed(self, change: Any) -> None:
+        from sqla_magic.pipeline import keep_reports
+
         keep_reports(change["new"])
 
     @magic_arguments()
@@ -153,6 +157,8 @@ def parse_options(line: str) -> Any:
 
 
 def _options(shell: Any, args: Any) -> Options:
+    from sqla_magic.pipeline import Options, sync_engines
+
     engines = None
     if args.engine:
         try:
@@ -218,6 +224,8 @@ def start_cell(arg_string: str) -> None:
     if args.statement:
         raise UsageError(f"unexpected arguments for %%sqlprofile: {' '.join(args.statement)}")
     options = _options(shell, args)
+    from sqla_magic.pipeline import Profiler
+
     if _current is not None:  # a previous cell never reached post_run_cell
         _current.profiler.stop()
         _current = None
@@ -249,6 +257,8 @@ def post_run_cell(result: Any) -> None:
 
 
 def _finish(shell: Any, args: Any, report: Report) -> None:
+    from sqla_magic.pipeline import remember
+
     remember(report)
     if args.output:
         shell.user_ns[args.output] = report
@@ -288,6 +298,8 @@ def _run_source(shell: Any, args: Any, source: str, first_line: int) -> Any:
     assert last is None or isinstance(last, ast.Expr)
     body = compile(tree, filename, "exec")
     tail = compile(ast.Expression(last.value), filename, "eval") if last is not None else None
+    from sqla_magic.pipeline import Profiler
+
     profiler = Profiler(options, (filename,), padded)
     profiler.start()
     error: Optional[BaseException] = None

@@ -14,19 +14,19 @@ from sqla_magic.capture import run
 from sqla_magic.capture.statements import listeners_installed
 
 
-class _RefusingProfile(cProfile.Profile):
-    """A call-tree profiler that cannot start, as when another tool holds the profiling hook."""
+class _InterruptedProfile(cProfile.Profile):
+    """A call-tree profiler whose start is cut short by Ctrl-C, the last step of all."""
 
     def enable(self, *args: object, **kwargs: object) -> None:
-        raise ValueError("another profiling tool is already active")
+        raise KeyboardInterrupt
 
 
 def test_a_failed_start_undoes_every_step(monkeypatch: pytest.MonkeyPatch) -> None:
     showwarning = warnings.showwarning
     tracing = tracemalloc.is_tracing()
-    monkeypatch.setattr(run.cProfile, "Profile", _RefusingProfile)
+    monkeypatch.setattr(run.cProfile, "Profile", _InterruptedProfile)
     profiler = run.Profiler(run.Options(memory_lines=True, explain=False, findings=False), (__file__,))
-    with pytest.raises(ValueError, match="another profiling tool"):
+    with pytest.raises(KeyboardInterrupt):
         profiler.start(running_frame=sys._getframe())
     assert warnings.showwarning is showwarning
     assert not listeners_installed()
