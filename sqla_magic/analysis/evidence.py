@@ -43,6 +43,18 @@ def by_key(report: Report, key: object, indexes: Optional[Iterable[int]] = None)
     return dict(groups)
 
 
+def writes_by_table(report: Report, verb_: str, threshold: int) -> list[tuple[str, list[int], int]]:
+    """Tables that `verb_` statements (INSERT, UPDATE) wrote at least `threshold` rows to:
+    the table, its statements' indexes and the rows they carried, in order of first write."""
+    groups = by_key(report, lambda s: dml_table(s) if verb(s) == verb_ else None)
+    written = []
+    for table, indexes in groups.items():
+        rows = executions([report.statements[i] for i in indexes])
+        if rows >= threshold:
+            written.append((str(table), indexes, rows))
+    return written
+
+
 def lines_of(report: Report, indexes: Iterable[int]) -> tuple[int, ...]:
     return tuple(sorted({line for i in indexes if (line := report.statements[i].line) is not None}))
 
