@@ -8,11 +8,12 @@ string of the finished report, so a new field cannot be forgotten.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import re
 from collections.abc import Iterable
 from typing import Any
 
-from sqla_magic.model import Report
+from sqla_magic.model import Finding, Report, pending_rewrite
 
 MIN_HIDDEN_PASSWORD = 4
 """Shorter passwords are not searched for in the report's text: they would match ordinary words."""
@@ -48,7 +49,12 @@ def _hide(value: Any, pattern: re.Pattern[str]) -> Any:
         return dict(pairs) if changed else value
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         changes = {}
+        pending = pending_rewrite(value) if isinstance(value, Finding) else None
+        if pending is not None:  # masked once built, without building it now
+            changes["rewrite"] = pending.then(functools.partial(_hide, pattern=pattern))
         for f in dataclasses.fields(value):
+            if f.name in changes:
+                continue
             old = getattr(value, f.name)
             new = _hide(old, pattern)
             if new is not old:
