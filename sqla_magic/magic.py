@@ -226,16 +226,29 @@ def _finish(shell: Any, args: Any, report: Report) -> None:
         except (OSError, ValueError) as problem:
             print(f"sqlprofile: could not save the report to {args.save}: {problem}", file=sys.stderr)
     if not args.quiet:
+        from sqla_magic._compat import main_thread_scheduler
         from sqla_magic.render.widget import display_report
 
         try:
-            display_report(report, shell)
+            schedule = main_thread_scheduler(getattr(shell, "kernel", None))
+            display_report(report, shell, verify=_verifier(shell), schedule=schedule)
         except Exception as problem:  # the cell's own outcome must not be lost to a renderer
             print(
                 f"sqlprofile: could not display the report ({type(problem).__name__}: {problem}); "
                 "it is stored in sqla_magic.last_report()",
                 file=sys.stderr,
             )
+
+
+def _verifier(shell: Any) -> Any:
+    """What Try it calls: the finding's original and rewritten cell run in the user namespace."""
+
+    def verify(finding: Any, report: Report) -> Any:
+        from sqla_magic.analysis.verify import verify as run
+
+        return run(finding, report, shell.user_ns)
+
+    return verify
 
 
 # -- the direct path: run_cell_magic / line magic -----------------------------------------

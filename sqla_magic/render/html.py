@@ -75,6 +75,8 @@ ROOT_CLASS = "sqla-magic-report"
 
 STYLE = (Path(__file__).parent / "static" / "report.css").read_text(encoding="utf-8")
 """The report's own style, scoped to ROOT_CLASS; kept as a real .css file beside this module."""
+PAGE_STYLE = (Path(__file__).parent / "static" / "page.css").read_text(encoding="utf-8")
+"""The standalone page's: the reader's light or dark colour scheme."""
 
 
 def escape(value: object) -> str:
@@ -94,7 +96,8 @@ def render_page(report: Report) -> str:
         '<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
         '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
         f"<title>{escape(title)}</title>\n"
-        '</head>\n<body style="margin:16px">\n'
+        f"<style>{PAGE_STYLE}</style>\n"
+        "</head>\n<body>\n"
         f"{render_fragment(report)}\n</body>\n</html>\n"
     )
 
@@ -109,15 +112,16 @@ class _Renderer:
         self.execution_rows_left = MAX_EXECUTION_ROWS
 
     def fragment(self) -> str:
+        # What to do first, then the evidence behind it.
         sections = [
             self.header(),
             self.layers(),
+            self.findings(),
             self.groups(),
             self.slowest(),
+            self.plans(),
             self.call_tree(),
             self.memory(),
-            self.plans(),
-            self.findings(),
             self.warnings(),
             self.notes(),
         ]

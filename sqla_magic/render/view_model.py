@@ -15,8 +15,8 @@ from __future__ import annotations
 import functools
 import json
 import re
+import weakref
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
 from typing import Any, Optional
 
 import sqlparse
@@ -282,6 +282,35 @@ def finding_card(report: Report, index: int, source_lines: Sequence[str]) -> dic
             "code": finding.rewrite.rewritten,
         }
     return card
+
+
+def exact_code(report: Report, cards: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Cleaned cards with the code for the editor put back exactly as written.
+
+    `clean` shortens long text and spells out invisible characters, which is right for
+    reading and wrong for Apply and Copy: they get the rewrite (and the cell it replaces)
+    untouched, however long, zero-width joiners and all.
+    """
+    for card in cards:
+        finding = report.findings[card["index"]]
+        if card.get("rewrite") and finding.rewrite is not None:
+            card["rewrite"]["code"] = finding.rewrite.rewritten
+            card["rewrite"]["original"] = finding.rewrite.original
+        card["fix_code"] = fix_code(finding.fix or "")
+    return cards
+
+
+def fix_code(fix: str) -> str:
+    """What Copy takes from a change outside the cell: its code, not the prose around it.
+
+    Fix texts quote code in backticks; the SQL statement (`CREATE INDEX ...`) is preferred,
+    else the last quoted piece, else the whole text.
+    """
+    quoted: list[str] = re.findall(r"`([^`]+)`", fix)
+    for piece in quoted:
+        if re.match(r"\s*(CREATE|ALTER|DROP)\b", piece, re.I):
+            return piece.strip()
+    return quoted[-1].strip() if quoted else fix
 
 
 def _where(finding: Finding) -> str:
@@ -678,19 +707,28 @@ def _signed_bytes(value: float) -> str:
 # -- the state behind one view --------------------------------------------------------------
 
 
-@dataclass
 class ReportView:
     """Answers the browser's requests for one report; holds only caches, never view state.
 
     Groups are built on the first request for them, and call-tree nodes get ids as they
     are sent, so opening the view costs the header and the first tab, whatever the size
-    of the report.
+    of the report.  With `hold=False` the report is held weakly, so a view kept by a
+    long-lived widget does not keep its report (and its statements) alive.
     """
 
-    report: Report
-    _groups: Optional[list[StatementGroup]] = None
-    _order: dict[str, list[int]] = field(default_factory=dict)
-    _nodes: list[CallNode] = field(default_factory=list)
+    def __init__(self, report: Report, hold: bool = True) -> None:
+        self._held: Optional[Report] = report if hold else None
+        self._ref = weakref.ref(report)
+        self._groups: Optional[list[StatementGroup]] = None
+        self._order: dict[str, list[int]] = {}
+        self._nodes: list[CallNode] = []
+
+    @property
+    def report(self) -> Report:
+        report = self._ref()
+        if report is None:
+            raise LookupError("the report is no longer held by the kernel")
+        return report
 
     def header(self) -> dict[str, Any]:
         return clean(header(self.report))  # type: ignore[no-any-return]
@@ -698,7 +736,7 @@ class ReportView:
     def answer(self, kind: str, args: Mapping[str, Any]) -> Any:
         """The payload for one request of the browser, cleaned for display."""
         if kind == "findings":
-            return clean(findings(self.report))
+            return exact_code(self.report, clean(findings(self.report)))
         if kind == "groups":
             return clean(self.groups(str(args.get("sort", "total")), int(args.get("page", 0))))
         if kind == "executions":

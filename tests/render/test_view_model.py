@@ -302,6 +302,7 @@ def test_the_front_end_never_parses_data_as_html() -> None:
     assert sends == ["{ request: kind, id, args: args || {} }"]
     requests = re.findall(r'api\.request\("(\w+)"(?:, \{([^}]*)\})?', ESM)
     assert {name for name, _ in requests} == {
+        "hello",
         "findings",
         "groups",
         "executions",

@@ -1,21 +1,20 @@
-"""The widget glue without a browser: requests and replies, Try it, the mime bundle, %sqlprofile_apply."""
+"""The widget glue without a browser: requests and replies, Try it, the output, %sqlprofile_apply."""
 
 from __future__ import annotations
 
 import dataclasses
-import sys
-import types
-from collections.abc import Iterator
+import gc
+import threading
+from collections.abc import Callable, Iterator
 from typing import Any, Optional
 
 import pytest
-from conftest import REWRITTEN
+from conftest import REWRITTEN, make_report
 from IPython.core.error import UsageError
 from IPython.core.interactiveshell import InteractiveShell
 
-import sqla_magic.analysis
 from sqla_magic.capture.run import remember
-from sqla_magic.model import Report
+from sqla_magic.model import Finding, Report
 from sqla_magic.render import widget
 
 anywidget = pytest.importorskip("anywidget")
@@ -27,32 +26,57 @@ class _Shell:
         self.user_ns: dict[str, Any] = {"session": object()}
 
 
-@pytest.fixture
-def fake_verify(monkeypatch: pytest.MonkeyPatch) -> Iterator[types.ModuleType]:
-    module = types.ModuleType("sqla_magic.analysis.verify")
-    monkeypatch.setitem(sys.modules, "sqla_magic.analysis.verify", module)
-    monkeypatch.setattr("sqla_magic.analysis.verify", module, raising=False)
-    yield module
+def _replies(view: Any) -> list[Any]:
+    sent: list[Any] = []
+    view.send = sent.append
+    return sent
 
 
 def test_requests_are_answered_with_their_id(report: Report) -> None:
     view = widget.report_widget(report, "cell-1")
-    sent: list[Any] = []
-    view.send = sent.append
+    sent = _replies(view)
     view._on_request(view, {"request": "groups", "id": "a:1", "args": {"page": 0}}, [])
     view._on_request(view, {"request": "children", "id": "a:2", "args": {"node": 999}}, [])
     view._on_request(view, {"unrelated": True}, [])
+    view._on_request(view, {"request": "hello", "id": "a:3"}, [])
     assert sent[0]["reply_to"] == "a:1" and sent[0]["payload"]["shapes"] == "2"
     assert sent[1] == {"reply_to": "a:2", "error": "IndexError: list index out of range"}
-    assert len(sent) == 2
+    assert sent[2]["payload"] == view.header
+    assert len(sent) == 3
     assert view.cell_id == "cell-1" and view.header["first_tab"] == "findings"
 
 
-def test_the_mime_bundle_keeps_the_static_renderings(report: Report) -> None:
+def test_requests_run_where_the_scheduler_puts_them(report: Report) -> None:
+    jobs: list[Callable[[], None]] = []
+    view = widget.report_widget(report, schedule=jobs.append)
+    sent = _replies(view)
+    view._on_request(view, {"request": "findings", "id": "b:1"}, [])
+    assert sent == [] and len(jobs) == 1  # nothing answered on the receiving thread
+    worker = threading.Thread(target=jobs.pop())
+    worker.start()
+    worker.join()
+    assert sent[0]["reply_to"] == "b:1" and sent[0]["payload"][0]["rule"]
+
+
+def test_the_widget_holds_its_report_weakly_and_closes_with_it() -> None:
+    report = make_report()
+    view = widget.report_widget(report)
+    sent = _replies(view)
+    assert view.comm is not None
+    del report
+    gc.collect()
+    assert view.report is None
+    assert view.comm is None  # closed: the browser puts the static report back
+    view._reply({"request": "findings", "id": "c:1"})
+    assert sent == [{"reply_to": "c:1", "error": f"LookupError: {widget.REPORT_GONE}"}]
+
+
+def test_the_output_is_the_static_report_marked_for_the_live_view(report: Report) -> None:
     view = widget.report_widget(report)
     bundle = widget.report_bundle(report, view)
-    assert bundle[widget.WIDGET_VIEW_MIME]["model_id"] == view.model_id
-    assert bundle["text/html"] == report._repr_html_()
+    assert set(bundle) == {"text/html", "text/plain"}  # no widget-view: nothing to be "not found"
+    assert bundle["text/html"] == f'<div class="{view.mount_class}">{report._repr_html_()}</div>'
+    assert view.mount_class == widget.MOUNT_CLASS_PREFIX + view.mount and len(view.mount) == 32
     assert bundle["text/plain"] == repr(report)
 
 
@@ -63,18 +87,28 @@ def test_a_terminal_shell_gets_the_plain_display(report: Report, monkeypatch: py
     assert shown == [((report,), {})]
     widget.display_report(report, _Shell(kernel=object()))
     (bundle,), options = shown[1]
-    assert options == {"raw": True} and widget.WIDGET_VIEW_MIME in bundle
+    assert options == {"raw": True} and widget.MOUNT_CLASS_PREFIX in bundle["text/html"]
+
+
+def test_apply_and_copy_get_the_code_exactly(report: Report) -> None:
+    long_code = "%%sqlprofile\n" + "x = 1  # \u200d\x1b[31m\n" * 3000
+    finding = dataclasses.replace(
+        report.findings[1], rewrite=dataclasses.replace(report.findings[1].rewrite, rewritten=long_code)
+    )
+    changed = dataclasses.replace(report, findings=[report.findings[0], finding])
+    view = widget.report_widget(changed)
+    cards = view.answer("findings", {})
+    (card,) = [c for c in cards if c["rewrite"]]
+    assert card["rewrite"]["code"] == long_code
 
 
 # -- Try it -----------------------------------------------------------------------------------
 
 
-def test_try_it_without_verification_says_so(report: Report, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setitem(sys.modules, "sqla_magic.analysis.verify", None)  # import fails
-    monkeypatch.delattr(sqla_magic.analysis, "verify", raising=False)  # even once imported elsewhere
-    outcome = widget.try_rewrite(report, 1, _Shell())
+def test_try_it_without_verification_says_so(report: Report) -> None:
+    outcome = widget.try_rewrite(report, 1, None)
     assert outcome == {"ok": False, "message": widget.VERIFY_MISSING, "rows": []}
-    assert widget.try_rewrite(report, 0, _Shell())["message"] == "This finding has no rewrite to try."
+    assert widget.try_rewrite(report, 0, None)["message"] == "This finding has no rewrite to try."
 
 
 @dataclasses.dataclass
@@ -93,17 +127,15 @@ class _Verification:
     same_result: Optional[bool] = None
 
 
-def test_try_it_compares_the_runs(report: Report, fake_verify: types.ModuleType) -> None:
+def test_try_it_compares_the_runs(report: Report) -> None:
     calls: list[tuple[Any, ...]] = []
 
-    def verify(finding: Any, report: Any, namespace: Any, *, memory: bool = True) -> _Verification:
-        calls.append((finding, report, namespace))
+    def verify(finding: Finding, report: Report) -> _Verification:
+        calls.append((finding, report))
         return _Verification(True, "", _Run(301, 0.5, 100), _Run(2, 0.1, 200), same_result=True)
 
-    fake_verify.verify = verify  # type: ignore[attr-defined]
-    shell = _Shell()
-    outcome = widget.try_rewrite(report, 1, shell)
-    assert calls == [(report.findings[1], report, shell.user_ns)]
+    outcome = widget.try_rewrite(report, 1, verify)
+    assert calls == [(report.findings[1], report)]
     assert outcome["ok"] is True
     rows = {row["label"]: row for row in outcome["rows"]}
     assert (rows["statements"]["before"], rows["statements"]["after"], rows["statements"]["better"]) == (
@@ -115,27 +147,26 @@ def test_try_it_compares_the_runs(report: Report, fake_verify: types.ModuleType)
     assert outcome["notes"] == ["Both versions give the same result."]
 
 
-def test_try_it_reports_a_refusal_or_a_failure(report: Report, fake_verify: types.ModuleType) -> None:
-    fake_verify.verify = lambda finding, report, namespace: _Verification(False, "the cell commits")  # type: ignore[attr-defined]
-    assert widget.try_rewrite(report, 1, _Shell())["message"] == "Not verified: the cell commits."
+def test_a_failed_verification_shows_only_the_error(report: Report) -> None:
+    refused = _Verification(False, "the cell commits", _Run(0, 0.1), _Run(0, 0.1))
+    assert widget.try_rewrite(report, 1, lambda finding, report: refused) == {
+        "ok": False,
+        "message": "Not verified: the cell commits.",
+        "rows": [],
+    }
 
-    def broken(finding: Any, report: Any, namespace: Any) -> Any:
+    def broken(finding: Finding, report: Report) -> Any:
         raise RuntimeError("database is locked")
 
-    fake_verify.verify = broken  # type: ignore[attr-defined]
-    message = widget.try_rewrite(report, 1, _Shell())["message"]
+    message = widget.try_rewrite(report, 1, broken)["message"]
     assert message == "The rewrite could not be tried: RuntimeError: database is locked"
 
 
-def test_the_verify_request_sends_an_index_and_gets_figures(
-    report: Report, fake_verify: types.ModuleType
-) -> None:
-    fake_verify.verify = lambda finding, report, namespace: _Verification(
-        True, "", _Run(3, 1.0), _Run(1, 0.5)
-    )  # type: ignore[attr-defined]
-    view = widget.report_widget(report, shell=_Shell())
-    sent: list[Any] = []
-    view.send = sent.append
+def test_the_verify_request_sends_an_index_and_gets_figures(report: Report) -> None:
+    view = widget.report_widget(
+        report, verify=lambda finding, report: _Verification(True, "", _Run(3, 1.0), _Run(1, 0.5))
+    )
+    sent = _replies(view)
     view._on_request(view, {"request": "verify", "id": "x", "args": {"finding": 1}}, [])
     assert sent[0]["payload"]["rows"][0]["label"] == "wall time"
 
