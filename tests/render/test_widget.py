@@ -71,25 +71,6 @@ def test_the_widget_holds_its_report_weakly_and_closes_with_it() -> None:
     assert sent == [{"reply_to": "c:1", "error": f"LookupError: {widget.REPORT_GONE}"}]
 
 
-def test_the_output_is_the_static_report_marked_for_the_live_view(report: Report) -> None:
-    view = widget.report_widget(report)
-    bundle = widget.report_bundle(report, view)
-    assert set(bundle) == {"text/html", "text/plain"}  # no widget-view: nothing to be "not found"
-    assert bundle["text/html"] == f'<div class="{view.mount_class}">{report._repr_html_()}</div>'
-    assert view.mount_class == widget.MOUNT_CLASS_PREFIX + view.mount and len(view.mount) == 32
-    assert bundle["text/plain"] == repr(report)
-
-
-def test_a_terminal_shell_gets_the_plain_display(report: Report, monkeypatch: pytest.MonkeyPatch) -> None:
-    shown: list[Any] = []
-    monkeypatch.setattr("IPython.display.display", lambda *args, **kwargs: shown.append((args, kwargs)))
-    widget.display_report(report, _Shell(kernel=None))
-    assert shown == [((report,), {})]
-    widget.display_report(report, _Shell(kernel=object()))
-    (bundle,), options = shown[1]
-    assert options == {"raw": True} and widget.MOUNT_CLASS_PREFIX in bundle["text/html"]
-
-
 def test_apply_and_copy_get_the_code_exactly(report: Report) -> None:
     long_code = "%%sqlprofile\n" + "x = 1  # \u200d\x1b[31m\n" * 3000
     finding = dataclasses.replace(

@@ -41,7 +41,6 @@ Nothing the browser sends is code or SQL: requests are a name with numbers.
 
 from __future__ import annotations
 
-import sys
 import uuid
 import weakref
 from collections.abc import Callable, Mapping
@@ -221,45 +220,3 @@ def _outcome(report: Report, result: Any) -> dict[str, Any]:
 
 def _field(result: Any, name: str) -> Any:
     return result.get(name) if isinstance(result, Mapping) else getattr(result, name, None)
-
-
-# -- display -------------------------------------------------------------------------------
-
-
-def report_bundle(report: Report, widget: Any = None) -> dict[str, Any]:
-    """The one output of a report: its static renderings, marked for the widget to mount on.
-
-    No widget-view entry: front ends would pick it and, once the kernel is gone, show
-    "model not found" instead of the report.  The live view is mounted by the widget's
-    own script on the element carrying `widget.mount_class`.
-    """
-    from sqla_magic.render.html import render_fragment
-    from sqla_magic.render.text import render_text
-
-    html = render_fragment(report)
-    if widget is not None:
-        html = f'<div class="{widget.mount_class}">{html}</div>'
-    return {"text/html": html, "text/plain": render_text(report)}
-
-
-def display_report(
-    report: Report,
-    shell: Any,
-    verify: Optional[Verify] = None,
-    schedule: Optional[Schedule] = None,
-) -> None:
-    """Show `report` with the live view in a notebook kernel, as text/HTML anywhere else."""
-    from IPython.display import display
-
-    if getattr(shell, "kernel", None) is None:  # terminal IPython: no front end for widgets
-        display(report)  # type: ignore[no-untyped-call]
-        return
-    try:
-        from sqla_magic._compat import cell_id
-
-        widget = report_widget(report, cell_id(shell), verify=verify, schedule=schedule)
-    except ImportError as problem:  # anywidget/ipywidgets missing: the static view still works
-        print(f"sqlprofile: showing the static report ({problem})", file=sys.stderr)
-        display(report)  # type: ignore[no-untyped-call]
-        return
-    display(report_bundle(report, widget), raw=True)  # type: ignore[no-untyped-call]

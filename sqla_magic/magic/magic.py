@@ -13,8 +13,11 @@ magics do, breaks `await` and reports a failed cell as a success.)  The register
 from __future__ import annotations
 
 import ast
+import builtins
 import dataclasses
+import keyword
 import linecache
+import os
 import sys
 from typing import Any, Optional
 
@@ -34,6 +37,11 @@ _START_CALL = "__import__('sqla_magic').magic.start_cell({args!r})\n"
 class _SqlProfileMagics(Magics):
     keep_reports = traitlets.Int(
         10, min=1, help="how many past reports to hold (sqla_magic.last_report() is the latest)"
+    ).tag(config=True)
+
+    user_packages = traitlets.List(
+        traitlets.Unicode(),
+        help="installed packages whose code counts as your own (where findings point, their rewrites)",
     ).tag(config=True)
 
     @traitlets.observe("keep_reports")
@@ -66,8 +74,9 @@ class _SqlProfileMagics(Magics):
         configuration, Python), every SQL statement, the call tree, memory, EXPLAIN
         plans and findings with rewrites.
         """
-        args = parse_argstring(self.sqlprofile, line)
+        args = parse_options(line)
         args.thresholds = self.thresholds()
+        args.user_packages = tuple(self.user_packages)
         if cell is None:
             code = " ".join(args.statement)
             if not code.strip():
@@ -120,6 +129,29 @@ SqlProfile = magics_class(type("SqlProfile", (_SqlProfileMagics,), _configurable
 """The `%%sqlprofile` magics; configure the rules with `%config SqlProfile.<threshold> = value`."""
 
 
+def parse_options(line: str) -> Any:
+    """The magic's options, with `-o NAME` checked and the `--save` path made usable.
+
+    IPython splits the line without removing quotes, so `--save "~/my report.html"`
+    arrives quoted; the quotes go and `~` is expanded, as a shell would do.
+    """
+    args = parse_argstring(_SqlProfileMagics.sqlprofile, line)
+    if args.output is not None:
+        name = args.output
+        if not name.isidentifier() or keyword.iskeyword(name):
+            raise UsageError(f"-o {name}: not a Python name to store the report under")
+        if hasattr(builtins, name):
+            raise UsageError(f"-o {name}: would hide the built-in {name}(); choose another name")
+    if args.save is not None:
+        path = args.save
+        if len(path) >= 2 and path[0] == path[-1] and path[0] in "'\"":
+            path = path[1:-1]
+        if not path.strip():
+            raise UsageError("--save needs a file name ending in .html or .json")
+        args.save = os.path.expanduser(path)
+    return args
+
+
 def _options(shell: Any, args: Any) -> Options:
     engines = None
     if args.engine:
@@ -141,6 +173,7 @@ def _options(shell: Any, args: Any) -> Options:
         explain=not args.no_explain,
         explain_analyze=args.explain_analyze,
         engines=engines,
+        user_packages=tuple(getattr(args, "user_packages", ())),
     )
 
 
@@ -180,9 +213,10 @@ def start_cell(arg_string: str) -> None:
     shell = get_ipython()
     if shell is None:
         raise RuntimeError("%%sqlprofile runs inside IPython")
-    args = parse_argstring(_SqlProfileMagics.sqlprofile, arg_string)
+    args = parse_options(arg_string)
     magics = _loaded_magics(shell)
     args.thresholds = magics.thresholds() if magics is not None else None
+    args.user_packages = tuple(magics.user_packages) if magics is not None else ()
     if args.statement:
         raise UsageError(f"unexpected arguments for %%sqlprofile: {' '.join(args.statement)}")
     options = _options(shell, args)
@@ -226,29 +260,16 @@ def _finish(shell: Any, args: Any, report: Report) -> None:
         except (OSError, ValueError) as problem:
             print(f"sqlprofile: could not save the report to {args.save}: {problem}", file=sys.stderr)
     if not args.quiet:
-        from sqla_magic._compat import main_thread_scheduler
-        from sqla_magic.render.widget import display_report
+        from sqla_magic.magic.display import display_report
 
         try:
-            schedule = main_thread_scheduler(getattr(shell, "kernel", None))
-            display_report(report, shell, verify=_verifier(shell), schedule=schedule)
+            display_report(report, shell)
         except Exception as problem:  # the cell's own outcome must not be lost to a renderer
             print(
                 f"sqlprofile: could not display the report ({type(problem).__name__}: {problem}); "
                 "it is stored in sqla_magic.last_report()",
                 file=sys.stderr,
             )
-
-
-def _verifier(shell: Any) -> Any:
-    """What Try it calls: the finding's original and rewritten cell run in the user namespace."""
-
-    def verify(finding: Any, report: Report) -> Any:
-        from sqla_magic.analysis.verify import verify as run
-
-        return run(finding, report, shell.user_ns)
-
-    return verify
 
 
 # -- the direct path: run_cell_magic / line magic -----------------------------------------
