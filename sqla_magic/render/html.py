@@ -85,6 +85,14 @@ def escape(value: object) -> str:
     return html.escape(str(value), quote=True)
 
 
+def prose(text: str) -> str:
+    """Escaped prose whose `backticked` parts (code, in the rules' messages) become <code>."""
+    parts = text.split("`")
+    if len(parts) % 2 == 0:  # unbalanced: leave it as written
+        return escape(text)
+    return "".join(f"<code>{escape(part)}</code>" if i % 2 else escape(part) for i, part in enumerate(parts))
+
+
 def render_fragment(report: Report) -> str:
     """A `<div>` with its own scoped style, for `_repr_html_` and notebook outputs."""
     return _Renderer(report).fragment()
@@ -259,7 +267,7 @@ class _Renderer:
         error = f'<div class="sm-error">{escape(statement.error)}</div>' if statement.error else ""
         sets = f" ({format_count(statement.param_sets)} sets)" if statement.param_sets > 1 else ""
         return (
-            f"<tr><td>{index}</td><td class='n'>{format_ms(statement.duration_s)}</td>"
+            f"<tr><td>#{index + 1}</td><td class='n'>{format_ms(statement.duration_s)}</td>"
             f"<td class='n'>{format_count(statement_rows(statement))}</td>"
             f"<td>{escape(statement.cache)}</td>"
             f"<td>{escape(statement.line if statement.line is not None else '')}</td>"
@@ -278,7 +286,7 @@ class _Renderer:
         for index in slowest_statements(report, MAX_SLOWEST):
             statement = report.statements[index]
             rows.append(
-                f"<tr><td>{index}</td><td class='n'>{format_ms(statement.duration_s)}</td>"
+                f"<tr><td>#{index + 1}</td><td class='n'>{format_ms(statement.duration_s)}</td>"
                 f"<td class='n'>{format_count(statement_rows(statement))}</td>"
                 f"<td>{escape(statement.cache)}</td>"
                 f"<td>{escape(statement.line if statement.line is not None else '')}</td>"
@@ -397,7 +405,7 @@ class _Renderer:
         return "\n".join(parts)
 
     def plan(self, plan: Plan) -> str:
-        where = f"statement #{plan.statement}" if plan.statement is not None else plan.fingerprint[:12]
+        where = f"statement #{plan.statement + 1}" if plan.statement is not None else plan.fingerprint[:12]
         kind = "EXPLAIN ANALYZE" if plan.analyzed else "EXPLAIN"
         warned_tables = {w.table for w in plan.warnings if w.table}
         parts = [
@@ -556,14 +564,16 @@ def _finding_card(finding: Finding) -> str:
         f' <span class="sm-tag">{escape(finding.severity)}</span>'
         f' <span class="sm-tag">{escape(finding.rule)}</span>'
         + (f' <span class="sm-muted">{escape(", ".join(where))}</span>' if where else "")
-        + f'<div style="white-space:pre-wrap">{escape(finding.message)}</div>'
+        + f'<div style="white-space:pre-wrap">{prose(finding.message)}</div>'
     ]
     if finding.rewrite is not None:
         if finding.rewrite.explanation:
-            parts.append(f"<div>{escape(finding.rewrite.explanation)}</div>")
+            parts.append(f"<div>{prose(finding.rewrite.explanation)}</div>")
         parts.append(_diff(finding.rewrite.diff().splitlines()))
     if finding.fix:
-        parts.append(f"<div>Fix:</div><pre>{escape(finding.fix)}</pre>")
+        code_only = "`" not in finding.fix
+        fix = f"<pre>{escape(finding.fix)}</pre>" if code_only else f"<div>{prose(finding.fix)}</div>"
+        parts.append(f"<div>Fix:</div>{fix}")
     parts.append("</div>")
     return "".join(parts)
 

@@ -176,10 +176,18 @@ def params_text(params: Any) -> str:
 def header(report: Report) -> dict[str, Any]:
     """The headline figures, the layer bar, and what each tab holds (for its label)."""
     figures: list[dict[str, Any]] = [
-        {"label": "wall time", "value": format_duration(report.wall_s)},
+        {
+            "label": "wall time",
+            "value": format_duration(report.wall_s),
+            "detail": "under the profiler, which slows Python code",
+        },
         {"label": "statements", "value": format_count(len(report.statements))},
         {"label": "rows", "value": format_count(report.rows)},
-        {"label": "ORM objects", "value": format_count(report.objects)},
+        {
+            "label": "ORM objects",
+            "value": format_count(report.objects),
+            "detail": "" if report.objects or not report.rows else "rows matched objects already held",
+        },
     ]
     if report.memory is not None:
         figures.append({"label": "peak memory", "value": format_bytes(report.memory.peak_bytes, signed=True)})
@@ -319,7 +327,7 @@ def _where(finding: Finding) -> str:
         where.append(f"{'line' if len(finding.lines) == 1 else 'lines'} {format_lines(finding.lines)}")
     if finding.statements:
         where.append(plural(len(finding.statements), "statement"))
-    return ", ".join(where)
+    return " · ".join(where)
 
 
 def _evidence(report: Report, finding: Finding) -> dict[str, Any]:
@@ -424,6 +432,7 @@ def group_row(report: Report, group: StatementGroup, group_id: int) -> dict[str,
 def execution_row(index: int, statement: Statement) -> dict[str, Any]:
     return {
         "index": index,
+        "number": index + 1,
         "ms": format_ms(statement.duration_s),
         "rows": format_count(statement_rows(statement)),
         "cache": statement.cache,
@@ -503,7 +512,7 @@ def plan_view(plan: Plan) -> dict[str, Any]:
                 {
                     "depth": depth,
                     "label": node.label,
-                    "detail": node.detail,
+                    "detail": _without_label(node.label, node.detail),
                     "figures": _plan_figures(node),
                     "warned": bool(node.filter_columns)
                     or (node.table is not None and node.table in warned_tables),
@@ -512,7 +521,7 @@ def plan_view(plan: Plan) -> dict[str, Any]:
             stack.extend((depth + 1, child) for child in reversed(node.children))
     return {
         "title": ("EXPLAIN ANALYZE" if plan.analyzed else "EXPLAIN")
-        + (f" of statement #{plan.statement}" if plan.statement is not None else ""),
+        + (f" of statement #{plan.statement + 1}" if plan.statement is not None else ""),
         "dialect": plan.dialect,
         "sql": one_line_sql(plan.sql, 140),
         "sql_tokens": sql_tokens(format_sql(plan.sql)) if plan.sql else [],
@@ -524,6 +533,13 @@ def plan_view(plan: Plan) -> dict[str, Any]:
         "nodes": nodes,
         "cut": plan.root is not None and len(nodes) >= MAX_PLAN_NODES,
     }
+
+
+def _without_label(label: str, detail: str) -> str:
+    """SQLite's detail repeats the operation ("SCAN customer" under "SCAN"): say it once."""
+    if detail.upper().startswith(label.upper() + " "):
+        return detail[len(label) + 1 :]
+    return "" if detail.strip().upper() == label.strip().upper() else detail
 
 
 def _plan_figures(node: PlanNode) -> str:

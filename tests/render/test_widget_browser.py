@@ -317,6 +317,134 @@ def test_copy_puts_the_rewrite_on_the_clipboard(page: Any) -> None:
     assert "selectinload" in page.evaluate("navigator.clipboard.readText()")
 
 
+# Every visible piece of text in the view, with its colour composited over the backgrounds
+# it is drawn on (translucent layers and opacity included), as WCAG 2 defines the ratio.
+CONTRAST = """(root) => {
+  const parse = (text) => {
+    const m = text.match(/rgba?\\(([^)]+)\\)/);
+    if (!m) return [0, 0, 0, 0];
+    const p = m[1].split(/[ ,\\/]+/).filter(Boolean).map(Number);
+    return [p[0], p[1], p[2], p.length > 3 ? p[3] : 1];
+  };
+  const over = (top, bottom) => {
+    const a = top[3];
+    return [0, 1, 2].map((i) => top[i] * a + bottom[i] * (1 - a)).concat([1]);
+  };
+  const page = parse(getComputedStyle(document.body).backgroundColor);
+  const backdrop = (el) => {
+    const layers = [];
+    for (let node = el; node && node !== document.documentElement; node = node.parentElement) {
+      layers.push(parse(getComputedStyle(node).backgroundColor));
+    }
+    let colour = page[3] > 0 ? page : [255, 255, 255, 1];
+    for (const layer of layers.reverse()) if (layer[3] > 0) colour = over(layer, colour);
+    return colour;
+  };
+  const opacity = (el) => {
+    let value = 1;
+    for (let node = el; node; node = node.parentElement) value *= Number(getComputedStyle(node).opacity);
+    return value;
+  };
+  const luminance = (c) => {
+    const [r, g, b] = c.slice(0, 3).map((v) => {
+      const s = v / 255;
+      return s <= 0.03928 ? s / 12.92 : Math.pow((s + 0.055) / 1.055, 2.4);
+    });
+    return 0.2126 * r + 0.7152 * g + 0.0722 * b;
+  };
+  const found = [];
+  for (const el of [root, ...root.querySelectorAll("*")]) {
+    const own = Array.from(el.childNodes).some((n) => n.nodeType === 3 && n.textContent.trim());
+    if (!own || !el.getClientRects().length || el.closest("button:disabled")) continue;
+    const style = getComputedStyle(el);
+    if (style.visibility === "hidden") continue;
+    const bg = backdrop(el);
+    const fg = parse(style.color);
+    const ink = over([fg[0], fg[1], fg[2], fg[3] * opacity(el)], bg);
+    const [hi, lo] = [luminance(ink), luminance(bg)].sort((a, b) => b - a);
+    const text = el.textContent.trim().slice(0, 40);
+    found.push({ ratio: (hi + 0.05) / (lo + 0.05), text, cls: el.className });
+  }
+  return found;
+}"""
+
+
+def _contrast(page: Any) -> list[dict[str, Any]]:
+    """Open every tab (and a statement's SQL) and measure all the text in the view."""
+    for name in ("statements", "tree", "memory", "explain", "orm", "findings"):
+        panel = _open_tab(page, name)
+        if name == "statements":
+            panel.locator(".sqm-group-row").first.click()
+            panel.locator(".sqm-detail-row:not([hidden]) .sqm-sql .sqm-kw").first.wait_for()
+    measured: list[dict[str, Any]] = []
+    for name in ("findings", "statements", "tree", "explain"):
+        page.locator(f".sqm .sqm-tab-{name}").first.click()
+        measured += page.evaluate(CONTRAST, page.locator(".sqm").first.element_handle())
+    return measured
+
+
+def _set_theme(page: Any, theme: str) -> None:
+    """Change JupyterLab's theme setting as the Settings menu would, then reload."""
+    status = page.evaluate(
+        """async (theme) => {
+            const xsrf = (document.cookie.match(/_xsrf=([^;]+)/) || [])[1] || "";
+            const response = await fetch("/lab/api/settings/@jupyterlab/apputils-extension:themes", {
+                method: "PUT",
+                headers: { "X-XSRFToken": decodeURIComponent(xsrf), "Content-Type": "application/json" },
+                body: JSON.stringify({ raw: JSON.stringify({ theme }) }),
+            });
+            return response.status;
+        }""",
+        theme,
+    )
+    assert status in (200, 204), status
+    page.reload()
+    page.wait_for_selector(".jp-Notebook .jp-Cell .cm-content")
+    page.wait_for_function(
+        "(light) => document.body.dataset.jpThemeLight === light", arg="false" if "Dark" in theme else "true"
+    )
+    page.wait_for_selector(".sqm-live .sqm-tabs")  # the kernel lives: the view comes back
+
+
+def test_text_contrast_in_the_light_and_dark_themes(page: Any) -> None:
+    for theme, name in (("JupyterLab Light", "light"), ("JupyterLab Dark", "dark")):
+        if name == "dark":
+            _set_theme(page, theme)
+        measured = _contrast(page)
+        assert len(measured) > 100, measured[:5]
+        weak = [m for m in measured if m["ratio"] < 4.5]
+        assert not weak, f"{name}: {weak[:10]}"
+        print(name, "lowest contrast", min(m["ratio"] for m in measured))
+        page.locator(".sqm").first.screenshot(path=str(ARTIFACTS / f"widget-{name}.png"))
+    _set_theme(page, "JupyterLab Light")
+
+
+def test_the_view_is_usable_in_a_600_px_output(page: Any) -> None:
+    viewport = page.viewport_size
+    output = page.locator(".jp-OutputArea-output:has(.sqm)").first
+    width = output.bounding_box()["width"]
+    page.set_viewport_size({"width": int(viewport["width"] - (width - 600)), "height": viewport["height"]})
+    try:
+        page.wait_for_function(
+            "(el) => Math.abs(el.getBoundingClientRect().width - 600) < 20", arg=output.element_handle()
+        )
+        statements = _open_tab(page, "statements")
+        view = page.locator(".sqm").first
+        assert view.evaluate("el => el.scrollWidth <= el.clientWidth + 1"), "the view overflows sideways"
+        right = output.bounding_box()["x"] + 600 + 20
+        sql = statements.locator(".sqm-sql-cell code").first
+        box = sql.bounding_box()
+        assert box["x"] + box["width"] <= right, (box, right)
+        toggle = statements.locator(".sqm-sql-cell .sqm-toggle").first.bounding_box()
+        assert abs(toggle["y"] - box["y"]) < 6, "the toggle sits on the SQL's first line"
+        assert "SELECT" in sql.inner_text()
+        view.screenshot(path=str(ARTIFACTS / "widget-600px.png"))
+        _open_tab(page, "findings")
+        page.locator(".sqm").first.screenshot(path=str(ARTIFACTS / "widget-600px-findings.png"))
+    finally:
+        page.set_viewport_size(viewport)
+
+
 def test_the_saved_output_is_the_static_report_only(lab: str, page: Any) -> None:
     """One output per report, and nothing in it that a front end could fail to find."""
     notebook = _saved(lab, page, "n_plus_one.ipynb")

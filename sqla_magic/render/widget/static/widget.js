@@ -45,6 +45,19 @@ function h(tag, cls, ...children) {
 }
 
 /**
+ * Prose from the kernel, where `backticks` quote code: the quoted parts become <code>.
+ * @param {string} tag
+ * @param {string} cls
+ * @param {string} text
+ * @returns {HTMLElement}
+ */
+function prose(tag, cls, text) {
+  const parts = String(text).split("`");
+  if (parts.length % 2 === 0) return h(tag, cls, text); // unbalanced: leave it as written
+  return h(tag, cls, ...parts.map((part, i) => (i % 2 ? h("code", "", part) : part)));
+}
+
+/**
  * @param {string} label
  * @param {(event: Event) => void} onClick
  * @param {string} [cls]
@@ -214,7 +227,7 @@ function findingCard(card, model, api) {
     h("span", "sqm-tag", "#" + card.number),
     h("span", "sqm-tag", card.rule),
     card.where ? h("span", "sqm-muted", card.where) : null));
-  box.append(h("div", "sqm-message", card.message));
+  box.append(prose("div", "sqm-message", card.message));
   const evidence = card.evidence;
   if (evidence.summary || card.lines.length) {
     const ev = h("details", "sqm-evidence", h("summary", "", "Evidence" + (evidence.summary ? ": " + evidence.summary : "")));
@@ -228,7 +241,7 @@ function findingCard(card, model, api) {
   }
   if (card.rewrite) {
     const rewrite = card.rewrite;
-    if (rewrite.explanation) box.append(h("div", "sqm-explanation", rewrite.explanation));
+    if (rewrite.explanation) box.append(prose("div", "sqm-explanation", rewrite.explanation));
     const diff = h("pre", "sqm-diff");
     rewrite.diff.forEach(([kind, text], i) => {
       diff.append(kind ? h("span", "sqm-d-" + kind, text) : text);
@@ -259,6 +272,8 @@ function findingCard(card, model, api) {
       if (mode.value === "replace") {
         notebook.cells[index].setSource(rewrite.code);
         status.textContent = "Replaced the profiled cell with the rewrite.";
+      } else if (index + 1 < notebook.cells.length && notebook.cells[index + 1].getSource() === rewrite.code) {
+        status.textContent = "The rewrite is already the cell below the profiled cell.";
       } else {
         notebook.insertCell(index + 1, { cell_type: "code", source: rewrite.code });
         status.textContent = "Inserted the rewrite below the profiled cell: run it to see the difference.";
@@ -288,7 +303,7 @@ function findingCard(card, model, api) {
   }
   if (card.fix) {
     const status = h("span", "sqm-status");
-    box.append(h("div", "sqm-fix-title", "Change outside the cell:"), h("pre", "sqm-fix", card.fix),
+    box.append(h("div", "sqm-fix-title", "Change outside the cell:"), prose("div", "sqm-fix", card.fix),
       h("div", "sqm-actions", button("Copy", async () => {
         status.textContent = (await copyText(card.fix_code || card.fix)) ? "Copied: " + (card.fix_code || card.fix) : "The browser refused the clipboard.";
       }, "sqm-copy"), status));
@@ -329,7 +344,7 @@ async function executionsInto(cell, api, group, page) {
   const rows = data.rows.map((row) => {
     const params = h("span", "", h("code", "", row.params), row.sets ? " (" + row.sets + " sets)" : "");
     if (row.error) params.append(h("div", "sqm-error", row.error));
-    return ["#" + row.index, row.ms, row.rows, row.cache, row.line, row.origin, params];
+    return ["#" + row.number, row.ms, row.rows, row.cache, row.line, row.origin, params];
   });
   cell.replaceChildren(
     sqlBlock(data.sql_tokens),
