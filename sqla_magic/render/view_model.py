@@ -179,7 +179,7 @@ def header(report: Report) -> dict[str, Any]:
         {
             "label": "wall time",
             "value": format_duration(report.wall_s),
-            "detail": "under the profiler, which slows Python code",
+            "detail": "under the profiler (slower than bare)",
         },
         {"label": "statements", "value": format_count(len(report.statements))},
         {"label": "rows", "value": format_count(report.rows)},

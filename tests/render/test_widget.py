@@ -20,12 +20,6 @@ from sqla_magic.render import widget
 anywidget = pytest.importorskip("anywidget")
 
 
-class _Shell:
-    def __init__(self, kernel: Any = None) -> None:
-        self.kernel = kernel
-        self.user_ns: dict[str, Any] = {"session": object()}
-
-
 def _replies(view: Any) -> list[Any]:
     sent: list[Any] = []
     view.send = sent.append

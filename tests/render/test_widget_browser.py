@@ -20,6 +20,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -374,17 +375,19 @@ def _contrast(page: Any) -> list[dict[str, Any]]:
     for name in ("statements", "tree", "memory", "explain", "orm", "findings"):
         panel = _open_tab(page, name)
         if name == "statements":
-            panel.locator(".sqm-group-row").first.click()
+            if panel.locator(".sqm-detail-row:not([hidden])").count() == 0:
+                panel.locator(".sqm-group-row").first.click()
             panel.locator(".sqm-detail-row:not([hidden]) .sqm-sql .sqm-kw").first.wait_for()
     measured: list[dict[str, Any]] = []
-    for name in ("findings", "statements", "tree", "explain"):
+    for name in ("statements", "tree", "explain", "findings"):
         page.locator(f".sqm .sqm-tab-{name}").first.click()
         measured += page.evaluate(CONTRAST, page.locator(".sqm").first.element_handle())
     return measured
 
 
-def _set_theme(page: Any, theme: str) -> None:
-    """Change JupyterLab's theme setting as the Settings menu would, then reload."""
+def _set_theme(lab: str, page: Any, theme: str) -> None:
+    """Change JupyterLab's theme setting as the Settings menu would; save and reload."""
+    _saved(lab, page, "n_plus_one.ipynb")
     status = page.evaluate(
         """async (theme) => {
             const xsrf = (document.cookie.match(/_xsrf=([^;]+)/) || [])[1] || "";
@@ -406,17 +409,17 @@ def _set_theme(page: Any, theme: str) -> None:
     page.wait_for_selector(".sqm-live .sqm-tabs")  # the kernel lives: the view comes back
 
 
-def test_text_contrast_in_the_light_and_dark_themes(page: Any) -> None:
+def test_text_contrast_in_the_light_and_dark_themes(lab: str, page: Any) -> None:
     for theme, name in (("JupyterLab Light", "light"), ("JupyterLab Dark", "dark")):
         if name == "dark":
-            _set_theme(page, theme)
+            _set_theme(lab, page, theme)
         measured = _contrast(page)
         assert len(measured) > 100, measured[:5]
         weak = [m for m in measured if m["ratio"] < 4.5]
         assert not weak, f"{name}: {weak[:10]}"
         print(name, "lowest contrast", min(m["ratio"] for m in measured))
         page.locator(".sqm").first.screenshot(path=str(ARTIFACTS / f"widget-{name}.png"))
-    _set_theme(page, "JupyterLab Light")
+    _set_theme(lab, page, "JupyterLab Light")
 
 
 def test_the_view_is_usable_in_a_600_px_output(page: Any) -> None:
@@ -459,9 +462,14 @@ def _saved(lab: str, page: Any, name: str) -> Any:
     page.keyboard.press("Control+s")
     deadline = time.monotonic() + 30
     while True:
-        with urllib.request.urlopen(f"{lab}/api/contents/{name}") as response:
-            notebook = json.load(response)["content"]
-        if any(c.get("outputs") for c in notebook["cells"]) or time.monotonic() > deadline:
+        try:
+            with urllib.request.urlopen(f"{lab}/api/contents/{name}") as response:
+                notebook = json.load(response)["content"]
+        except urllib.error.HTTPError:  # read while the server was writing it
+            notebook = {"cells": []}
+        outputs = [o for c in notebook["cells"] for o in c.get("outputs", [])]
+        shown = any(o.get("output_type") == "display_data" for o in outputs)
+        if shown or time.monotonic() > deadline:
             return notebook
         time.sleep(0.5)
 
@@ -489,7 +497,11 @@ def _restart_kernel_and_reload(lab: str, page: Any, name: str) -> None:
 
 def _assert_static_report(page: Any, name: str) -> None:
     static = page.locator(".jp-OutputArea-output .sqla-magic-report").first
-    static.wait_for(state="visible")
+    try:
+        static.wait_for(state="visible")
+    except Exception:
+        page.screenshot(path=str(ARTIFACTS / f"widget-reopened-{name}-missing.png"))
+        raise
     page.wait_for_function("() => document.querySelector('.jp-Notebook .jp-OutputArea') !== null")
     time.sleep(3)  # time for a widget manager to (wrongly) replace it
     text = static.inner_text()
