@@ -90,7 +90,7 @@ class Profiler:
     def start(self, running_frame: Optional[types.FrameType] = None) -> None:
         options = self.options
         self._direct_calls = running_frame is not None
-        self._started_at = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
+        self._started_at = datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")
         self._showwarning = warnings.showwarning
         warnings.showwarning = self._record_warning  # type: ignore[assignment]
         if options.memory_lines and options.memory:
@@ -104,16 +104,26 @@ class Profiler:
             self._peak.start()
         self.recorder.__enter__()
         if options.call_tree:
-            if sys.getprofile() is not None:
-                self.notes.append("call tree not recorded: another profiler is active in this thread")
-            else:
-                # C functions are left out: their time stays in their Python caller's self
-                # time, and leaving them out takes a tenth off the profiling overhead.
-                self._cprofile = cProfile.Profile(builtins=False)
-                self._cprofile.enable()
+            self._cprofile = self._start_call_tree()
         self._running = True
         self._wall0 = time.perf_counter()
         self._cpu0 = time.process_time()
+
+    def _start_call_tree(self) -> Optional[cProfile.Profile]:
+        """A running cProfile, or None and a note when another profiler holds the hook."""
+        other = other_profiler()
+        if other is not None:
+            self.notes.append(f"call tree not recorded: another profiler is active ({other})")
+            return None
+        # C functions are left out: their time stays in their Python caller's self
+        # time, and leaving them out takes a tenth off the profiling overhead.
+        profiler = cProfile.Profile(builtins=False)
+        try:
+            profiler.enable()
+        except (ValueError, RuntimeError) as problem:  # taken between the check and here
+            self.notes.append(f"call tree not recorded: {problem}")
+            return None
+        return profiler
 
     def stop(self, error: Optional[BaseException] = None) -> Recording:
         """Stop every recorder and build the report (findings and plans included)."""
@@ -200,6 +210,20 @@ class Profiler:
         if peak is not None and self._peak is not None:
             return Memory(peak_bytes=peak, method="rss", start_bytes=self._peak.start_bytes)
         return None
+
+
+def other_profiler() -> Optional[str]:
+    """Who already profiles this process, if anyone: a `sys.setprofile` hook in this
+    thread, or (Python 3.12+, where cProfile runs on `sys.monitoring`) the tool holding
+    the profiler slot, which is process-wide."""
+    if sys.getprofile() is not None:
+        return "a sys.setprofile hook in this thread"
+    monitoring = getattr(sys, "monitoring", None)
+    if monitoring is not None:
+        tool = monitoring.get_tool(monitoring.PROFILER_ID)
+        if tool is not None:
+            return str(tool)
+    return None
 
 
 class _Places:

@@ -1,8 +1,8 @@
 """What the front end is given: one output per report, and the live view's kernel side.
 
 Renderers return strings or a widget and know nothing of IPython; choosing between them
-for the running shell, reading the cell id the kernel saw, and handing the widget what
-runs user code (verification, on the kernel's main thread) happen here.
+for the running shell, reading the cell id the kernel saw, and giving the widget its way
+to run on the kernel's main thread happen here.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from __future__ import annotations
 import sys
 from typing import Any, Optional
 
-from sqla_magic.model import Finding, Report
+from sqla_magic.model import Report
 
 
 def report_bundle(report: Report, widget: Any = None) -> dict[str, Any]:
@@ -30,8 +30,11 @@ def report_bundle(report: Report, widget: Any = None) -> dict[str, Any]:
     return {"text/html": html, "text/plain": render_text(report)}
 
 
-def display_report(report: Report, shell: Any) -> None:
-    """Show `report` with the live view in a notebook kernel, as text/HTML anywhere else."""
+def display_report(report: Report, shell: Any, verify: Any = None) -> None:
+    """Show `report` with the live view in a notebook kernel, as text/HTML anywhere else.
+
+    `verify` is what the view's Try it calls; the view runs it on the kernel's main thread.
+    """
     from IPython.display import display
 
     kernel = getattr(shell, "kernel", None)
@@ -43,24 +46,13 @@ def display_report(report: Report, shell: Any) -> None:
         from sqla_magic.render.widget import report_widget
 
         widget = report_widget(
-            report, cell_id(shell), verify=verifier(shell), schedule=main_thread_scheduler(kernel)
+            report, cell_id(shell), verify=verify, schedule=main_thread_scheduler(kernel)
         )
     except ImportError as problem:  # anywidget/ipywidgets missing: the static view still works
         print(f"sqlprofile: showing the static report ({problem})", file=sys.stderr)
         display(report)
         return
     display(report_bundle(report, widget), raw=True)
-
-
-def verifier(shell: Any) -> Any:
-    """What Try it calls: the finding's original and rewritten cell, run in the user namespace."""
-
-    def verify(finding: Finding, report: Report) -> Any:
-        from sqla_magic.analysis.verify import verify as run
-
-        return run(finding, report, shell.user_ns)
-
-    return verify
 
 
 def cell_id(shell: Any) -> Optional[str]:

@@ -19,7 +19,7 @@ import keyword
 import linecache
 import os
 import sys
-from typing import Any, Optional
+from typing import TYPE_CHECKING, Any, Optional
 
 import traitlets
 from IPython.core.error import UsageError
@@ -27,8 +27,10 @@ from IPython.core.magic import Magics, cell_magic, line_magic, magics_class
 from IPython.core.magic_arguments import argument, magic_arguments, parse_argstring
 
 from sqla_magic.analysis.thresholds import Thresholds
-from sqla_magic.capture.run import Options, Profiler, keep_reports, remember
 from sqla_magic.model import Report
+
+if TYPE_CHECKING:
+    from sqla_magic.capture.run import Options, Profiler
 
 _PREFIX = "%%sqlprofile"
 _START_CALL = "__import__('sqla_magic').magic.start_cell({args!r})\n"
@@ -46,6 +48,8 @@ class _SqlProfileMagics(Magics):
 
     @traitlets.observe("keep_reports")
     def _keep_reports_changed(self, change: Any) -> None:
+        from sqla_magic.capture.run import keep_reports
+
         keep_reports(change["new"])
 
     @magic_arguments()
@@ -153,6 +157,8 @@ def parse_options(line: str) -> Any:
 
 
 def _options(shell: Any, args: Any) -> Options:
+    from sqla_magic.capture.run import Options
+
     engines = None
     if args.engine:
         try:
@@ -220,6 +226,8 @@ def start_cell(arg_string: str) -> None:
     if args.statement:
         raise UsageError(f"unexpected arguments for %%sqlprofile: {' '.join(args.statement)}")
     options = _options(shell, args)
+    from sqla_magic.capture.run import Profiler
+
     if _current is not None:  # a previous cell never reached post_run_cell
         _current.profiler.stop()
         _current = None
@@ -251,6 +259,8 @@ def post_run_cell(result: Any) -> None:
 
 
 def _finish(shell: Any, args: Any, report: Report) -> None:
+    from sqla_magic.capture.run import remember
+
     remember(report)
     if args.output:
         shell.user_ns[args.output] = report
@@ -263,13 +273,24 @@ def _finish(shell: Any, args: Any, report: Report) -> None:
         from sqla_magic.magic.display import display_report
 
         try:
-            display_report(report, shell)
+            display_report(report, shell, verify=_verifier(shell))
         except Exception as problem:  # the cell's own outcome must not be lost to a renderer
             print(
                 f"sqlprofile: could not display the report ({type(problem).__name__}: {problem}); "
                 "it is stored in sqla_magic.last_report()",
                 file=sys.stderr,
             )
+
+
+def _verifier(shell: Any) -> Any:
+    """What the widget's Try it calls: `verify` on this kernel's namespace."""
+
+    def verify_in_namespace(finding: Any) -> Any:
+        from sqla_magic.verify import verify
+
+        return verify(finding, namespace=shell.user_ns)
+
+    return verify_in_namespace
 
 
 # -- the direct path: run_cell_magic / line magic -----------------------------------------
@@ -290,6 +311,8 @@ def _run_source(shell: Any, args: Any, source: str, first_line: int) -> Any:
     assert last is None or isinstance(last, ast.Expr)
     body = compile(tree, filename, "exec")
     tail = compile(ast.Expression(last.value), filename, "eval") if last is not None else None
+    from sqla_magic.capture.run import Profiler
+
     profiler = Profiler(options, (filename,), padded)
     profiler.start()
     error: Optional[BaseException] = None

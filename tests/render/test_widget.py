@@ -105,12 +105,12 @@ class _Verification:
 def test_try_it_compares_the_runs(report: Report) -> None:
     calls: list[tuple[Any, ...]] = []
 
-    def verify(finding: Finding, report: Report) -> _Verification:
-        calls.append((finding, report))
+    def verify(finding: Finding) -> _Verification:
+        calls.append((finding,))
         return _Verification(True, "", _Run(301, 0.5, 100), _Run(2, 0.1, 200), same_result=True)
 
     outcome = widget.try_rewrite(report, 1, verify)
-    assert calls == [(report.findings[1], report)]
+    assert calls == [(report.findings[1],)]
     assert outcome["ok"] is True
     rows = {row["label"]: row for row in outcome["rows"]}
     assert (rows["statements"]["before"], rows["statements"]["after"], rows["statements"]["better"]) == (
@@ -124,13 +124,13 @@ def test_try_it_compares_the_runs(report: Report) -> None:
 
 def test_a_failed_verification_shows_only_the_error(report: Report) -> None:
     refused = _Verification(False, "the cell commits", _Run(0, 0.1), _Run(0, 0.1))
-    assert widget.try_rewrite(report, 1, lambda finding, report: refused) == {
+    assert widget.try_rewrite(report, 1, lambda finding: refused) == {
         "ok": False,
         "message": "Not verified: the cell commits.",
         "rows": [],
     }
 
-    def broken(finding: Finding, report: Report) -> Any:
+    def broken(finding: Finding) -> Any:
         raise RuntimeError("database is locked")
 
     message = widget.try_rewrite(report, 1, broken)["message"]
@@ -139,7 +139,7 @@ def test_a_failed_verification_shows_only_the_error(report: Report) -> None:
 
 def test_the_verify_request_sends_an_index_and_gets_figures(report: Report) -> None:
     view = widget.report_widget(
-        report, verify=lambda finding, report: _Verification(True, "", _Run(3, 1.0), _Run(1, 0.5))
+        report, verify=lambda finding: _Verification(True, "", _Run(3, 1.0), _Run(1, 0.5))
     )
     sent = _replies(view)
     view._on_request(view, {"request": "verify", "id": "x", "args": {"finding": 1}}, [])

@@ -32,8 +32,9 @@ One-click rewrites, and why they work the way they do:
   route for front ends the widget cannot drive: it runs as an ordinary cell, where
   `set_next_input` is safe.
 - **Try it** sends only the finding's index; the kernel re-runs the rewrite it already
-  holds with the `verify` callback the display code hands the widget, and answers with
-  before/after figures, or only the reason when it could not verify.
+  holds with the `verify` callback the magic hands in (`sqla_magic.verify`, bound to the
+  user namespace), on the kernel's main thread, and answers with before/after figures, or
+  only the reason when it could not verify.
 - **Copy** is `navigator.clipboard.writeText` from the click handler.
 
 Nothing the browser sends is code or SQL: requests are a name with numbers.
@@ -57,13 +58,14 @@ MOUNT_CLASS_PREFIX = "sqm-mount-"
 """The static report's root carries this class plus the widget's token; the script mounts there."""
 
 VERIFY_MISSING = (
-    "Trying a rewrite needs sqla_magic's verification, which this installation does not have. "
+    "Trying a rewrite needs the kernel that made this report. "
     "Use Apply (or %sqlprofile_apply N) and run the new cell with %%sqlprofile to compare."
 )
 REPORT_GONE = "This report is no longer held by the kernel (only the last few are kept)."
 
-Verify = Callable[[Finding, Report], Any]
-"""Runs a finding's original and rewritten cell and returns the verification result."""
+Verify = Callable[[Finding], Any]
+"""Re-runs a finding's cell and its rewrite (the magic hands in `sqla_magic.verify.verify`
+bound to the user namespace); returns a `Verification` or anything with its fields."""
 Schedule = Callable[[Callable[[], None]], None]
 """Runs a job later on the kernel's main thread, one job or cell at a time."""
 
@@ -184,7 +186,7 @@ def try_rewrite(report: Report, index: int, verify: Optional[Verify]) -> dict[st
     if verify is None:
         return {"ok": False, "message": VERIFY_MISSING, "rows": []}
     try:
-        result = verify(report.findings[index], report)
+        result = verify(report.findings[index])
     except Exception as problem:
         message = f"The rewrite could not be tried: {type(problem).__name__}: {problem}"
         return {"ok": False, "message": message, "rows": []}
@@ -199,7 +201,8 @@ def _outcome(report: Report, result: Any) -> dict[str, Any]:
         before, after = _field(result, "before"), _field(result, "after")
     verified = _field(result, "verified")
     reason = _field(result, "reason")
-    notes = []
+    notice = _field(result, "notice")
+    notes = [notice] if isinstance(notice, str) and notice else []
     same_result = _field(result, "same_result")
     if same_result is True:
         notes.append("Both versions give the same result.")
