@@ -458,20 +458,21 @@ def test_the_saved_output_is_the_static_report_only(lab: str, page: Any) -> None
 
 
 def _saved(lab: str, page: Any, name: str) -> Any:
-    page.locator(".jp-Notebook").first.click()
-    page.keyboard.press("Control+s")
-    deadline = time.monotonic() + 30
+    """Save the notebook (Ctrl+S, again until the file has the report's output) and read it back."""
+    deadline = time.monotonic() + 60
     while True:
+        page.locator(".jp-Notebook .jp-Cell .jp-InputPrompt").first.click()
+        page.keyboard.press("Control+s")
+        time.sleep(2)
         try:
             with urllib.request.urlopen(f"{lab}/api/contents/{name}") as response:
                 notebook = json.load(response)["content"]
         except urllib.error.HTTPError:  # read while the server was writing it
-            notebook = {"cells": []}
+            continue
         outputs = [o for c in notebook["cells"] for o in c.get("outputs", [])]
-        shown = any(o.get("output_type") == "display_data" for o in outputs)
-        if shown or time.monotonic() > deadline:
+        if any(o.get("output_type") == "display_data" for o in outputs):
             return notebook
-        time.sleep(0.5)
+        assert time.monotonic() < deadline, f"{name} was not saved with its outputs"
 
 
 def _restart_kernel_and_reload(lab: str, page: Any, name: str) -> None:
