@@ -196,10 +196,14 @@ def _run_notebook(context: Any, url: str) -> Any:
     page.goto(url)
     page.wait_for_selector(".jp-Notebook .jp-Cell .cm-content")
     _accept_kernel_dialog(page)
-    page.locator(".jp-Notebook .jp-Cell").first.click()
-    page.keyboard.press("Escape")
-    page.keyboard.press("Shift+Enter")
-    page.keyboard.press("Shift+Enter")
+    for index in range(2):  # each cell, once the previous one has run (a busy page drops keys)
+        page.locator(".jp-Notebook .jp-Cell").nth(index).locator(".jp-InputPrompt").click()
+        page.keyboard.press("Shift+Enter")
+        page.wait_for_function(
+            """(i) => /\\[\\d+\\]/.test(document.querySelectorAll('.jp-Notebook .jp-Cell')[i]
+                .querySelector('.jp-InputPrompt').textContent)""",
+            arg=index,
+        )
     try:
         page.wait_for_selector(".sqm .sqm-tabs", timeout=TIMEOUT_MS)
     except Exception:
