@@ -56,6 +56,9 @@ class _SqlProfileMagics(Magics):
         "--redact", action="store_true", help="with --save: replace parameter values with ? in the file"
     )
     @argument("--quiet", action="store_true", help="display nothing (the report is still stored)")
+    @argument(
+        "--compare", metavar="NAME", help="also show how this run differs from the report stored as NAME"
+    )
     @argument("statement", nargs="*", help="the statement to profile (line magic)")
     @line_magic("sqlprofile")
     @cell_magic("sqlprofile")  # type: ignore[arg-type]
@@ -72,9 +75,11 @@ class _SqlProfileMagics(Magics):
             code = " ".join(args.statement)
             if not code.strip():
                 raise UsageError("%sqlprofile needs a statement; use %%sqlprofile for a whole cell")
+            args.baseline = _baseline(self.shell, args)
             return _run_source(self.shell, args, code, first_line=1)
         if args.statement:
             raise UsageError(f"unexpected arguments for %%sqlprofile: {' '.join(args.statement)}")
+        args.baseline = _baseline(self.shell, args)
         return _run_source(self.shell, args, cell, first_line=2)
 
     @magic_arguments()
@@ -144,6 +149,16 @@ def _options(shell: Any, args: Any) -> Options:
     )
 
 
+def _baseline(shell: Any, args: Any) -> Optional[Report]:
+    """The report `--compare NAME` names, taken before the run (`-o` may reuse the name)."""
+    if not args.compare:
+        return None
+    stored = shell.user_ns.get(args.compare)
+    if not isinstance(stored, Report):
+        raise UsageError(f"--compare {args.compare}: no report of that name (store one with -o NAME)")
+    return stored
+
+
 # -- the cell path: transformer + post_run_cell ----------------------------------------
 
 
@@ -186,6 +201,7 @@ def start_cell(arg_string: str) -> None:
     if args.statement:
         raise UsageError(f"unexpected arguments for %%sqlprofile: {' '.join(args.statement)}")
     options = _options(shell, args)
+    args.baseline = _baseline(shell, args)
     if _current is not None:  # a previous cell never reached post_run_cell
         _current.profiler.stop()
         _current = None
@@ -236,6 +252,14 @@ def _finish(shell: Any, args: Any, report: Report) -> None:
                 "it is stored in sqla_magic.last_report()",
                 file=sys.stderr,
             )
+    baseline = getattr(args, "baseline", None)
+    if baseline is not None and not args.quiet:
+        from IPython.display import display
+
+        try:
+            display(baseline.compare(report, names=(args.compare, "this run")))
+        except Exception as problem:
+            print(f"sqlprofile: could not compare ({type(problem).__name__}: {problem})", file=sys.stderr)
 
 
 # -- the direct path: run_cell_magic / line magic -----------------------------------------
