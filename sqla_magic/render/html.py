@@ -14,6 +14,7 @@ import html
 import json
 import re
 from collections.abc import Iterable, Mapping
+from pathlib import Path
 from typing import Any, Optional
 
 import sqlparse
@@ -72,48 +73,8 @@ SEVERITY_CLASSES: Mapping[str, str] = {"high": "sm-high", "medium": "sm-medium",
 
 ROOT_CLASS = "sqla-magic-report"
 
-STYLE = """
-.R{font-family:-apple-system,BlinkMacSystemFont,"Segoe UI",Roboto,Helvetica,Arial,sans-serif;
- font-size:13px;line-height:1.4;color:inherit;max-width:1200px}
-.R h2{font-size:16px;margin:0 0 6px 0}
-.R h3{font-size:14px;margin:16px 0 6px 0;border-bottom:1px solid rgba(127,127,127,.35);padding-bottom:2px}
-.R pre,.R code{font-family:SFMono-Regular,Menlo,Consolas,"Liberation Mono",monospace;font-size:12px}
-.R pre{margin:4px 0;padding:6px 8px;background:rgba(127,127,127,.10);border-radius:4px;
- white-space:pre-wrap;word-break:break-word;overflow-x:auto}
-.R table{border-collapse:collapse;margin:4px 0}
-.R th,.R td{padding:2px 8px;text-align:left;vertical-align:top;border-bottom:1px solid rgba(127,127,127,.2)}
-.R th{font-weight:600}
-.R td.n,.R th.n{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
-.R summary{cursor:pointer}
-.R .sm-muted{opacity:.7}
-.R .sm-figures{display:flex;flex-wrap:wrap;gap:8px;margin:6px 0}
-.R .sm-figure{padding:4px 10px;border-radius:4px;background:rgba(127,127,127,.12);min-width:70px}
-.R .sm-figure b{display:block;font-size:16px}
-.R .sm-error{padding:6px 10px;margin:6px 0;border-left:4px solid #d62728;background:rgba(214,39,40,.10)}
-.R .sm-bar{display:flex;height:22px;border-radius:4px;overflow:hidden;margin:4px 0}
-.R .sm-bar span{color:#fff;font-size:11px;line-height:22px;white-space:nowrap;overflow:hidden;
- text-overflow:clip;padding-left:4px;box-sizing:border-box}
-.R .sm-swatch{display:inline-block;width:10px;height:10px;border-radius:2px;margin-right:4px}
-.R .sm-tree details>div{margin-left:16px}
-.R .sm-tree .sm-leaf{padding-left:14px}
-.R .sm-tree{font-family:SFMono-Regular,Menlo,Consolas,monospace;font-size:12px;white-space:nowrap}
-.R .sm-tree .n{display:inline-block;width:70px;text-align:right;margin-right:6px}
-.R .sm-share{display:inline-block;width:60px;height:8px;margin:0 6px;background:rgba(127,127,127,.2)}
-.R .sm-share span{display:block;height:8px;background:#4e79a7}
-.R .sm-tag{display:inline-block;padding:0 4px;border-radius:3px;font-size:11px;
- background:rgba(127,127,127,.2);margin-left:4px}
-.R .sm-card{border-left:4px solid #999;padding:6px 10px;margin:8px 0;background:rgba(127,127,127,.07)}
-.R .sm-high{border-left-color:#d62728}
-.R .sm-medium{border-left-color:#ff7f0e}
-.R .sm-low{border-left-color:#1f77b4}
-.R .sm-diff .sm-add{color:#1a7f37}
-.R .sm-diff .sm-del{color:#cf222e}
-.R .sm-diff .sm-hunk{color:#6f42c1}
-.R .sm-warn{background:rgba(255,127,14,.18)}
-.R .sm-plan ul{margin:2px 0;padding-left:18px}
-.R .sm-plan li{list-style:square}
-.R .sm-more{font-style:italic;opacity:.75}
-"""
+STYLE = (Path(__file__).parent / "static" / "report.css").read_text(encoding="utf-8")
+"""The report's own style, scoped to ROOT_CLASS; kept as a real .css file beside this module."""
 
 
 def escape(value: object) -> str:
@@ -160,9 +121,8 @@ class _Renderer:
             self.warnings(),
             self.notes(),
         ]
-        style = STYLE.replace(".R", f".{ROOT_CLASS}")
         body = "\n".join(section for section in sections if section)
-        return f'<div class="{ROOT_CLASS}">\n<style>{style}</style>\n{body}\n</div>'
+        return f'<div class="{ROOT_CLASS}">\n<style>{STYLE}</style>\n{body}\n</div>'
 
     # -- header -------------------------------------------------------------------------
 

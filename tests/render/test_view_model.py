@@ -12,7 +12,9 @@ from conftest import CELL, REWRITTEN, make_report, node
 from sqla_magic.model import CallNode, Finding, Memory, Report, Statement
 from sqla_magic.render import view_model
 from sqla_magic.render.view_model import ReportView, clean_text, rewrite_source, sql_tokens
-from sqla_magic.render.widget_front import ESM
+from sqla_magic.render.widget import STATIC
+
+ESM = (STATIC / "widget.js").read_text(encoding="utf-8")
 
 
 def _strings(value: Any) -> list[str]:

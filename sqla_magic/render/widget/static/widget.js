@@ -1,15 +1,8 @@
-# ruff: noqa: E501  (JavaScript and CSS, not Python)
-"""The browser half of the notebook view: an anywidget ES module and its style, as strings.
+// The browser half of the notebook view (an anywidget ES module), with no build step.
+// It only lays out what the kernel sends: every piece of report data goes into the page as
+// text (append(string) / textContent), never parsed as markup. What it sends back is a
+// request name with numbers (a page, a node id, a finding index), never code or SQL.
 
-Kept as Python strings so there is no JavaScript build step.  The module only lays out
-what the kernel sends: every piece of report data goes into the page as text
-(`append(string)` / `textContent`), never through `innerHTML`.  What it sends back is a
-request name with numbers (a page, a node id, a finding index), never code or SQL.
-"""
-
-from __future__ import annotations
-
-ESM = r"""
 const TABS = [
   ["findings", "Findings"], ["statements", "Statements"], ["tree", "Call tree"],
   ["memory", "Memory"], ["explain", "EXPLAIN"], ["orm", "ORM cost"],
@@ -522,95 +515,3 @@ function render({ model, el }) {
 }
 
 export default { render };
-"""
-
-CSS = """
-.sqm{font-family:var(--jp-ui-font-family,-apple-system,BlinkMacSystemFont,"Segoe UI",Roboto,sans-serif);
- font-size:13px;line-height:1.4;color:var(--jp-ui-font-color1,#222);max-width:1200px;
- --sqm-subtle:rgba(127,127,127,.12);--sqm-line:rgba(127,127,127,.25)}
-.sqm code,.sqm pre,.sqm-tree{font-family:var(--jp-code-font-family,SFMono-Regular,Menlo,Consolas,monospace);font-size:12px}
-.sqm pre{margin:4px 0;padding:6px 8px;background:var(--sqm-subtle);border-radius:4px;white-space:pre-wrap;word-break:break-word}
-.sqm-title{margin-bottom:4px}
-.sqm-muted{opacity:.72}
-.sqm-figures{display:flex;flex-wrap:wrap;gap:8px;margin:6px 0}
-.sqm-figure{padding:4px 12px;border-radius:4px;background:var(--sqm-subtle);min-width:80px}
-.sqm-figure b{display:block;font-size:18px;font-variant-numeric:tabular-nums}
-.sqm-figure.sqm-alert{background:rgba(214,39,40,.14)}
-.sqm-detail{display:block;font-size:11px;opacity:.8}
-.sqm-bar{display:flex;height:24px;border-radius:4px;overflow:hidden;margin:6px 0 2px 0}
-.sqm-segment{color:#fff;font-size:11px;line-height:24px;padding-left:5px;white-space:nowrap;overflow:hidden;box-sizing:border-box}
-.sqm-legend{display:flex;flex-wrap:wrap;gap:12px;font-size:12px;margin-bottom:4px}
-.sqm-swatch{display:inline-block;width:10px;height:10px;border-radius:2px;margin-right:4px;vertical-align:-1px}
-.sqm-error{padding:6px 10px;margin:6px 0;border-left:4px solid #d62728;background:rgba(214,39,40,.10)}
-.sqm-notes summary{cursor:pointer;opacity:.8}
-.sqm-tabs{display:flex;gap:2px;border-bottom:2px solid var(--sqm-line);margin-top:10px;flex-wrap:wrap}
-.sqm-tab{border:none;background:transparent;color:inherit;padding:6px 12px;cursor:pointer;font:inherit;border-bottom:2px solid transparent;margin-bottom:-2px}
-.sqm-tab:hover{background:var(--sqm-subtle)}
-.sqm-tab.sqm-active{border-bottom-color:var(--jp-brand-color1,#1976d2);font-weight:600}
-.sqm-count{margin-left:6px;padding:0 6px;border-radius:8px;background:var(--sqm-subtle);font-size:11px;font-weight:400}
-.sqm-panel{padding:8px 2px;max-height:640px;overflow:auto}
-.sqm-button{font:inherit;padding:3px 10px;border-radius:4px;border:1px solid var(--sqm-line);background:var(--jp-layout-color1,#fff);color:inherit;cursor:pointer}
-.sqm-button:hover{background:var(--sqm-subtle)}
-.sqm-button:disabled{opacity:.5;cursor:default}
-.sqm-primary{background:var(--jp-brand-color1,#1976d2);border-color:var(--jp-brand-color1,#1976d2);color:#fff}
-.sqm-primary:hover{background:var(--jp-brand-color0,#0d47a1)}
-.sqm-card{border-left:4px solid #999;padding:8px 12px;margin:0 0 10px 0;background:rgba(127,127,127,.06);border-radius:0 4px 4px 0}
-.sqm-card.sqm-high{border-left-color:#d62728}.sqm-card.sqm-medium{border-left-color:#ff7f0e}.sqm-card.sqm-low{border-left-color:#1f77b4}
-.sqm-card-head{display:flex;flex-wrap:wrap;align-items:center;gap:6px}
-.sqm-card-title{font-size:14px}
-.sqm-badge{color:#fff;border-radius:3px;padding:0 6px;font-size:11px;text-transform:uppercase;font-weight:600}
-.sqm-badge-high{background:#d62728}.sqm-badge-medium{background:#e07000}.sqm-badge-low{background:#1f77b4}
-.sqm-tag{display:inline-block;padding:0 5px;border-radius:3px;font-size:11px;background:var(--sqm-subtle);margin:0 3px}
-.sqm-failed{background:rgba(214,39,40,.2)}
-.sqm-message{white-space:pre-wrap;margin:4px 0}
-.sqm-evidence{margin:4px 0}.sqm-evidence summary{cursor:pointer}
-.sqm-evidence>div{margin:2px 0 2px 14px}
-.sqm-code-line{font-family:var(--jp-code-font-family,monospace);font-size:12px;white-space:pre}
-.sqm-lineno{display:inline-block;min-width:56px;opacity:.6}
-.sqm-shape code{margin-left:4px}
-.sqm-explanation{margin:6px 0 2px 0;font-style:italic}
-.sqm-diff .sqm-d-add{color:#1a7f37;background:rgba(26,127,55,.10)}
-.sqm-diff .sqm-d-del{color:#cf222e;background:rgba(207,34,46,.10)}
-.sqm-diff .sqm-d-hunk{color:#6f42c1}.sqm-diff .sqm-d-meta{opacity:.6}
-.sqm-actions{display:flex;gap:6px;align-items:center;margin:6px 0 2px 0}
-.sqm-mode{font:inherit;padding:2px;border-radius:4px;background:var(--jp-layout-color1,#fff);color:inherit;border:1px solid var(--sqm-line)}
-.sqm-status{font-size:12px;margin-top:2px;min-height:1em}
-.sqm-compare{margin-top:6px}
-.sqm-better{color:#1a7f37;font-weight:600}.sqm-worse{color:#cf222e;font-weight:600}
-.sqm-fix-title{margin-top:6px}
-.sqm-table{border-collapse:collapse;margin:4px 0}
-.sqm-table th,.sqm-table td{padding:2px 8px;text-align:left;vertical-align:top;border-bottom:1px solid var(--sqm-line)}
-.sqm-table th{font-weight:600;white-space:nowrap}
-.sqm-table .n{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
-.sqm-sortable{cursor:pointer;text-decoration:underline dotted}
-.sqm-group-row{cursor:pointer}.sqm-group-row:hover{background:var(--sqm-subtle)}
-.sqm-repeated td:first-child{font-weight:600}
-.sqm-sql-cell code{white-space:nowrap}
-.sqm-detail-row>td{background:rgba(127,127,127,.05);padding:6px 10px}
-.sqm-sql .sqm-kw{color:#0550ae;font-weight:600}.sqm-sql .sqm-str{color:#0a3069}
-.sqm-sql .sqm-num{color:#953800}.sqm-sql .sqm-param{color:#8250df;font-weight:600}.sqm-sql .sqm-comment{opacity:.6}
-.sqm-pager{display:flex;gap:8px;align-items:center;margin:6px 0}
-.sqm-tree{white-space:nowrap}
-.sqm-node-line{cursor:pointer;padding:1px 0}.sqm-node-line:hover{background:var(--sqm-subtle)}
-.sqm-node-line .n{display:inline-block;width:70px;text-align:right;margin-right:4px;font-variant-numeric:tabular-nums}
-.sqm-children{margin:0}
-.sqm-toggle{display:inline-block;width:14px;opacity:.7}
-.sqm-share{display:inline-block;width:60px;height:8px;margin:0 6px;background:var(--sqm-subtle);vertical-align:0}
-.sqm-share span{display:block;height:8px;background:#4e79a7}
-.sqm-layer{display:inline-block;width:8px;height:8px;border-radius:50%;margin-right:5px;background:#8c8c8c}
-.sqm-layer-database{background:#4e79a7}.sqm-layer-fetch{background:#76b7b2}.sqm-layer-compile{background:#f28e2b}
-.sqm-layer-orm_load{background:#e15759}.sqm-layer-mapper_config{background:#b07aa1}
-.sqm-kind-cell>.sqm-node-line .sqm-name,.sqm-legend-cell{font-weight:700;color:var(--jp-brand-color1,#1976d2)}
-.sqm-kind-sqlalchemy>.sqm-node-line .sqm-name{color:#8250df}
-.sqm-kind-builtin>.sqm-node-line .sqm-name,.sqm-kind-stdlib>.sqm-node-line .sqm-name{opacity:.7}
-.sqm-kind{font-size:10px;padding:0 4px;margin-left:6px;border-radius:3px;background:rgba(130,80,223,.15)}
-.sqm-place{margin-left:8px;opacity:.6}
-.sqm-more{margin:2px 0 2px 290px;font-size:11px}
-.sqm-heavy td{background:rgba(255,127,14,.15)}
-.sqm-plan{margin:6px 0;padding:4px 8px;border:1px solid var(--sqm-line);border-radius:4px}
-.sqm-plan summary{cursor:pointer}
-.sqm-plan-warned{border-color:#ff7f0e}
-.sqm-warn{background:rgba(255,127,14,.18);border-radius:3px;padding:1px 4px}
-.sqm-plan-tree{font-family:var(--jp-code-font-family,monospace);font-size:12px;margin-top:4px}
-.sqm h4{margin:10px 0 4px 0;font-size:13px}
-"""

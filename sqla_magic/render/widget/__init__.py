@@ -28,11 +28,11 @@ from __future__ import annotations
 import inspect
 import sys
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any, Optional
 
 from sqla_magic.model import Report
 from sqla_magic.render import view_model
-from sqla_magic.render.widget_front import CSS, ESM
 
 WIDGET_VIEW_MIME = "application/vnd.jupyter.widget-view+json"
 
@@ -40,6 +40,9 @@ VERIFY_MISSING = (
     "Trying a rewrite needs sqla_magic.analysis.verify, which this installation does not have. "
     "Use Apply (or %sqlprofile_apply N) and run the new cell with %%sqlprofile to compare."
 )
+
+STATIC = Path(__file__).parent / "static"
+"""The browser half: an ES module and its style, plain files with no build step."""
 
 _widget_class: Optional[type] = None
 
@@ -64,8 +67,8 @@ def _build_class() -> type:
     class ReportWidget(anywidget.AnyWidget):
         """The view of one Report; view state only, the data answers requests from `view`."""
 
-        _esm = ESM
-        _css = CSS
+        _esm = STATIC / "widget.js"
+        _css = STATIC / "widget.css"
         header = traitlets.Dict().tag(sync=True)
         cell_id = traitlets.Unicode("").tag(sync=True)
         tab = traitlets.Unicode("").tag(sync=True)
