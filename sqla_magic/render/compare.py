@@ -8,6 +8,7 @@ the report's own style, so a comparison can sit beside or inside a report.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
 
 from sqla_magic.model import Change, Comparison, Finding, ShapeChange
 from sqla_magic.render.html import ROOT_CLASS, SEVERITY_CLASSES, STYLE, escape
@@ -32,10 +33,8 @@ VERDICT_CLASSES = {
     "not measured": "sm-muted",
 }
 
-COMPARE_STYLE = """
-.R .sm-better{color:#1a7f37;font-weight:600}
-.R .sm-worse{color:#cf222e;font-weight:600}
-"""
+COMPARE_STYLE = (Path(__file__).parent / "static" / "compare.css").read_text(encoding="utf-8")
+"""What a comparison adds to the report's style: better in green, worse in red."""
 
 
 def value_text(change: Change, value: float | None) -> str:
@@ -115,7 +114,7 @@ def render_comparison_text(comparison: Comparison) -> str:
 
 def render_comparison_fragment(comparison: Comparison) -> str:
     """A `<div>` with its own scoped style, for notebooks and for the widget's Compare view."""
-    style = (STYLE + COMPARE_STYLE).replace(".R", f".{ROOT_CLASS}")
+    style = STYLE + COMPARE_STYLE
     body = "\n".join([_measures(comparison), _shapes(comparison.shapes, comparison), _findings(comparison)])
     before, after = comparison.names
     title = f"<h2>Comparison: {escape(before)} → {escape(after)}</h2>"
@@ -157,7 +156,10 @@ def _shapes(shapes: Sequence[ShapeChange], comparison: Comparison) -> str:
         "<th>SQL</th><th>origin</th></tr>"
     ]
     for shape in shapes[:MAX_SHAPES]:
-        verdict = "sm-better" if shape.after < shape.before else "sm-worse"
+        # An added shape is often the one query that replaced a removed hundred: no colour.
+        verdict = (
+            "" if shape.status != "changed" else "sm-better" if shape.after < shape.before else "sm-worse"
+        )
         rows.append(
             f'<tr><td class="{verdict}">{escape(shape.status)}</td>'
             f'<td class="n">{shape.before:,}</td><td class="n">{shape.after:,}</td>'
