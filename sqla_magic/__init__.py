@@ -21,11 +21,13 @@ from sqla_magic.model import (
 )
 
 if TYPE_CHECKING:
+    from sqla_magic.budgets import BudgetExceeded, budget
     from sqla_magic.capture.run import profile
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "BudgetExceeded",
     "CallNode",
     "Finding",
     "Memory",
@@ -35,6 +37,7 @@ __all__ = [
     "Report",
     "Rewrite",
     "Statement",
+    "budget",
     "last_report",
     "load_ipython_extension",
     "profile",
@@ -47,6 +50,10 @@ def __getattr__(name: str) -> Any:
         from sqla_magic.capture.run import profile
 
         return profile
+    if name in ("budget", "BudgetExceeded"):
+        from sqla_magic import budgets
+
+        return getattr(budgets, name)
     if name == "magic":
         import importlib
 
