@@ -180,7 +180,8 @@ def main() -> None:
         ("view header", lambda: ReportView(report).header()),
     ]
     try:
-        from sqla_magic.render.widget import report_bundle, report_widget
+        from sqla_magic.magic.display import report_bundle
+        from sqla_magic.render.widget import report_widget
 
         measures.append(
             ("open the view: widget + mime bundle", lambda: report_bundle(report, report_widget(report)))

@@ -192,20 +192,6 @@ def greenlet_parent_frame() -> Optional[types.FrameType]:
     return getattr(parent, "gr_frame", None)
 
 
-def cell_id(shell: Any) -> Optional[str]:
-    """The notebook cell id of the running execute request (ipykernel 6+, JupyterLab 3+)."""
-    kernel = getattr(shell, "kernel", None)
-    if kernel is None:
-        return None
-    try:
-        parent = kernel.get_parent()
-    except Exception:
-        return None
-    metadata = parent.get("metadata") or {}
-    value = metadata.get("cellId")
-    return str(value) if value else None
-
-
 def mapped_relationships() -> list[tuple[str, str, dict[str, Any]]]:
     """Every relationship of every configured mapper: (class name, key, facts).
 

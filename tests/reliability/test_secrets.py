@@ -14,6 +14,7 @@ import sqlalchemy as sa
 from IPython.core.interactiveshell import InteractiveShell
 
 import sqla_magic
+from sqla_magic.magic.display import report_bundle
 from sqla_magic.model import (
     CallNode,
     CapturedWarning,
@@ -30,7 +31,6 @@ from sqla_magic.model import (
 )
 from sqla_magic.render.html import render_fragment, render_page
 from sqla_magic.render.text import render_text
-from sqla_magic.render.widget import report_bundle
 from tests.reliability.conftest import run
 
 PASSWORD = "s3cret-pw"

@@ -1,4 +1,4 @@
-"""The widget glue without a browser: requests and replies, Try it, the mime bundle, %sqlprofile_apply."""
+"""The widget glue without a browser: requests and replies, Try it, %sqlprofile_apply."""
 
 from __future__ import annotations
 
@@ -46,24 +46,6 @@ def test_requests_are_answered_with_their_id(report: Report) -> None:
     assert sent[1] == {"reply_to": "a:2", "error": "IndexError: list index out of range"}
     assert len(sent) == 2
     assert view.cell_id == "cell-1" and view.header["first_tab"] == "findings"
-
-
-def test_the_mime_bundle_keeps_the_static_renderings(report: Report) -> None:
-    view = widget.report_widget(report)
-    bundle = widget.report_bundle(report, view)
-    assert bundle[widget.WIDGET_VIEW_MIME]["model_id"] == view.model_id
-    assert bundle["text/html"] == report._repr_html_()
-    assert bundle["text/plain"] == repr(report)
-
-
-def test_a_terminal_shell_gets_the_plain_display(report: Report, monkeypatch: pytest.MonkeyPatch) -> None:
-    shown: list[Any] = []
-    monkeypatch.setattr("IPython.display.display", lambda *args, **kwargs: shown.append((args, kwargs)))
-    widget.display_report(report, _Shell(kernel=None))
-    assert shown == [((report,), {})]
-    widget.display_report(report, _Shell(kernel=object()))
-    (bundle,), options = shown[1]
-    assert options == {"raw": True} and widget.WIDGET_VIEW_MIME in bundle
 
 
 # -- Try it -----------------------------------------------------------------------------------

@@ -26,15 +26,12 @@ Nothing the browser sends is code or SQL: requests are a name with numbers.
 from __future__ import annotations
 
 import inspect
-import sys
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Optional
 
 from sqla_magic.model import Report
 from sqla_magic.render import view_model
-
-WIDGET_VIEW_MIME = "application/vnd.jupyter.widget-view+json"
 
 VERIFY_MISSING = (
     "Trying a rewrite needs sqla_magic.analysis.verify, which this installation does not have. "
@@ -206,40 +203,3 @@ def _outcome(report: Report, result: Any) -> dict[str, Any]:
 
 def _field(result: Any, name: str) -> Any:
     return result.get(name) if isinstance(result, Mapping) else getattr(result, name, None)
-
-
-# -- display -------------------------------------------------------------------------------
-
-
-def report_bundle(report: Report, widget: Any) -> dict[str, Any]:
-    """The widget view with the static renderings beside it in one mime bundle.
-
-    Widget front ends pick the widget; nbconvert, GitHub and terminals, which cannot
-    render it (or have no saved widget state), fall back to `text/html` / `text/plain`.
-    """
-    from sqla_magic.render.html import render_fragment
-    from sqla_magic.render.text import render_text
-
-    return {
-        WIDGET_VIEW_MIME: {"version_major": 2, "version_minor": 1, "model_id": widget.model_id},
-        "text/html": render_fragment(report),
-        "text/plain": render_text(report),
-    }
-
-
-def display_report(report: Report, shell: Any) -> None:
-    """Show `report` as the widget in a notebook kernel, as text/HTML anywhere else."""
-    from IPython.display import display
-
-    if getattr(shell, "kernel", None) is None:  # terminal IPython: no front end for widgets
-        display(report)  # type: ignore[no-untyped-call]
-        return
-    try:
-        from sqla_magic._compat import cell_id
-
-        widget = report_widget(report, cell_id(shell), shell)
-    except ImportError as problem:  # anywidget/ipywidgets missing: the static view still works
-        print(f"sqlprofile: showing the static report ({problem})", file=sys.stderr)
-        display(report)  # type: ignore[no-untyped-call]
-        return
-    display(report_bundle(report, widget), raw=True)  # type: ignore[no-untyped-call]

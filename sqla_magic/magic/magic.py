@@ -13,8 +13,11 @@ magics do, breaks `await` and reports a failed cell as a success.)  The register
 from __future__ import annotations
 
 import ast
+import builtins
 import dataclasses
+import keyword
 import linecache
+import os
 import sys
 from typing import Any, Optional
 
@@ -69,7 +72,7 @@ class _SqlProfileMagics(Magics):
         configuration, Python), every SQL statement, the call tree, memory, EXPLAIN
         plans and findings with rewrites.
         """
-        args = parse_argstring(self.sqlprofile, line)
+        args = parse_options(line)
         args.thresholds = self.thresholds()
         if cell is None:
             code = " ".join(args.statement)
@@ -123,6 +126,29 @@ def _configurable_thresholds() -> dict[str, Any]:
 
 SqlProfile = magics_class(type("SqlProfile", (_SqlProfileMagics,), _configurable_thresholds()))
 """The `%%sqlprofile` magics; configure the rules with `%config SqlProfile.<threshold> = value`."""
+
+
+def parse_options(line: str) -> Any:
+    """The magic's options, with `-o NAME` checked and the `--save` path made usable.
+
+    IPython splits the line without removing quotes, so `--save "~/my report.html"`
+    arrives quoted; the quotes go and `~` is expanded, as a shell would do.
+    """
+    args = parse_argstring(_SqlProfileMagics.sqlprofile, line)
+    if args.output is not None:
+        name = args.output
+        if not name.isidentifier() or keyword.iskeyword(name):
+            raise UsageError(f"-o {name}: not a Python name to store the report under")
+        if hasattr(builtins, name):
+            raise UsageError(f"-o {name}: would hide the built-in {name}(); choose another name")
+    if args.save is not None:
+        path = args.save
+        if len(path) >= 2 and path[0] == path[-1] and path[0] in "'\"":
+            path = path[1:-1]
+        if not path.strip():
+            raise UsageError("--save needs a file name ending in .html or .json")
+        args.save = os.path.expanduser(path)
+    return args
 
 
 def _options(shell: Any, args: Any) -> Options:
@@ -195,7 +221,7 @@ def start_cell(arg_string: str) -> None:
     shell = get_ipython()
     if shell is None:
         raise RuntimeError("%%sqlprofile runs inside IPython")
-    args = parse_argstring(_SqlProfileMagics.sqlprofile, arg_string)
+    args = parse_options(arg_string)
     magics = _loaded_magics(shell)
     args.thresholds = magics.thresholds() if magics is not None else None
     if args.statement:
@@ -242,7 +268,7 @@ def _finish(shell: Any, args: Any, report: Report) -> None:
         except (OSError, ValueError) as problem:
             print(f"sqlprofile: could not save the report to {args.save}: {problem}", file=sys.stderr)
     if not args.quiet:
-        from sqla_magic.render.widget import display_report
+        from sqla_magic.magic.display import display_report
 
         try:
             display_report(report, shell)

@@ -196,3 +196,30 @@ def test_save_to_unwritable_path_is_one_line(
     assert result.error_in_exec is None
     err = capsys.readouterr().err
     assert "could not save the report to /nonexistent-dir/r.json" in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize(
+    ("name", "complaint"),
+    [("1st", "not a Python name"), ("class", "not a Python name"), ("list", "built-in list()")],
+)
+def test_output_name_must_be_usable(
+    shell: InteractiveShell, capsys: pytest.CaptureFixture[str], name: str, complaint: str
+) -> None:
+    result = run(shell, f"%%sqlprofile -o {name} --quiet --no-explain\nx = 1\n")
+    assert result.error_in_exec is not None
+    out = capsys.readouterr()
+    assert complaint in out.err + out.out and "Traceback" not in out.err + out.out
+    assert shell.user_ns.get(name) is not sqla_magic.last_report() or name == "list"
+    assert not listeners_installed()
+
+
+def test_save_path_in_quotes_with_home(
+    shell: InteractiveShell, tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("HOME", str(tmp_path))
+    (tmp_path / "my reports").mkdir()
+    run(shell, "%%sqlprofile --quiet --no-explain --save '~/my reports/r.json'\nx = 1\n").raise_error()
+    saved = sqla_magic.Report.from_json((tmp_path / "my reports" / "r.json").read_text())
+    assert saved == sqla_magic.last_report()
+    line = shell.run_line_magic("sqlprofile", f'--quiet --no-explain --save "{tmp_path}/line.html" 1 + 1')
+    assert line == 2 and (tmp_path / "line.html").read_text().startswith("<!DOCTYPE html>")
