@@ -19,7 +19,7 @@ THIS_FILE = __file__
 def library(any_engine: sa.Engine, table_prefix: str) -> Iterator[tuple[sa.Engine, demo.DemoModels]]:
     models = demo.declare(table_prefix)
     demo.populate(any_engine, models, authors=10, books_per_author=3)
-    sa.orm.configure_mappers()
+    models.Base.registry.configure()
     yield any_engine, models
     models.metadata.drop_all(any_engine)
 

@@ -12,7 +12,7 @@ from sqla_magic.model import LAYERS, Change, Comparison, Memory, Statement
 def _runs(engine: sa.Engine, prefix: str) -> tuple[Report, Report]:
     models = demo.declare(prefix)
     demo.populate(engine, models, authors=30, books_per_author=4)
-    sa.orm.configure_mappers()
+    models.Base.registry.configure()
     try:
         with Session(engine) as session, profile(explain=False) as before:
             for author in session.scalars(sa.select(models.Author)).all():

@@ -14,7 +14,7 @@ from sqla_magic.model import Comparison
 def _comparison(engine: sa.Engine, prefix: str) -> Comparison:
     models = demo.declare(prefix)
     demo.populate(engine, models, authors=20, books_per_author=2)
-    sa.orm.configure_mappers()
+    models.Base.registry.configure()
     with Session(engine) as session, profile(explain=False) as before:
         for author in session.scalars(sa.select(models.Author)).all():
             len(author.books)

@@ -17,7 +17,7 @@ from sqla_magic import demo
 engine = sa.create_engine("sqlite://")
 models = demo.declare()
 demo.populate(engine, models, authors=12, books_per_author=3)
-sa.orm.configure_mappers()
+models.Base.registry.configure()
 session = Session(engine)
 """
 
@@ -70,9 +70,9 @@ def test_compare_with_the_name_it_overwrites(shell: InteractiveShell) -> None:
 
 def test_compare_with_no_such_report_is_a_usage_error(shell: InteractiveShell) -> None:
     with capture_output() as shown:
-        result = shell.run_cell("%%sqlprofile --compare missing\nx = 1\n")
+        result = shell.run_cell("%%sqlprofile --compare missing\nnever_assigned_here = 1\n")
     assert result.error_in_exec is not None
     assert "--compare missing: no report of that name" in shown.stderr + shown.stdout + str(
         result.error_in_exec
     )
-    assert "x" not in shell.user_ns
+    assert "never_assigned_here" not in shell.user_ns
