@@ -26,6 +26,10 @@ if TYPE_CHECKING:
 
 __version__ = "0.1.0"
 
+pytest_plugins = ["sqla_magic.pytest_plugin"]
+"""What `pytest -p sqla_magic` loads when the package is not installed (installed, the
+`pytest11` entry point names the plugin module itself)."""
+
 __all__ = [
     "BudgetExceeded",
     "CallNode",

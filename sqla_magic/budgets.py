@@ -50,7 +50,8 @@ class Limits:
         found = []
         count = len(report.statements) + report.dropped_statements
         if self.max_statements is not None and count > self.max_statements:
-            found.append(Violation("statements", f"{count} statements (budget: {self.max_statements})"))
+            message = f"{count} statements (budget: {self.max_statements}); the most run shape:"
+            found.append(Violation("statements", message, statement=_busiest(report)))
         if self.max_per_shape is not None:
             shapes = Counter(s.fingerprint for s in report.statements)
             for fingerprint, runs in shapes.most_common():
@@ -63,6 +64,15 @@ class Limits:
             if finding.rule in self.fail_on:
                 found.append(Violation("rule", f"{finding.rule}: {finding.title}", finding=finding))
         return found
+
+
+def _busiest(report: Report) -> Optional[int]:
+    """Index of the first execution of the shape run most often."""
+    shapes = Counter(s.fingerprint for s in report.statements)
+    if not shapes:
+        return None
+    fingerprint = shapes.most_common(1)[0][0]
+    return next(i for i, s in enumerate(report.statements) if s.fingerprint == fingerprint)
 
 
 class BudgetExceeded(Exception):  # noqa: N818 - the contract's name
@@ -81,6 +91,21 @@ def check(report: Report, limits: Limits) -> None:
         from sqla_magic.render.budget import render_budget_text
 
         raise BudgetExceeded(render_budget_text(report, violations), report, violations)
+
+
+def recording(filename: str, rules: tuple[str, ...] = (), engine: Any = None) -> Any:
+    """A `profile` (not yet entered) of statements only, and of findings if rules can fail
+    the run; `filename` is the code whose lines the statements are attributed to."""
+    from sqla_magic.capture.run import profile
+
+    return profile(
+        memory=False,
+        call_tree=False,
+        explain=False,
+        findings=bool(rules),
+        engine=engine,
+        filename=filename,
+    )
 
 
 class budget:  # noqa: N801 - a context manager and decorator, used like a function
@@ -121,17 +146,7 @@ class budget:  # noqa: N801 - a context manager and decorator, used like a funct
         self._stop(self._runs.pop(), exc)
 
     def _start(self, filename: str) -> Any:
-        """A started `profile` of statements only (and findings, if rules can fail the run)."""
-        from sqla_magic.capture.run import profile
-
-        run = profile(
-            memory=False,
-            call_tree=False,
-            explain=False,
-            findings=bool(self.limits.fail_on),
-            engine=self.engine,
-            filename=filename,
-        )
+        run = recording(filename, self.limits.fail_on, self.engine)
         run.__enter__()
         return run
 

@@ -42,7 +42,12 @@ def test_too_many_statements_says_where(library: tuple[sa.Engine, demo.DemoModel
         for author in session.scalars(sa.select(models.Author)):
             len(author.books)  # the N+1
     summary = str(raised.value)
-    assert summary.startswith("statement budget exceeded:\n  - 11 statements (budget: 5)")
+    first, violation, sql, origin = summary.splitlines()[:4]
+    assert first == "statement budget exceeded:"
+    assert violation == "  - 11 statements (budget: 5); the most run shape:"
+    assert (
+        sql.lstrip().startswith("SELECT") and origin.lstrip() == f"lazy load Author.books, at {THIS_FILE}:43"
+    )
     assert "11 statements in 2 shapes" in summary
     assert len(raised.value.report.statements) == 11
     assert [v.kind for v in raised.value.violations] == ["statements"]
