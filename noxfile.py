@@ -1,7 +1,8 @@
-"""Test sessions: the suite on each supported SQLAlchemy line, plus lint and types.
+"""Test sessions: the suite on each supported Python and SQLAlchemy line, plus lint and types.
 
-pip install nox uv && nox            # everything, as CI runs it
-nox -s "tests(sqlalchemy='2.0')"     # one SQLAlchemy line
+pip install nox uv && nox                          # everything, as CI runs it
+nox -s tests -p 3.12                               # one Python version
+nox -s "tests(python='3.11', sqlalchemy='2.0')"  # one of each
 """
 
 from __future__ import annotations
@@ -18,8 +19,20 @@ SQLALCHEMY = {
 }
 
 
-@nox.session(python="3.11")
-@nox.parametrize("sqlalchemy", list(SQLALCHEMY))
+PYTHONS = ["3.11", "3.12", "3.13"]
+"""`requires-python` and the classifiers in pyproject.toml name these."""
+
+FULL_MATRIX_PYTHON = "3.11"
+"""Every SQLAlchemy line runs on the oldest Python; the newer ones run the current line,
+the one whose code paths differ between Python versions (cProfile on `sys.monitoring`)."""
+
+
+@nox.session
+@nox.parametrize(
+    "python,sqlalchemy",
+    [(FULL_MATRIX_PYTHON, line) for line in SQLALCHEMY]
+    + [(python, "2.0") for python in PYTHONS if python != FULL_MATRIX_PYTHON],
+)
 def tests(session: nox.Session, sqlalchemy: str) -> None:
     session.install("-e", ".[test]", *SQLALCHEMY[sqlalchemy])
     session.run(

@@ -17,7 +17,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Optional, Union
 
-LAYERS = ("database", "fetch", "compile", "orm_load", "mapper_config", "python")
+LAYERS = ("database", "fetch", "compile", "orm_load", "flush", "mapper_config", "python")
 """The layers of `Report.layers`, in display order."""
 
 CACHE_STATES = ("generated", "cached", "no key", "no cache", "unknown")
@@ -27,6 +27,19 @@ SEVERITIES = ("high", "medium", "low")
 
 JSONValue = Any
 """A value made only of None, bool, int, float, str, lists/tuples and str-keyed dicts."""
+
+
+@dataclass(frozen=True)
+class Site:
+    """A place in the user's own code: the cell or a module outside installed packages."""
+
+    file: str
+    """The cell's file name as Python knows it for the cell, else the module's (or template's) path."""
+    line: int
+    function: str
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line} in {self.function}"
 
 
 @dataclass(frozen=True)
@@ -68,6 +81,15 @@ class Statement:
     """The DBAPI error, if the execution failed."""
     streamed: bool = False
     """Rows were streamed in batches (`yield_per` / `stream_results`), not held all at once."""
+    site: Optional[Site] = None
+    """The innermost frame of the user's own code that caused the statement."""
+    stack: tuple[Site, ...] = ()
+    """Frames of the user's own code on the stack, innermost (`site`) first, out to the
+    profiled code's own line."""
+    request: Optional[str] = None
+    """The test-client request it ran in (`GET /explore?page=2`), or None."""
+    request_index: Optional[int] = None
+    """Which request of the profile, counting from 0: tells apart two requests to one URL."""
 
     @classmethod
     def of(cls, values: dict[str, Any]) -> Statement:
@@ -227,15 +249,17 @@ class Rewrite:
     original: str
     rewritten: str
     explanation: str = ""
+    path: Optional[str] = None
+    """The module file the rewrite changes; None for the profiled cell."""
 
     def diff(self) -> str:
-        """Unified diff from the original cell to the rewritten one."""
+        """Unified diff from the original cell (or file) to the rewritten one."""
         return "".join(
             difflib.unified_diff(
                 self.original.splitlines(keepends=True),
                 self.rewritten.splitlines(keepends=True),
-                fromfile="cell",
-                tofile="rewritten",
+                fromfile=self.path or "cell",
+                tofile=f"{self.path} (rewritten)" if self.path else "rewritten",
             )
         )
 
@@ -251,6 +275,12 @@ class Finding:
     rewrite: Optional[Rewrite] = None
     fix: Optional[str] = None
     """Code to change outside the cell (a model, an index), when the fix is not a rewrite."""
+    sites: tuple[Site, ...] = ()
+    """Where in the user's code, cell or module, most specific first."""
+    seconds: Optional[float] = None
+    """Time of the statements and work the finding is about (the figure its message gives)."""
+    share: Optional[float] = None
+    """`seconds` as a share of the profiled code's wall time."""
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from sqla_magic import Report, demo, profile
-from sqla_magic.model import Statement
+from sqla_magic.model import Site, Statement
 
 
 def _real_report(engine: sa.engine.Engine, prefix: str) -> Report:
@@ -58,6 +58,8 @@ def test_statement_of_builds_the_same_statement_as_the_constructor() -> None:
         "fingerprint": "f", "cache": "cached", "line": 2, "origin": "core", "engine": "sqlite://",
         "thread": "MainThread", "dialect": "sqlite", "rows": 1, "fetch_s": 0.1, "start_s": 0.0,
         "param_sets": 1, "error": None, "streamed": False,
+        "site": Site("app/services.py", 12, "load"), "stack": (Site("app/services.py", 12, "load"),),
+        "request": "GET /", "request_index": 0,
     }  # fmt: skip
     assert Statement.of(values) == Statement(**values)
     with pytest.raises(TypeError, match="exactly the fields"):

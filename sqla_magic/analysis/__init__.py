@@ -3,6 +3,8 @@
 Every rule has the same signature, `rule(report, source, thresholds) -> list[Finding]`,
 and lives in its own module under `rules/`.  `RULES` runs on the captured run; `PLAN_RULES`
 run once EXPLAIN plans exist.  Both lists are public: users may add or remove rules.
+They are built on first use, so importing `analysis` (for `Thresholds`, at `%load_ext`)
+loads no rule module.
 """
 
 from __future__ import annotations
@@ -61,11 +63,23 @@ def _default_plan_rules() -> list[Rule]:
     return [seq_scan.rule]
 
 
-RULES: list[Rule] = _default_rules()
+RULES: list[Rule]
 """Rules that need only the captured run."""
 
-PLAN_RULES: list[Rule] = _default_plan_rules()
+PLAN_RULES: list[Rule]
 """Rules that read EXPLAIN plans; they run after EXPLAIN."""
+
+_REGISTRIES = {"RULES": _default_rules, "PLAN_RULES": _default_plan_rules}
+
+
+def __getattr__(name: str) -> list[Rule]:
+    """`RULES` / `PLAN_RULES`, built once on first access (and then plain module globals)."""
+    if name not in _REGISTRIES:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    if name not in globals():
+        globals()[name] = _REGISTRIES[name]()
+    registry: list[Rule] = globals()[name]
+    return registry
 
 
 def profiled_source(report: Report) -> str:
@@ -78,11 +92,11 @@ def profiled_source(report: Report) -> str:
 
 
 def analyse(report: Report, thresholds: Optional[Thresholds] = None) -> list[Finding]:
-    return _run(RULES, report, thresholds)
+    return _run(__getattr__("RULES"), report, thresholds)
 
 
 def analyse_plans(report: Report, thresholds: Optional[Thresholds] = None) -> list[Finding]:
-    return _run(PLAN_RULES, report, thresholds)
+    return _run(__getattr__("PLAN_RULES"), report, thresholds)
 
 
 def _run(rules: Sequence[Rule], report: Report, thresholds: Optional[Thresholds]) -> list[Finding]:

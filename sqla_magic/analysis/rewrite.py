@@ -190,6 +190,13 @@ class _Replace(cst.CSTTransformer):
         return self.replacements.get(original_node, updated_node)
 
 
+def replaced(node: cst.CSTNode, replacements: Mapping[cst.CSTNode, Replacement]) -> cst.CSTNode:
+    """`node` with each of `replacements`' keys (matched by identity) swapped for its value."""
+    result = node.visit(_Replace(replacements))
+    assert isinstance(result, cst.CSTNode)
+    return result
+
+
 # -- expressions --------------------------------------------------------------------------
 
 

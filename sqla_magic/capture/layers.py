@@ -4,7 +4,11 @@ A function is classified by its file suffix and name (never by line numbers, whi
 between SQLAlchemy releases).  A function that matches no rule inherits the layer of its
 caller, so `Query.all` → `loading.instances` → `strategies...` all count as `orm_load`,
 until something below starts another layer (a compile, a DBAPI execute or fetch).
-Names checked on SQLAlchemy 1.4, 2.0 and 2.1.
+The DBAPI's `commit()` / `rollback()` are C calls that cProfile (without builtins) does
+not see: their time is the self time of the dialect's `do_commit` / `do_rollback`, which
+therefore count as `database`.  The unit of work's bookkeeping (sorting, collecting
+parameters, syncing keys) is `flush`; the SQL it runs is compiled and executed in the
+layers below.  Names checked on SQLAlchemy 1.4, 2.0 and 2.1.
 """
 
 from __future__ import annotations
@@ -33,7 +37,19 @@ _MAPPER_CONFIG_FUNCTIONS = {
     ("orm/mapper.py", "_configure_all"),
     ("orm/decl_api.py", "configure"),
 }
-_DATABASE_NAMES = ("do_execute", "do_executemany", "do_execute_no_params")
+_DATABASE_NAMES = (
+    "do_execute",
+    "do_executemany",
+    "do_execute_no_params",
+    "do_commit",
+    "do_rollback",
+    "do_commit_twophase",
+    "do_rollback_twophase",
+    "do_rollback_to_savepoint",
+    "do_release_savepoint",
+)
+_FLUSH_FILES = ("orm/unitofwork.py", "orm/persistence.py", "orm/dependency.py", "orm/sync.py")
+_FLUSH_FUNCTIONS = {("orm/session.py", "flush"), ("orm/session.py", "_flush")}
 _FETCH_NAMES = ("fetchone", "fetchmany", "fetchall")
 
 
@@ -51,6 +67,8 @@ def classify(file: str, name: str) -> Optional[str]:
         return "database"
     if tail.endswith(_ORM_LOAD_FILES) or (tail, name) in _ORM_LOAD_FUNCTIONS:
         return "orm_load"
+    if tail.endswith(_FLUSH_FILES) or (tail, name) in _FLUSH_FUNCTIONS:
+        return "flush"
     if (tail, name) in _MAPPER_CONFIG_FUNCTIONS:
         return "mapper_config"
     if tail.endswith(_COMPILE_FILES) or (tail, name) in _COMPILE_FUNCTIONS:

@@ -29,7 +29,7 @@ from sqla_magic.capture.fingerprint import fingerprint
 from sqla_magic.capture.memory import LineMemory, PeakRss
 from sqla_magic.capture.params import display_params, safe_text, truncate
 from sqla_magic.capture.statements import Recorder, StatementRecord
-from sqla_magic.model import LAYERS, CapturedWarning, CellError, Memory, Report, Statement
+from sqla_magic.model import LAYERS, CapturedWarning, CellError, Memory, Report, Site, Statement
 
 
 @dataclass(frozen=True)
@@ -46,6 +46,8 @@ class Options:
     max_statements: int = 20_000
     thresholds: Any = None
     """`sqla_magic.analysis.thresholds.Thresholds` for the rules (None: their defaults)."""
+    user_packages: tuple[str, ...] = ()
+    """Installed packages whose code counts as the user's own (for `Statement.site`)."""
 
 
 @dataclass
@@ -70,7 +72,9 @@ class Profiler:
         self.source = source
         self.notes: list[str] = []
         self.warnings: list[CapturedWarning] = []
-        self.recorder = Recorder(self.filenames, options.engines, options.max_statements)
+        self.recorder = Recorder(
+            self.filenames, options.engines, options.max_statements, user_packages=options.user_packages
+        )
         self._cprofile: Optional[cProfile.Profile] = None
         self._peak: Optional[PeakRss] = None
         self._lines: Optional[LineMemory] = None
@@ -86,7 +90,7 @@ class Profiler:
     def start(self, running_frame: Optional[types.FrameType] = None) -> None:
         options = self.options
         self._direct_calls = running_frame is not None
-        self._started_at = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
+        self._started_at = datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")
         self._showwarning = warnings.showwarning
         warnings.showwarning = self._record_warning  # type: ignore[assignment]
         if options.memory_lines and options.memory:
@@ -100,16 +104,26 @@ class Profiler:
             self._peak.start()
         self.recorder.__enter__()
         if options.call_tree:
-            if sys.getprofile() is not None:
-                self.notes.append("call tree not recorded: another profiler is active in this thread")
-            else:
-                # C functions are left out: their time stays in their Python caller's self
-                # time, and leaving them out takes a tenth off the profiling overhead.
-                self._cprofile = cProfile.Profile(builtins=False)
-                self._cprofile.enable()
+            self._cprofile = self._start_call_tree()
         self._running = True
         self._wall0 = time.perf_counter()
         self._cpu0 = time.process_time()
+
+    def _start_call_tree(self) -> Optional[cProfile.Profile]:
+        """A running cProfile, or None and a note when another profiler holds the hook."""
+        other = other_profiler()
+        if other is not None:
+            self.notes.append(f"call tree not recorded: another profiler is active ({other})")
+            return None
+        # C functions are left out: their time stays in their Python caller's self
+        # time, and leaving them out takes a tenth off the profiling overhead.
+        profiler = cProfile.Profile(builtins=False)
+        try:
+            profiler.enable()
+        except (ValueError, RuntimeError) as problem:  # taken between the check and here
+            self.notes.append(f"call tree not recorded: {problem}")
+            return None
+        return profiler
 
     def stop(self, error: Optional[BaseException] = None) -> Recording:
         """Stop every recorder and build the report (findings and plans included)."""
@@ -149,7 +163,10 @@ class Profiler:
         recorder = self.recorder
         filename = min(self.filenames) if self.filenames else ""
         origins: dict[Any, Optional[str]] = {}
-        statements = tuple(_statement(r, filename, recorder.started, origins) for r in recorder.records)
+        places = _Places()
+        statements = tuple(
+            _statement(r, filename, recorder.started, origins, places) for r in recorder.records
+        )
         graph = (
             build_call_graph(self._cprofile, self.filenames, direct_calls=self._direct_calls, wall_s=wall)
             if self._cprofile is not None
@@ -195,12 +212,56 @@ class Profiler:
         return None
 
 
+def other_profiler() -> Optional[str]:
+    """Who already profiles this process, if anyone: a `sys.setprofile` hook in this
+    thread, or (Python 3.12+, where cProfile runs on `sys.monitoring`) the tool holding
+    the profiler slot, which is process-wide."""
+    if sys.getprofile() is not None:
+        return "a sys.setprofile hook in this thread"
+    monitoring = getattr(sys, "monitoring", None)
+    if monitoring is not None:
+        tool = monitoring.get_tool(monitoring.PROFILER_ID)
+        if tool is not None:
+            return str(tool)
+    return None
+
+
+class _Places:
+    """One `Site` per place and one stack per distinct chain, shared by the statements of a
+    report (an N+1's hundreds of statements share a handful of places), and requests
+    numbered in the order they first ran."""
+
+    def __init__(self) -> None:
+        self.sites: dict[tuple[str, int, str], Site] = {}
+        self.stacks: dict[tuple[tuple[str, int, str], ...], tuple[Site, ...]] = {}
+        self.requests: dict[int, int] = {}
+
+    def stack(self, frames: list[tuple[str, int, str]]) -> tuple[Site, ...]:
+        key = tuple(frames)
+        stack = self.stacks.get(key)
+        if stack is None:
+            sites = self.sites
+            stack = self.stacks[key] = tuple(
+                sites.get(frame) or sites.setdefault(frame, Site(*frame)) for frame in key
+            )
+        return stack
+
+    def request(self, number: int) -> int:
+        return self.requests.setdefault(number, len(self.requests))
+
+
 def _statement(
-    record: StatementRecord, filename: str, started: float, origins: dict[Any, Optional[str]]
+    record: StatementRecord,
+    filename: str,
+    started: float,
+    origins: dict[Any, Optional[str]],
+    places: _Places,
 ) -> Statement:
     params, sets = display_params(record.parameters, record.executemany)
     engine = record.engine
     options = record.options
+    stack = places.stack(record.frames) if record.frames else ()
+    request = record.request
     return Statement.of(
         {
             "sql": record.sql,
@@ -221,6 +282,10 @@ def _statement(
             "param_sets": sets,
             "error": truncate(record.error, 2000) if record.error else None,
             "streamed": bool(options.get("yield_per") or options.get("stream_results")),
+            "site": stack[0] if stack else None,
+            "stack": stack,
+            "request": request[0] if request is not None else None,
+            "request_index": places.request(request[1]) if request is not None else None,
         }
     )
 
@@ -400,6 +465,7 @@ class profile:  # noqa: N801 - used as `with profile() as report:`, like a funct
         max_statements: int = 20_000,
         filename: Optional[str] = None,
         source: str = "",
+        user_packages: Iterable[str] = (),
     ) -> None:
         engines = (
             None if engine is None else tuple(engine) if isinstance(engine, (list, tuple)) else (engine,)
@@ -413,6 +479,7 @@ class profile:  # noqa: N801 - used as `with profile() as report:`, like a funct
             findings=findings,
             engines=_sync_engines(engines),
             max_statements=max_statements,
+            user_packages=tuple(user_packages),
         )
         self._filename = filename
         self._source = source

@@ -37,6 +37,7 @@ from sqlalchemy.orm import Mapper
 
 from sqla_magic import _compat
 from sqla_magic.capture.params import safe_text
+from sqla_magic.capture.sites import SiteFinder, walk
 
 
 class StatementRecord:
@@ -54,9 +55,12 @@ class StatementRecord:
         "error",
         "executemany",
         "fetch_s",
+        "frames",
+        "in_flush",
         "lines",
         "options",
         "parameters",
+        "request",
         "rowcount",
         "rows",
         "sql",
@@ -91,6 +95,10 @@ class StatementRecord:
         self.fetch_s = 0.0
         self.error: Optional[str] = None
         self.lines: dict[str, int] = {}
+        self.frames: list[tuple[str, int, str]] = []
+        """The user's frames (file, line, function), innermost first (see `sites.walk`)."""
+        self.in_flush = False
+        self.request: Optional[tuple[str, int]] = None
 
     @property
     def cache(self) -> str:
@@ -105,7 +113,7 @@ class StatementRecord:
             origin = None
         if origin is not None:
             return origin
-        return "flush" if _compat.is_flush_statement(self.options, self.engine) else "core"
+        return "flush" if self.in_flush else "core"
 
 
 _this_thread = threading.local()
@@ -124,6 +132,7 @@ class Recorder:
 
     `filenames` are the files of the profiled code: the innermost frame of one of them
     gives a statement its line.  `engines` limits capture to those engines (None: all).
+    `user_packages` are installed packages whose frames count as the user's own code.
     """
 
     def __init__(
@@ -131,8 +140,11 @@ class Recorder:
         filenames: Iterable[str] = (),
         engines: Optional[Iterable[Engine]] = None,
         max_statements: int = 20_000,
+        user_packages: Iterable[str] = (),
     ) -> None:
         self.filenames = frozenset(filenames)
+        self.user_packages = tuple(user_packages)
+        self.sites: Optional[SiteFinder] = None
         self.engines = None if engines is None else tuple(engines)
         self.max_statements = max_statements
         self.records: list[StatementRecord] = []
@@ -156,6 +168,7 @@ class Recorder:
             self.dropped_duration_s += record.duration_s
 
     def __enter__(self) -> Recorder:
+        self.sites = SiteFinder(self.filenames, self.user_packages)
         self.started = time.perf_counter()
         _start(self)
         return self
@@ -367,7 +380,9 @@ def _record(
         if recorder.engines is not None and not recorder.accepts(engine):
             return None
         record = StatementRecord(statement, parameters, executemany, start, end - start, engine, context)
-        record.lines = _profiled_lines(caller, recorder.filenames)
+        finder = recorder.sites
+        if finder is not None:
+            record.lines, record.frames, record.in_flush, record.request = walk(caller, finder)
         records = recorder.records
         if len(records) < recorder.max_statements:
             records.append(record)
@@ -378,30 +393,16 @@ def _record(
     if not targets:
         return None
     record = StatementRecord(statement, parameters, executemany, start, end - start, engine, context)
-    record.lines = _profiled_lines(caller, frozenset().union(*(r.filenames for r in targets)))
+    finder = targets[0].sites
+    if finder is not None:
+        record.lines, record.frames, record.in_flush, record.request = walk(caller, finder)
+    # The other recorders' files are found by their own walk for their lines only.
+    for other in targets[1:]:
+        if other.sites is not None and not other.filenames <= record.lines.keys():
+            record.lines = {**walk(caller, other.sites)[0], **record.lines}
     for recorder in targets:
         recorder.add(record)
     return record
-
-
-def _profiled_lines(frame: Optional[types.FrameType], filenames: frozenset[str]) -> dict[str, int]:
-    """Innermost line of each profiled file on the stack (through async greenlets too)."""
-    found: dict[str, int] = {}
-    if not filenames:
-        return found
-    greenlet_checked = False
-    while True:
-        while frame is not None:
-            name = frame.f_code.co_filename
-            if name in filenames and name not in found:
-                found[name] = frame.f_lineno
-                if len(found) == len(filenames):
-                    return found
-            frame = frame.f_back
-        if greenlet_checked:
-            return found
-        greenlet_checked = True
-        frame = _compat.greenlet_parent_frame()
 
 
 # -- ORM objects loaded -------------------------------------------------------------

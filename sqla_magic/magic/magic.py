@@ -19,7 +19,7 @@ import keyword
 import linecache
 import os
 import sys
-from typing import Any, Optional
+from typing import TYPE_CHECKING, Any, Optional
 
 import traitlets
 from IPython.core.error import UsageError
@@ -27,8 +27,10 @@ from IPython.core.magic import Magics, cell_magic, line_magic, magics_class
 from IPython.core.magic_arguments import argument, magic_arguments, parse_argstring
 
 from sqla_magic.analysis.thresholds import Thresholds
-from sqla_magic.capture.run import Options, Profiler, keep_reports, remember
 from sqla_magic.model import Report
+
+if TYPE_CHECKING:
+    from sqla_magic.capture.run import Options, Profiler
 
 _PREFIX = "%%sqlprofile"
 _START_CALL = "__import__('sqla_magic').magic.start_cell({args!r})\n"
@@ -39,8 +41,15 @@ class _SqlProfileMagics(Magics):
         10, min=1, help="how many past reports to hold (sqla_magic.last_report() is the latest)"
     ).tag(config=True)
 
+    user_packages = traitlets.List(
+        traitlets.Unicode(),
+        help="installed packages whose code counts as your own (where findings point, their rewrites)",
+    ).tag(config=True)
+
     @traitlets.observe("keep_reports")
     def _keep_reports_changed(self, change: Any) -> None:
+        from sqla_magic.capture.run import keep_reports
+
         keep_reports(change["new"])
 
     @magic_arguments()
@@ -74,6 +83,7 @@ class _SqlProfileMagics(Magics):
         """
         args = parse_options(line)
         args.thresholds = self.thresholds()
+        args.user_packages = tuple(self.user_packages)
         if cell is None:
             code = " ".join(args.statement)
             if not code.strip():
@@ -152,6 +162,8 @@ def parse_options(line: str) -> Any:
 
 
 def _options(shell: Any, args: Any) -> Options:
+    from sqla_magic.capture.run import Options
+
     engines = None
     if args.engine:
         try:
@@ -172,6 +184,7 @@ def _options(shell: Any, args: Any) -> Options:
         explain=not args.no_explain,
         explain_analyze=args.explain_analyze,
         engines=engines,
+        user_packages=tuple(getattr(args, "user_packages", ())),
     )
 
 
@@ -224,10 +237,13 @@ def start_cell(arg_string: str) -> None:
     args = parse_options(arg_string)
     magics = _loaded_magics(shell)
     args.thresholds = magics.thresholds() if magics is not None else None
+    args.user_packages = tuple(magics.user_packages) if magics is not None else ()
     if args.statement:
         raise UsageError(f"unexpected arguments for %%sqlprofile: {' '.join(args.statement)}")
     options = _options(shell, args)
     args.baseline = _baseline(shell, args)
+    from sqla_magic.capture.run import Profiler
+
     if _current is not None:  # a previous cell never reached post_run_cell
         _current.profiler.stop()
         _current = None
@@ -259,6 +275,8 @@ def post_run_cell(result: Any) -> None:
 
 
 def _finish(shell: Any, args: Any, report: Report) -> None:
+    from sqla_magic.capture.run import remember
+
     remember(report)
     if args.output:
         shell.user_ns[args.output] = report
@@ -306,6 +324,8 @@ def _run_source(shell: Any, args: Any, source: str, first_line: int) -> Any:
     assert last is None or isinstance(last, ast.Expr)
     body = compile(tree, filename, "exec")
     tail = compile(ast.Expression(last.value), filename, "eval") if last is not None else None
+    from sqla_magic.capture.run import Profiler
+
     profiler = Profiler(options, (filename,), padded)
     profiler.start()
     error: Optional[BaseException] = None

@@ -65,6 +65,7 @@ LAYER_COLOURS: Mapping[str, str] = {
     "fetch": "#76b7b2",
     "compile": "#f28e2b",
     "orm_load": "#e15759",
+    "flush": "#edc948",
     "mapper_config": "#b07aa1",
     "python": "#8c8c8c",
 }

@@ -20,6 +20,7 @@ LAYER_TITLES: Mapping[str, str] = {
     "fetch": "fetch",
     "compile": "compile",
     "orm_load": "ORM loading",
+    "flush": "flush (unit of work)",
     "mapper_config": "mapper config",
     "python": "Python",
 }

@@ -46,6 +46,7 @@ LAYER_MARKS = {
     "fetch": "F",
     "compile": "C",
     "orm_load": "O",
+    "flush": "U",
     "mapper_config": "M",
     "python": "P",
 }

@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import cProfile
 import os
+import pstats
+import subprocess
+import sys
 import time
+import warnings
 
 from sqlalchemy.orm import Session
 
 import sqla_magic
 from sqla_magic import demo, profile
+from sqla_magic.capture.statements import listeners_installed
 
 CAPTURE_DIR = os.path.join(os.path.dirname(os.path.abspath(sqla_magic.__file__)), "capture")
 
@@ -53,3 +59,45 @@ def test_nested_profile_degrades_with_a_note() -> None:
     assert any("another profiler" in note for note in inner.notes)
     assert outer.call_tree is not None
     assert any(n.name == "_leaf" for n in outer.call_tree.walk())
+
+
+def _profiler_slot() -> object:
+    """Who holds the process's profiler hook: the `sys.setprofile` function and, on
+    Python 3.12+, the `sys.monitoring` profiler tool that cProfile uses."""
+    monitoring = getattr(sys, "monitoring", None)
+    tool = monitoring.get_tool(monitoring.PROFILER_ID) if monitoring is not None else None
+    return (sys.getprofile(), tool)
+
+
+def test_a_running_cprofile_leaves_the_call_tree_out_with_a_note(sqlite_engine) -> None:
+    before = _profiler_slot()
+    warnings_hook = warnings.showwarning
+    outside = cProfile.Profile()
+    outside.enable()
+    try:
+        with profile(explain=False) as report, sqlite_engine.connect() as conn:
+            conn.exec_driver_sql("SELECT 1").all()
+            _leaf(0.001)
+    finally:
+        outside.disable()
+    assert report.call_tree is None
+    assert any("another profiler is active" in note for note in report.notes)
+    assert [s.sql for s in report.statements] == ["SELECT 1"]
+    assert not listeners_installed() and warnings.showwarning is warnings_hook
+    assert _profiler_slot() == before
+    assert any(name == "_leaf" for (_, _, name) in pstats.Stats(outside).stats)  # type: ignore[attr-defined]
+
+
+def test_demo_runs_under_python_m_cprofile(tmp_path) -> None:
+    stats = tmp_path / "demo.prof"
+    done = subprocess.run(
+        [sys.executable, "-m", "cProfile", "-o", str(stats), "-m", "sqla_magic", "demo", "--authors", "5"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "another profiler is active" in done.stdout
+    assert "statements" in done.stdout
+    assert pstats.Stats(str(stats)).total_calls > 0  # type: ignore[attr-defined]

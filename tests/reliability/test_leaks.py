@@ -34,9 +34,16 @@ CELL_KINDS = [
 ]
 
 
+def _profiler_tool() -> object:
+    """The `sys.monitoring` profiler tool (cProfile's hook from Python 3.12 on)."""
+    monitoring = getattr(sys, "monitoring", None)
+    return monitoring.get_tool(monitoring.PROFILER_ID) if monitoring is not None else None
+
+
 def _process_state() -> dict[str, Any]:
     return {
         "profile": sys.getprofile(),
+        "profiler tool": _profiler_tool(),
         "trace": sys.gettrace(),
         "tracemalloc": tracemalloc.is_tracing(),
         "showwarning": warnings.showwarning,
@@ -105,6 +112,7 @@ def _shell_state(ip: InteractiveShell) -> tuple[Any, ...]:
         dict(ip.magics_manager.registry),
         list(ip.configurables),
         sys.getprofile(),
+        _profiler_tool(),
         sys.gettrace(),
         warnings.showwarning,
     )
@@ -134,7 +142,7 @@ def test_unload_in_the_middle_of_a_profile_stops_it() -> None:
     magic.start_cell("--quiet --no-explain")
     assert statements.listeners_installed()
     ip.run_cell("%unload_ext sqla_magic", store_history=False)
-    assert not statements.listeners_installed() and sys.getprofile() is None
+    assert not statements.listeners_installed() and sys.getprofile() is None and _profiler_tool() is None
 
 
 def test_engine_urls_are_not_kept_for_dropped_engines() -> None:

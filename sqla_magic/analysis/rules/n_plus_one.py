@@ -10,14 +10,15 @@ many-to-one, where one JOIN adds a column set rather than multiplying rows).
 
 from __future__ import annotations
 
-from typing import Optional
-
-import libcst as cst
+from typing import TYPE_CHECKING, Optional
 
 from sqla_magic.analysis import evidence, relationships
-from sqla_magic.analysis.rewrite import Cell, QueryChain, entity_name, expr, parse_cell, query_chains
+from sqla_magic.analysis.sources import parse_cell
 from sqla_magic.analysis.thresholds import Thresholds
 from sqla_magic.model import Finding, Report
+
+if TYPE_CHECKING:
+    from sqla_magic.analysis.rewrite import Cell, QueryChain
 
 RULE = "n-plus-one"
 
@@ -27,7 +28,13 @@ def rule(report: Report, source: str, thresholds: Thresholds) -> list[Finding]:
     for index, statement in enumerate(report.statements):
         if relationships.lazy_loaded(statement.origin):
             groups.setdefault((statement.origin, statement.line), []).append(index)
-    cell = parse_cell(source) if groups else None
+    if not any(len(indexes) >= thresholds.n_plus_one_threshold for indexes in groups.values()):
+        return []
+    cell = parse_cell(source)
+    import libcst as cst
+
+    from sqla_magic.analysis.rewrite import expr
+
     findings = []
     for (origin, _line), indexes in groups.items():
         if len(indexes) < thresholds.n_plus_one_threshold:
@@ -74,6 +81,8 @@ def rule(report: Report, source: str, thresholds: Thresholds) -> list[Finding]:
 
 
 def _parents_query(report: Report, cell: Cell, owner: str, first_lazy: int) -> Optional[QueryChain]:
+    from sqla_magic.analysis.rewrite import entity_name, query_chains
+
     chains = [c for c in query_chains(cell) if entity_name(c) == owner]
     if not chains:
         return None
