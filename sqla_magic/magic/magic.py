@@ -63,7 +63,11 @@ class _SqlProfileMagics(Magics):
         help="EXPLAIN ANALYZE read-only statements, inside a transaction that is rolled back",
     )
     @argument("--engine", metavar="EXPR", help="capture only this engine (evaluated in the user namespace)")
-    @argument("--save", metavar="PATH", help="write the report to PATH (.html or .json)")
+    @argument(
+        "--save",
+        metavar="PATH",
+        help="write the report to PATH (.html, .json, .sarif findings, .csv statements)",
+    )
     @argument(
         "--redact", action="store_true", help="with --save: replace parameter values with ? in the file"
     )
