@@ -46,7 +46,9 @@ def test_too_many_statements_says_where(library: tuple[sa.Engine, demo.DemoModel
     assert first == "statement budget exceeded:"
     assert violation == "  - 11 statements (budget: 5); the most run shape:"
     assert (
-        sql.lstrip().startswith("SELECT") and origin.lstrip() == f"lazy load Author.books, at {THIS_FILE}:43"
+        sql.lstrip().startswith("SELECT")
+        and origin.lstrip()
+        == f"lazy load Author.books, at {THIS_FILE}:43 in test_too_many_statements_says_where"
     )
     assert "11 statements in 2 shapes" in summary
     assert len(raised.value.report.statements) == 11
@@ -64,7 +66,7 @@ def test_shape_and_rule_violations_name_the_line(library: tuple[sa.Engine, demo.
     kinds = [v.kind for v in raised.value.violations]
     assert kinds == ["shape", "rule"]
     assert "one statement shape ran 10 times (budget: 3 per shape)" in summary
-    assert f"lazy load Author.books, at {THIS_FILE}:{line + 1}" in summary
+    assert f"lazy load Author.books, at {THIS_FILE}:{line + 1} in test_shape_and_rule" in summary
     assert "n-plus-one: N+1 lazy loads of Author.books" in summary
 
 

@@ -63,27 +63,19 @@ def test_a_run_compared_with_itself_changes_nothing(sqlite_engine: sa.Engine, ta
 
 
 def _report(wall_s: float, peak: int | None = None) -> Report:
-    statement = Statement.of(
-        {
-            "sql": "SELECT 1",
-            "params": (),
-            "duration_s": 0.001,
-            "rowcount": 1,
-            "executemany": False,
-            "fingerprint": "f1",
-            "cache": "cached",
-            "line": 2,
-            "origin": "core",
-            "engine": "sqlite://",
-            "thread": "MainThread",
-            "dialect": "sqlite",
-            "rows": 1,
-            "fetch_s": 0.0,
-            "start_s": 0.0,
-            "param_sets": 3,
-            "error": None,
-            "streamed": False,
-        }
+    statement = Statement(
+        sql="SELECT 1",
+        params=(),
+        duration_s=0.001,
+        rowcount=1,
+        executemany=False,
+        fingerprint="f1",
+        cache="cached",
+        line=2,
+        origin="core",
+        engine="sqlite://",
+        thread="MainThread",
+        param_sets=3,
     )
     memory = Memory(peak_bytes=peak) if peak is not None else None
     return Report(wall_s=wall_s, cpu_s=wall_s, statements=(statement,), memory=memory)

@@ -1,16 +1,13 @@
-"""The pytest plugin, run with `pytester` on a small project with a passing and a failing budget."""
+"""The pytest plugin, run on a small project with a passing and a failing budget."""
 
 from __future__ import annotations
 
-import pytest
-import sqlalchemy as sa
+from pathlib import Path
 
-# Imported before pytester snapshots sys.modules, so the dialect is not imported twice.
-import sqlalchemy.dialects.postgresql
+import pytest
 
 from tests.conftest import PG_URL
-
-pytest_plugins = ["pytester"]
+from tests.inner_pytest import run_pytest, write
 
 CONFTEST = """
 import os
@@ -83,7 +80,7 @@ def test_fixture_holds_the_body_only(library, after_the_body, sqlprofile):
 
 
 @pytest.fixture
-def sqlite_library(tmp_path: object, table_prefix: str, monkeypatch: pytest.MonkeyPatch) -> str:
+def sqlite_library(tmp_path: Path, table_prefix: str, monkeypatch: pytest.MonkeyPatch) -> str:
     url = f"sqlite:///{tmp_path}/library.db"
     monkeypatch.setenv("LIBRARY_URL", url)
     monkeypatch.setenv("LIBRARY_PREFIX", table_prefix)
@@ -92,7 +89,7 @@ def sqlite_library(tmp_path: object, table_prefix: str, monkeypatch: pytest.Monk
 
 @pytest.fixture(params=["sqlite", "postgresql"])
 def library_url(
-    request: pytest.FixtureRequest, tmp_path: object, table_prefix: str, monkeypatch: pytest.MonkeyPatch
+    request: pytest.FixtureRequest, tmp_path: Path, table_prefix: str, monkeypatch: pytest.MonkeyPatch
 ) -> str:
     if request.param == "postgresql":
         request.getfixturevalue("pg_engine")
@@ -104,24 +101,22 @@ def library_url(
     return url
 
 
-def test_a_passing_and_a_failing_budget(pytester: pytest.Pytester, library_url: str) -> None:
-    pytester.makeconftest(CONFTEST)
-    pytester.makepyfile(test_books=TESTS)
-    reports = pytester.path / "reports"
-    result = pytester.runpytest_subprocess("-p", "sqla_magic", f"--sqlprofile-report={reports}")
-    result.assert_outcomes(passed=2, failed=1)
-    output = result.stdout.str()
-    result.stdout.fnmatch_lines(
+def test_a_passing_and_a_failing_budget(tmp_path: Path, library_url: str) -> None:
+    write(tmp_path, conftest=CONFTEST, test_books=TESTS)
+    reports = tmp_path / "reports"
+    result = run_pytest(tmp_path, "-p", "sqla_magic", f"--sqlprofile-report={reports}")
+    assert result.outcomes == {"passed": 2, "failed": 1}, result.output
+    result.lines.fnmatch_lines(
         [
             "*statement budget exceeded:",
             "  - 13 statements (budget: 5); the most run shape:",
             "      SELECT *book.id AS *",
-            "      lazy load Author.books, at *test_books.py:16",
+            "      lazy load Author.books, at *test_books.py:16 in test_lazy_loading_goes_over*",
             "  - n-plus-one: N+1 lazy loads of Author.books",
         ]
     )
-    assert "pytest_plugin.py" not in output  # no traceback through the plugin
-    result.stdout.fnmatch_lines(
+    assert "pytest_plugin.py" not in result.output  # no traceback through the plugin
+    result.lines.fnmatch_lines(
         [
             "*= sqlprofile =*",
             "test_books.py::test_eager_loading_keeps_the_budget: 2 statements, 2 shapes",
@@ -130,41 +125,39 @@ def test_a_passing_and_a_failing_budget(pytester: pytest.Pytester, library_url: 
             f"reports of failing tests: {reports}",
         ]
     )
-    assert "test_unmarked" not in output.split("= sqlprofile =")[1]
+    assert "test_unmarked" not in result.output.split("= sqlprofile =")[1]
     pages = sorted(p.name for p in reports.iterdir())
     assert pages == ["test_books.py_test_lazy_loading_goes_over.html"]
     page = (reports / pages[0]).read_text(encoding="utf-8")
     assert page.startswith("<!DOCTYPE html>") and "N+1 lazy loads of Author.books" in page
 
 
-def test_sqlprofile_option_profiles_every_test(pytester: pytest.Pytester, sqlite_library: str) -> None:
-    pytester.makeconftest(CONFTEST)
-    pytester.makepyfile(test_books=TESTS)
-    result = pytester.runpytest_subprocess("-p", "sqla_magic", "--sqlprofile", "-k", "unmarked or eager")
-    result.assert_outcomes(passed=2, deselected=1)
-    result.stdout.fnmatch_lines(["test_books.py::test_unmarked: 1 statements, 1 shapes"])
+def test_sqlprofile_option_profiles_every_test(tmp_path: Path, sqlite_library: str) -> None:
+    write(tmp_path, conftest=CONFTEST, test_books=TESTS)
+    result = run_pytest(tmp_path, "-p", "sqla_magic", "--sqlprofile", "-k", "unmarked or eager")
+    assert result.outcomes == {"passed": 2, "deselected": 1}, result.output
+    result.lines.fnmatch_lines(["test_books.py::test_unmarked: 1 statements, 1 shapes"])
 
 
-def test_the_fixture_is_the_test_s_report(pytester: pytest.Pytester, sqlite_library: str) -> None:
-    pytester.makeconftest(CONFTEST)
-    pytester.makepyfile(test_fixture=FIXTURE_TEST)
-    result = pytester.runpytest_subprocess("-p", "sqla_magic")
-    result.assert_outcomes(passed=1)
-    result.stdout.fnmatch_lines(["test_fixture.py::test_fixture_holds_the_body_only: 3 statements, 1 shapes"])
+def test_the_fixture_is_the_test_s_report(tmp_path: Path, sqlite_library: str) -> None:
+    write(tmp_path, conftest=CONFTEST, test_fixture=FIXTURE_TEST)
+    result = run_pytest(tmp_path, "-p", "sqla_magic")
+    assert result.outcomes == {"passed": 1}, result.output
+    result.lines.fnmatch_lines(["test_fixture.py::test_fixture_holds_the_body_only: 3 statements, 1 shapes"])
 
 
-def test_marker_takes_keywords_only(pytester: pytest.Pytester) -> None:
-    pytester.makepyfile("import pytest\n@pytest.mark.sqlprofile(5)\ndef test_x():\n    pass\n")
-    result = pytester.runpytest_subprocess("-p", "sqla_magic")
-    assert result.ret != 0
-    assert "takes keyword arguments only" in result.stdout.str() + result.stderr.str()
+def test_marker_takes_keywords_only(tmp_path: Path) -> None:
+    write(tmp_path, test_marker="import pytest\n@pytest.mark.sqlprofile(5)\ndef test_x():\n    pass\n")
+    result = run_pytest(tmp_path, "-p", "sqla_magic")
+    assert result.returncode != 0
+    assert "takes keyword arguments only" in result.output
 
 
-def test_without_the_plugin_nothing_changes(pytester: pytest.Pytester) -> None:
-    pytester.makepyfile(
-        "def test_x():\n    import sqlalchemy as sa\n    sa.create_engine('sqlite://').connect().close()\n"
+def test_without_the_plugin_nothing_changes(tmp_path: Path) -> None:
+    write(
+        tmp_path,
+        test_plain="def test_x():\n    assert 'sqla_magic.pytest_plugin' not in __import__('sys').modules\n",
     )
-    result = pytester.runpytest_subprocess()
-    result.assert_outcomes(passed=1)
-    assert "sqlprofile" not in result.stdout.str()
-    assert sa  # the outer test module imports SQLAlchemy too: the plugin is not what loads it
+    result = run_pytest(tmp_path)
+    assert result.outcomes == {"passed": 1}, result.output
+    assert "sqlprofile" not in result.output

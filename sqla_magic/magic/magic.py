@@ -124,6 +124,37 @@ class _SqlProfileMagics(Magics):
         except ValueError as problem:
             raise UsageError(str(problem)) from None
 
+    @magic_arguments()
+    @argument("number", type=int, help="the finding's number, as on its card (#N)")
+    @argument("--report", metavar="NAME", help="the report with the finding (default: the latest)")
+    @argument("--after", metavar="NAME", help="the report of the fixed cell (default: the latest)")
+    @argument("--name", metavar="TEST_NAME", help="the test function's name")
+    @argument("--file", metavar="PATH", help="write the test module to PATH rather than into a new cell")
+    @line_magic("sqlprofile_test")  # type: ignore[arg-type]
+    def sqlprofile_test(self, line: str) -> None:
+        """Turn a fixed finding into a pytest test: the fixed cell under the budget it achieved."""
+        from sqla_magic import last_report
+        from sqla_magic.render.test_code import finding_test_source
+
+        args = parse_argstring(self.sqlprofile_test, line)
+        shell: Any = self.shell
+        reports = []
+        for name in (args.report, args.after):
+            report = shell.user_ns.get(name) if name else last_report()
+            if not isinstance(report, Report):
+                raise UsageError(f"no report {f'named {name}' if name else 'yet'}: run %%sqlprofile first")
+            reports.append(report)
+        try:
+            code = finding_test_source(reports[0], args.number, reports[1], shell.user_ns, args.name)
+        except ValueError as problem:
+            raise UsageError(str(problem)) from None
+        if args.file:
+            with open(os.path.expanduser(args.file), "w", encoding="utf-8") as output:
+                output.write(code)
+            print(f"wrote {args.file}")
+        else:
+            shell.set_next_input(code, replace=False)
+
     def thresholds(self) -> Thresholds:
         """The rules' thresholds as currently configured with `%config SqlProfile.*`."""
         return Thresholds(**{f.name: getattr(self, f.name) for f in dataclasses.fields(Thresholds)})
