@@ -324,7 +324,7 @@ def _finish(shell: Any, args: Any, report: Report) -> None:
         from sqla_magic.magic.display import display_report
 
         try:
-            display_report(report, shell)
+            display_report(report, shell, verify=_verifier(shell))
         except Exception as problem:  # the cell's own outcome must not be lost to a renderer
             print(
                 f"sqlprofile: could not display the report ({type(problem).__name__}: {problem}); "
@@ -339,6 +339,17 @@ def _finish(shell: Any, args: Any, report: Report) -> None:
             display(baseline.compare(report, names=(args.compare, "this run")))
         except Exception as problem:
             print(f"sqlprofile: could not compare ({type(problem).__name__}: {problem})", file=sys.stderr)
+
+
+def _verifier(shell: Any) -> Any:
+    """What the widget's Try it calls: `verify` on this kernel's namespace."""
+
+    def verify_in_namespace(finding: Any) -> Any:
+        from sqla_magic.verify import verify
+
+        return verify(finding, namespace=shell.user_ns)
+
+    return verify_in_namespace
 
 
 # -- the direct path: run_cell_magic / line magic -----------------------------------------

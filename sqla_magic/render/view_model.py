@@ -628,7 +628,7 @@ RUN_MEASURES: tuple[tuple[str, str, Callable[[float], str]], ...] = (
     ("writes", "writes (INSERT/UPDATE/DELETE)", lambda v: format_count(int(v))),
     ("peak_bytes", "peak memory", lambda v: format_bytes(v, signed=True)),
 )
-"""Figures of one verification run (`analysis.verify.RunFigures`) worth comparing, if present."""
+"""Figures of one verification run (`verify.RunFigures`) worth comparing, if present."""
 
 
 def run_comparison(before: Any, after: Any) -> list[dict[str, Any]]:
