@@ -86,6 +86,7 @@ class BudgetExceeded(Exception):  # noqa: N818 - the contract's name
 
 def check(report: Report, limits: Limits) -> None:
     """Raise `BudgetExceeded` if `report` is over `limits`."""
+    __tracebackhide__ = True  # pytest shows the test's line, not these frames
     violations = limits.violations(report)
     if violations:
         from sqla_magic.render.budget import render_budget_text
@@ -136,6 +137,7 @@ class budget:  # noqa: N801 - a context manager and decorator, used like a funct
         return self._runs[-1].report  # type: ignore[no-any-return]
 
     def __exit__(self, exc_type: Any, exc: Optional[BaseException], tb: Any) -> None:
+        __tracebackhide__ = True
         self._stop(self._runs.pop(), exc)
 
     async def __aenter__(self) -> Report:
@@ -143,6 +145,7 @@ class budget:  # noqa: N801 - a context manager and decorator, used like a funct
         return self._runs[-1].report  # type: ignore[no-any-return]
 
     async def __aexit__(self, exc_type: Any, exc: Optional[BaseException], tb: Any) -> None:
+        __tracebackhide__ = True
         self._stop(self._runs.pop(), exc)
 
     def _start(self, filename: str) -> Any:
@@ -151,6 +154,7 @@ class budget:  # noqa: N801 - a context manager and decorator, used like a funct
         return run
 
     def _stop(self, run: Any, exc: Optional[BaseException]) -> None:
+        __tracebackhide__ = True
         run.__exit__(type(exc) if exc else None, exc, exc.__traceback__ if exc else None)
         if exc is None:
             check(run.report, self.limits)
@@ -163,6 +167,7 @@ class budget:  # noqa: N801 - a context manager and decorator, used like a funct
 
             @functools.wraps(function)
             async def run_async(*args: Any, **kwargs: Any) -> Any:
+                __tracebackhide__ = True
                 started = self._start(filename)
                 try:
                     result = await function(*args, **kwargs)
@@ -176,6 +181,7 @@ class budget:  # noqa: N801 - a context manager and decorator, used like a funct
 
         @functools.wraps(function)
         def run(*args: Any, **kwargs: Any) -> Any:
+            __tracebackhide__ = True
             started = self._start(filename)
             try:
                 result = function(*args, **kwargs)
