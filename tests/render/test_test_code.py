@@ -31,7 +31,7 @@ path.join("a", json.dumps(rows))
 def test_free_names_are_what_the_cell_reads_but_never_binds() -> None:
     code = cell_code(CELL)
     assert not code.startswith("%%")
-    assert free_names(code) == ["session", "sa", "Author", "path"]
+    assert free_names(code) == ["sa", "Author", "session", "path"]
     assert free_names("for x in items:\n    y = [x * k for k in ks]\nprint(y, await other())\n") == [
         "items",
         "ks",
@@ -69,7 +69,7 @@ def test_the_test_module() -> None:
     tree = ast.parse(source)
     (test,) = [node for node in tree.body if isinstance(node, ast.FunctionDef)]
     assert test.name == "test_n_plus_one_stays_fixed"
-    assert [arg.arg for arg in test.args.args] == ["session", "Author"]
+    assert [arg.arg for arg in test.args.args] == ["Author", "session"]
     assert "with budget(max_statements=2, max_per_shape=1, fail_on=('n-plus-one',)):" in source
     path_import = import_line("path", os.path)
     plain = sorted(
