@@ -97,7 +97,7 @@ def check(report: Report, limits: Limits) -> None:
 def recording(filename: str, rules: tuple[str, ...] = (), engine: Any = None) -> Any:
     """A `profile` (not yet entered) of statements only, and of findings if rules can fail
     the run; `filename` is the code whose lines the statements are attributed to."""
-    from sqla_magic.capture.run import profile
+    from sqla_magic.pipeline import profile
 
     return profile(
         memory=False,

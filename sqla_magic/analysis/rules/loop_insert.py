@@ -13,7 +13,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Optional
 
 from sqla_magic.analysis import evidence
-from sqla_magic.analysis.sources import parse_cell
+from sqla_magic.analysis.sources import deferred, parse_cell
 from sqla_magic.analysis.thresholds import Thresholds
 from sqla_magic.model import Finding, Report, Rewrite
 
@@ -26,16 +26,9 @@ RULE = "loop-insert"
 
 
 def rule(report: Report, source: str, thresholds: Thresholds) -> list[Finding]:
-    groups = evidence.by_key(
-        report, lambda s: evidence.dml_table(s) if evidence.verb(s) == "INSERT" else None
-    )
     cell = None
     findings = []
-    for table, indexes in groups.items():
-        group = [report.statements[i] for i in indexes]
-        rows = evidence.executions(group)
-        if rows < thresholds.loop_insert_threshold:
-            continue
+    for table, indexes, rows in evidence.writes_by_table(report, "INSERT", thresholds.loop_insert_threshold):
         cell = cell or parse_cell(source)
         if cell is None:
             continue
@@ -63,7 +56,7 @@ def rule(report: Report, source: str, thresholds: Thresholds) -> list[Finding]:
                 ),
                 lines=tuple(sorted({line, *evidence.lines_of(report, indexes)})),
                 statements=tuple(indexes),
-                rewrite=_rewrite(cell, site),
+                rewrite=deferred(_rewrite, cell, site),
             )
         )
     return findings
