@@ -133,7 +133,7 @@ class _SqlProfileMagics(Magics):
     @line_magic("sqlprofile_test")  # type: ignore[arg-type]
     def sqlprofile_test(self, line: str) -> None:
         """Turn a fixed finding into a pytest test: the fixed cell under the budget it achieved."""
-        from sqla_magic import last_report
+        from sqla_magic.pipeline import last_report
         from sqla_magic.render.test_code import finding_test_source
 
         args = parse_argstring(self.sqlprofile_test, line)
