@@ -8,7 +8,9 @@ with the app frame of each query) and `no_n_plus_one()` (record, then its N+1 ch
 queryspy's listeners may stay on SQLAlchemy's classes after its block ends, so its modes
 run after every other mode of every workload.
 
-    python benchmarks/budget_instructions.py   # needs valgrind, a C compiler and queryspy
+    python benchmarks/budget_instructions.py [WORKLOAD ...]   # needs valgrind, cc, queryspy
+
+With workload names (as overhead.py names them), only those run.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from typing import Any
 
 HERE = Path(__file__).resolve().parent
 _CHILD = "SQLA_MAGIC_BUDGET_INSTRUCTIONS_CHILD"
+_ONLY = "SQLA_MAGIC_BUDGET_INSTRUCTIONS_ONLY"
 NO_LIMIT = 10**9
 
 
@@ -88,7 +91,12 @@ def _measure(library: str) -> None:
         requests.dump(f"{workload}|{mode}".encode())
 
     with overhead.library("sqlite://") as (engine, models):
-        runs = {workload: make(engine, models) for workload, make in overhead.WORKLOADS.items()}
+        only = [name for name in os.environ.get(_ONLY, "").split("|") if name]
+        runs = {
+            workload: make(engine, models)
+            for workload, make in overhead.WORKLOADS.items()
+            if not only or workload in only
+        }
         for workload, run in runs.items():
             for options in OURS.values():
                 overhead.run_in_mode(run, options)
@@ -126,7 +134,7 @@ def main() -> None:
                 sys.executable,
                 __file__,
             ],
-            env={**os.environ, _CHILD: str(library), "PYTHONHASHSEED": "0"},
+            env={**os.environ, _CHILD: str(library), _ONLY: "|".join(sys.argv[1:]), "PYTHONHASHSEED": "0"},
             check=True,
             capture_output=True,
         )
