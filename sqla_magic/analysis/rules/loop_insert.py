@@ -31,9 +31,7 @@ RULE = "loop-insert"
 
 
 def rule(report: Report, source: str, thresholds: Thresholds) -> list[Finding]:
-    groups = evidence.by_key(
-        report, lambda s: evidence.dml_table(s) if evidence.verb(s) == "INSERT" else None
-    )
+    groups = evidence.by_key(report, evidence.dml_table, evidence.index(report).of_verb("INSERT"))
     cell = None
     findings = []
     for table, indexes in groups.items():

@@ -36,9 +36,7 @@ _DROPPED = ("order_by", "all")
 
 
 def rule(report: Report, source: str, thresholds: Thresholds) -> list[Finding]:
-    groups = evidence.by_key(
-        report, lambda s: evidence.dml_table(s) if evidence.verb(s) == "UPDATE" else None
-    )
+    groups = evidence.by_key(report, evidence.dml_table, evidence.index(report).of_verb("UPDATE"))
     cell = None
     findings = []
     for table, indexes in groups.items():

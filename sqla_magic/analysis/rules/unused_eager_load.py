@@ -29,7 +29,7 @@ def rule(report: Report, source: str, thresholds: Thresholds) -> list[Finding]:
     cell = parse_cell(source) if any(loader in source for loader in _LOADERS) else None
     if cell is None:
         return []
-    ran = {s.line for s in report.statements if s.line is not None}
+    ran = set(evidence.index(report).by_line)
     findings = []
     for option in cell.of_type(cst.Call):
         assert isinstance(option, cst.Call)
@@ -40,7 +40,7 @@ def rule(report: Report, source: str, thresholds: Thresholds) -> list[Finding]:
         if _read_elsewhere(cell, option, attribute) or _handed_to_unseen_code(cell, option):
             continue
         name = f"{entity}.{attribute}"
-        extra = [i for i, s in enumerate(report.statements) if s.origin == f"eager load {name}"]
+        extra = evidence.index(report).of_origin(f"eager load {name}")
         cost = (
             f"{len(extra)} extra statements (`eager load {name}`), "
             f"{evidence.ms(evidence.seconds(report, extra))} in the database"
