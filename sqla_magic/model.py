@@ -377,7 +377,7 @@ class Report:
         return typing.cast(dict[str, Any], _to_plain(self))
 
     def to_json(self, indent: Optional[int] = None) -> str:
-        return json.dumps(self.to_dict(), indent=indent, allow_nan=True)
+        return json.dumps(_for_json(self), indent=indent, allow_nan=True)
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Report:
@@ -483,6 +483,53 @@ class _DataclassEncoder:
             if type(field_value) not in _SCALARS:
                 plain[name] = _to_plain(field_value)
         return plain
+
+    def for_json(self, value: Any) -> dict[str, Any]:
+        """What `json` writes as `self(value)` would: the instance's own field dict when
+        every value in it is already JSON (a statement, mostly), without copying it."""
+        values: dict[str, Any] = value.__dict__
+        if len(values) != len(self.names):
+            return self(value)
+        changed: Optional[dict[str, Any]] = None
+        for name in self.converted:
+            field_value = values[name]
+            if type(field_value) in _SCALARS or _flat_json(field_value):
+                continue
+            if changed is None:
+                changed = dict(values)
+            changed[name] = _for_json(field_value)
+        return values if changed is None else changed
+
+
+def _for_json(value: Any) -> Any:
+    """`value` as `json` can write it, equal in JSON to `_to_plain(value)` but sharing
+    what is JSON already (tuples of plain values, plain dicts)."""
+    kind = type(value)
+    if kind in _SCALARS or _flat_json(value):
+        return value
+    encoder = _ENCODERS.get(kind)
+    if encoder is None and dataclasses.is_dataclass(value) and not isinstance(value, type):
+        encoder = _ENCODERS[kind] = _DataclassEncoder(kind)
+    if encoder is not None:
+        return encoder.for_json(value)
+    if isinstance(value, (list, tuple)):
+        return [v if type(v) in _SCALARS else _for_json(v) for v in value]
+    if isinstance(value, Mapping):
+        return {
+            k if type(k) is str else str(k): v if type(v) in _SCALARS else _for_json(v)
+            for k, v in value.items()
+        }
+    return value
+
+
+def _flat_json(value: Any) -> bool:
+    """A tuple, list or str-keyed dict of plain values: JSON as it is."""
+    kind = type(value)
+    if kind is tuple or kind is list:
+        return all(type(v) in _SCALARS for v in value)
+    if kind is dict:
+        return all(type(k) is str and type(v) in _SCALARS for k, v in value.items())
+    return False
 
 
 def _declared_scalar(kind: Any) -> bool:
