@@ -6,8 +6,10 @@ IPython 8.x and 9.x.
 
 from __future__ import annotations
 
+import contextlib
 import sys
 import types
+from collections.abc import Iterator
 from typing import Any, Optional
 
 import sqlalchemy
@@ -37,16 +39,6 @@ def cache_state(cache_hit: Any, compiled: bool) -> str:
     if not compiled:
         return "no cache"
     return _CACHE_WORDS.get(cache_hit, "unknown")
-
-
-def is_flush_statement(execution_options: Any, engine: Any) -> bool:
-    """True for statements the unit of work emits during a flush.
-
-    `orm/persistence.py` runs them with the mapper's own `compiled_cache` execution option
-    (checked on 1.4, 2.0, 2.1); statements run any other way carry the engine's cache or none.
-    """
-    cache = execution_options.get("compiled_cache")
-    return cache is not None and cache is not getattr(engine, "_compiled_cache", None)
 
 
 _CURSOR_EXECUTE_CODE = getattr(
@@ -175,6 +167,15 @@ def engine_url(engine: Any) -> str:
     return str(engine.url.render_as_string(hide_password=True))
 
 
+async def greenlet_spawn(work: Any) -> Any:
+    """Run the sync callable `work` from async code the way `AsyncEngine` does (in a
+    greenlet that can await the driver).  `sqlalchemy.util.greenlet_spawn` is internal;
+    the same on 1.4, 2.0 and 2.1."""
+    from sqlalchemy.util import greenlet_spawn as spawn
+
+    return await spawn(work)
+
+
 def greenlet_parent_frame() -> Optional[types.FrameType]:
     """The frame the parent greenlet waits in, for code run by SQLAlchemy's async layer.
 
@@ -283,3 +284,180 @@ def shared_dbapi_connection(engine: Any) -> Optional[Any]:
     if record is None:
         return None
     return getattr(record, "dbapi_connection", None)
+
+
+# -- SQLAlchemy's own functions, by file suffix and name as cProfile reports them ---------
+# Checked on SQLAlchemy 1.4, 2.0 and 2.1.  Classified by name, never by line number, which
+# moves between releases.  `layers.classify` reads the layers from these.
+
+ORM_LOAD_FILES = ("orm/loading.py",)
+ORM_LOAD_FUNCTIONS = {
+    ("orm/instrumentation.py", "new_instance"),
+    ("orm/state.py", "__init__"),
+    ("orm/identity.py", "_add_unpresent"),
+}
+COMPILE_FILES = ("sql/compiler.py", "sql/cache_key.py", "sql/traversals.py")
+COMPILE_FUNCTIONS = {
+    ("sql/elements.py", "_compile_w_cache"),
+    ("sql/elements.py", "compile"),
+    ("sql/elements.py", "_compiler"),
+    ("sql/base.py", "_generate_cache_key"),
+    ("orm/context.py", "create_for_statement"),
+    ("orm/context.py", "orm_pre_session_exec"),
+}
+MAPPER_CONFIG_FUNCTIONS = {
+    ("orm/mapper.py", "configure_mappers"),
+    ("orm/mapper.py", "_configure_registries"),
+    ("orm/mapper.py", "_do_configure_registries"),
+    ("orm/mapper.py", "_configure_all"),
+    ("orm/decl_api.py", "configure"),
+}
+DATABASE_NAMES = (
+    "do_execute",
+    "do_executemany",
+    "do_execute_no_params",
+    "do_commit",
+    "do_rollback",
+    "do_commit_twophase",
+    "do_rollback_twophase",
+    "do_rollback_to_savepoint",
+    "do_release_savepoint",
+)
+FLUSH_FILES = ("orm/unitofwork.py", "orm/persistence.py", "orm/dependency.py", "orm/sync.py")
+FLUSH_FUNCTIONS = {("orm/session.py", "flush"), ("orm/session.py", "_flush")}
+FETCH_NAMES = ("fetchone", "fetchmany", "fetchall")
+
+ORM_ROW_FUNCTIONS: dict[str, tuple[str, ...]] = {
+    "orm/loading.py": ("_instance", "_populate_full", "_populate_partial", "chunks", "_instance_processor"),
+    "orm/instrumentation.py": ("new_instance",),
+    "orm/state.py": ("__init__",),
+    "orm/identity.py": ("_add_unpresent",),
+}
+"""The ORM's row-to-object functions, by file suffix (names as cProfile reports them)."""
+
+MAPPER_CONFIGURE_NAMES = ("_do_configure_registries", "_configure_registries", "configure_mappers")
+"""The mapper configuration's entry points in `orm/mapper.py`, innermost first."""
+
+
+# -- the verify sandbox (checked on 2.0.58) -------------------------------------------------
+
+
+def is_savepoint_clause(clause: Any) -> bool:
+    """SQLAlchemy's own SAVEPOINT / RELEASE SAVEPOINT / ROLLBACK TO SAVEPOINT constructs."""
+    from sqlalchemy.sql.elements import ReleaseSavepointClause, RollbackToSavepointClause, SavepointClause
+
+    return isinstance(clause, (SavepointClause, ReleaseSavepointClause, RollbackToSavepointClause))
+
+
+def is_ddl(clause: Any) -> bool:
+    """A DDL construct (`CreateTable`, `DDL(...)`, what `metadata.create_all` executes)."""
+    from sqlalchemy.schema import ExecutableDDLElement
+
+    return isinstance(clause, ExecutableDDLElement)
+
+
+def textual_sql(clause: Any) -> Optional[str]:
+    """The SQL of a `text()` construct or an `exec_driver_sql` string; None for
+    constructs SQLAlchemy compiles itself."""
+    from sqlalchemy.sql.elements import TextClause
+
+    if isinstance(clause, str):
+        return clause
+    if isinstance(clause, TextClause):
+        return str(clause.text)
+    return None
+
+
+def compiled_is_dml(context: Any) -> Optional[bool]:
+    """Whether a compiled statement's execution context is an INSERT/UPDATE/DELETE;
+    None for textual SQL, which the context cannot tell."""
+    if getattr(context, "compiled", None) is None or getattr(context, "isddl", False):
+        return None
+    return bool(context.isinsert or context.isupdate or context.isdelete)
+
+
+def savepoint_name(transaction: Any) -> Optional[str]:
+    """The SAVEPOINT name of a Core `NestedTransaction` (`_savepoint`) or of a nested
+    `SessionTransaction` (through its connections' transactions, `_connections`)."""
+    name = getattr(transaction, "_savepoint", None)
+    if isinstance(name, str):
+        return name
+    for entry in getattr(transaction, "_connections", {}).values():
+        name = getattr(entry[1], "_savepoint", None)
+        if isinstance(name, str):
+            return name
+    return None
+
+
+def is_autocommit(conn: Any) -> bool:
+    """True when the connection runs without transactions: AUTOCOMMIT set on it or on its
+    engine (`Connection._is_autocommit_isolation`, 2.0), or the driver connection in
+    autocommit mode whatever SQLAlchemy was told."""
+    check = getattr(conn, "_is_autocommit_isolation", None)
+    if callable(check) and check():
+        return True
+    try:
+        dbapi_connection = conn.connection.dbapi_connection
+    except Exception:
+        return False
+    return dbapi_autocommit(dbapi_connection) is True
+
+
+def dbapi_autocommit(dbapi_connection: Any) -> Optional[bool]:
+    """The driver's own autocommit flag (sqlite3, psycopg2/psycopg, pymysql/mysqlclient);
+    None when the driver does not say."""
+    import sqlite3
+
+    if isinstance(dbapi_connection, sqlite3.Connection):
+        flag = getattr(dbapi_connection, "autocommit", None)  # Python 3.12+
+        if flag is True:
+            return True
+        return dbapi_connection.isolation_level is None
+    getter = getattr(dbapi_connection, "get_autocommit", None)
+    if callable(getter):
+        return bool(getter())
+    flag = getattr(dbapi_connection, "autocommit", None)
+    if isinstance(flag, bool):
+        return flag
+    return None
+
+
+def dbapi_in_transaction(dbapi_connection: Any) -> Optional[bool]:
+    """Whether the driver connection is inside a transaction, as the driver knows it;
+    None when the driver does not say."""
+    import sqlite3
+
+    if isinstance(dbapi_connection, sqlite3.Connection):
+        return bool(dbapi_connection.in_transaction)
+    info = getattr(dbapi_connection, "info", None)
+    status = getattr(info, "transaction_status", None)
+    if isinstance(status, int):  # psycopg2 / psycopg: 0 is IDLE, 4 UNKNOWN
+        return None if status == 4 else status != 0
+    server_status = getattr(dbapi_connection, "server_status", None)
+    if isinstance(server_status, int):  # pymysql: SERVER_STATUS_IN_TRANS
+        return bool(server_status & 1)
+    return None
+
+
+@contextlib.contextmanager
+def shared_pools_without_reset() -> Iterator[None]:
+    """While inside, the pools that share one DBAPI connection (`StaticPool`,
+    `SingletonThreadPool`: in-memory SQLite) do not roll it back when a connection is
+    returned, from any thread.  `Pool._reset_on_return` and the `reset_none` marker are
+    what `Pool.__init__` sets (2.0.58); pools are found among live objects, since the
+    sandbox does not know which engines the cell will reach."""
+    import gc
+
+    from sqlalchemy.pool import SingletonThreadPool, StaticPool
+    from sqlalchemy.pool import base as pool_base
+
+    changed = []
+    for pool in gc.get_objects():
+        if isinstance(pool, (StaticPool, SingletonThreadPool)):
+            changed.append((pool, pool._reset_on_return))
+            pool._reset_on_return = pool_base.reset_none
+    try:
+        yield
+    finally:
+        for pool, reset in changed:
+            pool._reset_on_return = reset

@@ -3,6 +3,8 @@
 Every rule has the same signature, `rule(report, source, thresholds) -> list[Finding]`,
 and lives in its own module under `rules/`.  `RULES` runs on the captured run; `PLAN_RULES`
 run once EXPLAIN plans exist.  Both lists are public: users may add or remove rules.
+They are built on first use, so importing `analysis` (for `Thresholds`, at `%load_ext`)
+loads no rule module.
 """
 
 from __future__ import annotations
@@ -61,11 +63,23 @@ def _default_plan_rules() -> list[Rule]:
     return [seq_scan.rule]
 
 
-RULES: list[Rule] = _default_rules()
+RULES: list[Rule]
 """Rules that need only the captured run."""
 
-PLAN_RULES: list[Rule] = _default_plan_rules()
+PLAN_RULES: list[Rule]
 """Rules that read EXPLAIN plans; they run after EXPLAIN."""
+
+_REGISTRIES = {"RULES": _default_rules, "PLAN_RULES": _default_plan_rules}
+
+
+def __getattr__(name: str) -> list[Rule]:
+    """`RULES` / `PLAN_RULES`, built once on first access (and then plain module globals)."""
+    if name not in _REGISTRIES:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    if name not in globals():
+        globals()[name] = _REGISTRIES[name]()
+    registry: list[Rule] = globals()[name]
+    return registry
 
 
 def profiled_source(report: Report) -> str:
@@ -78,11 +92,35 @@ def profiled_source(report: Report) -> str:
 
 
 def analyse(report: Report, thresholds: Optional[Thresholds] = None) -> list[Finding]:
-    return _run(RULES, report, thresholds)
+    return _run(__getattr__("RULES"), report, thresholds)
 
 
 def analyse_plans(report: Report, thresholds: Optional[Thresholds] = None) -> list[Finding]:
-    return _run(PLAN_RULES, report, thresholds)
+    return _run(__getattr__("PLAN_RULES"), report, thresholds)
+
+
+def run_rules(
+    rules: Sequence[Rule], report: Report, thresholds: Optional[Thresholds] = None
+) -> tuple[list[Finding], list[str]]:
+    """The findings of `rules`, each rule on its own: one that raises becomes a note naming it."""
+    source = profiled_source(report)
+    limits = thresholds or Thresholds()
+    findings: list[Finding] = []
+    failures: list[str] = []
+    for rule in rules:
+        try:
+            findings.extend(rule(report, source, limits))
+        except Exception as problem:  # a broken rule must not cost the user the other findings
+            failures.append(f"rule {rule_name(rule)} failed: {type(problem).__name__}: {problem}")
+    return findings, failures
+
+
+def rule_name(rule: Rule) -> str:
+    """The rule's id as findings carry it: its module's name (`n_plus_one` → `n-plus-one`)."""
+    module = getattr(rule, "__module__", "") or ""
+    if module.startswith("sqla_magic.analysis.rules."):
+        return module.rsplit(".", 1)[-1].replace("_", "-")
+    return getattr(rule, "__qualname__", None) or repr(rule)
 
 
 def _run(rules: Sequence[Rule], report: Report, thresholds: Optional[Thresholds]) -> list[Finding]:

@@ -8,24 +8,19 @@ few compiled strings many times.
 from __future__ import annotations
 
 import functools
-import re
 import weakref
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from typing import Optional
 
+from sqla_magic import sqltext
 from sqla_magic.model import Report, Statement
 
-_TABLE_AFTER = {
-    "INSERT": re.compile(r"^\s*INSERT\s+(?:OR\s+\w+\s+)?INTO\s+([\w.\"`\[\]]+)", re.I),
-    "UPDATE": re.compile(r"^\s*UPDATE\s+([\w.\"`\[\]]+)", re.I),
-    "DELETE": re.compile(r"^\s*DELETE\s+FROM\s+([\w.\"`\[\]]+)", re.I),
-}
-
-
-_VERB = re.compile(r"\s*(\w+)")
 SQL_STRINGS_KEPT = 8192
 """Distinct SQL strings whose readings are kept (per process, least recently used out)."""
+
+sql_verb = functools.lru_cache(maxsize=SQL_STRINGS_KEPT)(sqltext.verb)
+_dml_table = functools.lru_cache(maxsize=SQL_STRINGS_KEPT)(sqltext.dml_table)
 
 
 def verb(statement: Statement) -> str:
@@ -33,24 +28,9 @@ def verb(statement: Statement) -> str:
     return sql_verb(statement.sql)
 
 
-@functools.lru_cache(maxsize=SQL_STRINGS_KEPT)
-def sql_verb(sql: str) -> str:
-    match = _VERB.match(sql)
-    return match.group(1).upper() if match else ""
-
-
 def dml_table(statement: Statement) -> Optional[str]:
     """Table an INSERT/UPDATE/DELETE writes to, unquoted."""
     return _dml_table(statement.sql)
-
-
-@functools.lru_cache(maxsize=SQL_STRINGS_KEPT)
-def _dml_table(sql: str) -> Optional[str]:
-    pattern = _TABLE_AFTER.get(sql_verb(sql))
-    if pattern is None:
-        return None
-    match = pattern.match(sql)
-    return match.group(1).strip('"`[]') if match else None
 
 
 class StatementIndex:
@@ -138,6 +118,18 @@ def by_key(report: Report, key: object, indexes: Optional[Iterable[int]] = None)
     return dict(groups)
 
 
+def writes_by_table(report: Report, verb_: str, threshold: int) -> list[tuple[str, list[int], int]]:
+    """Tables that `verb_` statements (INSERT, UPDATE) wrote at least `threshold` rows to:
+    the table, its statements' indexes and the rows they carried, in order of first write."""
+    groups = by_key(report, dml_table, index(report).of_verb(verb_))
+    written = []
+    for table, indexes in groups.items():
+        rows = executions([report.statements[i] for i in indexes])
+        if rows >= threshold:
+            written.append((str(table), indexes, rows))
+    return written
+
+
 def lines_of(report: Report, indexes: Iterable[int]) -> tuple[int, ...]:
     return tuple(sorted({line for i in indexes if (line := report.statements[i].line) is not None}))
 
@@ -172,39 +164,3 @@ def line_words(lines: Sequence[int]) -> str:
 
 def plural(count: int, word: str) -> str:
     return f"{count} {word}" if count == 1 else f"{count} {word}s"
-
-
-def selected_columns(sql: str) -> list[str]:
-    """Column names of a SELECT's top-level select list (labels dropped)."""
-    match = re.match(r"\s*SELECT\s+(?:DISTINCT\s+)?(.*?)\s+FROM\s", sql, re.I | re.S)
-    if not match:
-        return []
-    names = []
-    for item in split_top_level(match.group(1), ","):
-        expression = re.split(r"\s+AS\s+", item.strip(), flags=re.I)[0]
-        names.append(expression.rsplit(".", 1)[-1].strip('"`[] '))
-    return names
-
-
-def split_top_level(text: str, separator: str) -> list[str]:
-    """`text` split on `separator` outside parentheses and quotes."""
-    parts: list[str] = []
-    current: list[str] = []
-    depth, quote = 0, ""
-    for char in text:
-        if quote:
-            if char == quote:
-                quote = ""
-        elif char in "'\"":
-            quote = char
-        elif char == "(":
-            depth += 1
-        elif char == ")":
-            depth -= 1
-        elif char == separator and depth == 0:
-            parts.append("".join(current))
-            current = []
-            continue
-        current.append(char)
-    parts.append("".join(current))
-    return parts

@@ -15,8 +15,6 @@ from dataclasses import dataclass
 from typing import Optional, Union
 
 import libcst as cst
-from libcst.codemod import CodemodContext
-from libcst.codemod.visitors import AddImportsVisitor
 from libcst.metadata import CodeRange, MetadataWrapper, ParentNodeProvider, PositionProvider
 
 from sqla_magic.model import Rewrite
@@ -36,7 +34,7 @@ class Cell:
     def __init__(self, source: str, masked: dict[int, str], module: cst.Module) -> None:
         self.source = source
         self._masked = masked
-        self.wrapper = MetadataWrapper(module)
+        self.wrapper = MetadataWrapper(module, unsafe_skip_copy=True)  # the parse is ours alone
         self.module = self.wrapper.module
         self.positions: Mapping[cst.CSTNode, CodeRange] = self.wrapper.resolve(PositionProvider)
         self.parents: Mapping[cst.CSTNode, cst.CSTNode] = self.wrapper.resolve(ParentNodeProvider)
@@ -129,6 +127,11 @@ class Cell:
         """A `Rewrite` with `replacements` applied and `imports` (module, name) added."""
         module = self.module.visit(_Replace(replacements))
         if imports:
+            # libcst.codemod (and libcst.matchers under it) is the slowest part of libcst to
+            # import: only a rewrite that adds imports needs it.
+            from libcst.codemod import CodemodContext
+            from libcst.codemod.visitors import AddImportsVisitor
+
             context = CodemodContext()
             for module_name, name in imports:
                 AddImportsVisitor.add_needed_import(context, module_name, name)
@@ -188,6 +191,13 @@ class _Replace(cst.CSTTransformer):
 
     def on_leave(self, original_node: cst.CSTNode, updated_node: cst.CSTNode) -> Replacement:  # type: ignore[override]
         return self.replacements.get(original_node, updated_node)
+
+
+def replaced(node: cst.CSTNode, replacements: Mapping[cst.CSTNode, Replacement]) -> cst.CSTNode:
+    """`node` with each of `replacements`' keys (matched by identity) swapped for its value."""
+    result = node.visit(_Replace(replacements))
+    assert isinstance(result, cst.CSTNode)
+    return result
 
 
 # -- expressions --------------------------------------------------------------------------
@@ -363,12 +373,6 @@ def _is_query(cell: Cell, node: cst.BaseExpression) -> bool:
         assigned = cell.assignments_of(node.value)
         return len(assigned) == 1 and _is_query(cell, assigned[0].value)
     return False
-
-
-def statement_lines(report_lines: Sequence[Optional[int]], cell: Cell, node: cst.CSTNode) -> list[int]:
-    """Those of `report_lines` that fall within `node`'s lines."""
-    first, last = cell.lines(node)
-    return [line for line in report_lines if line is not None and first <= line <= last]
 
 
 def chain_of(cell: Cell, node: cst.BaseExpression) -> Optional[QueryChain]:

@@ -1,35 +1,34 @@
-"""`profile()`: start every recorder, run the code, stop them all, build the `Report`.
+"""Start every recorder, run the code, stop them all: the captured run as a raw `Report`.
 
-Stop order mirrors start order, in `finally`, so nothing stays installed whatever the
-profiled code raised.  EXPLAIN and the rules run after capture has stopped, so their
-own statements are never part of the report.
+Capture only records.  The recorders are entered through one `ExitStack`, so stopping
+(or a recorder that fails to start) undoes every step taken, in reverse order, whatever
+the profiled code raised.  What happens to the recording afterwards (rules, EXPLAIN,
+privacy) is `sqla_magic.pipeline`'s business.
 """
 
 from __future__ import annotations
 
-import collections
+import contextlib
 import cProfile
-import dataclasses
 import datetime
-import re
 import sys
 import time
 import types
 import warnings
 import weakref
-from collections.abc import Iterable
-from dataclasses import dataclass, field, fields, replace
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
 from typing import Any, Optional
 
 import sqlalchemy
 
 from sqla_magic import _compat
 from sqla_magic.capture.callgraph import CallGraph, build_call_graph
-from sqla_magic.capture.fingerprint import fingerprint
 from sqla_magic.capture.memory import LineMemory, PeakRss
 from sqla_magic.capture.params import display_params, safe_text, truncate
 from sqla_magic.capture.statements import Recorder, StatementRecord
 from sqla_magic.model import LAYERS, CapturedWarning, CellError, Memory, Report, Site, Statement
+from sqla_magic.sqltext import fingerprint
 
 
 @dataclass(frozen=True)
@@ -79,6 +78,8 @@ class Profiler:
         self._peak: Optional[PeakRss] = None
         self._lines: Optional[LineMemory] = None
         self._showwarning: Any = None
+        self._installed = contextlib.ExitStack()
+        self._peak_bytes: Optional[int] = None
         self._started_at = ""
         self._wall0 = 0.0
         self._cpu0 = 0.0
@@ -88,23 +89,30 @@ class Profiler:
     # -- start / stop ------------------------------------------------------------------
 
     def start(self, running_frame: Optional[types.FrameType] = None) -> None:
+        """Install every recorder; if one fails, the ones already installed are removed."""
         options = self.options
         self._direct_calls = running_frame is not None
         self._started_at = datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")
-        self._showwarning = warnings.showwarning
-        warnings.showwarning = self._record_warning  # type: ignore[assignment]
-        if options.memory_lines and options.memory:
-            self._lines = LineMemory(self.filenames)
-            note = self._lines.start(running_frame)
-            if note:
-                self.notes.append(note)
-                self._lines = None
-        if options.memory and self._lines is None:
-            self._peak = PeakRss()
-            self._peak.start()
-        self.recorder.__enter__()
-        if options.call_tree:
-            self._cprofile = self._start_call_tree()
+        with contextlib.ExitStack() as installed:
+            installed.enter_context(self._warnings_recorded())
+            if options.memory_lines and options.memory:
+                lines = LineMemory(self.filenames)
+                note = lines.start(running_frame)
+                if note:
+                    self.notes.append(note)
+                else:
+                    self._lines = lines
+                    installed.callback(lines.stop)
+            if options.memory and self._lines is None:
+                peak = self._peak = PeakRss()
+                peak.start()
+                installed.callback(self._stop_peak, peak)
+            installed.enter_context(self.recorder)
+            if options.call_tree:
+                self._cprofile = self._start_call_tree()
+                if self._cprofile is not None:
+                    installed.callback(self._cprofile.disable)
+            self._installed = installed.pop_all()
         self._running = True
         self._wall0 = time.perf_counter()
         self._cpu0 = time.process_time()
@@ -126,24 +134,26 @@ class Profiler:
         return profiler
 
     def stop(self, error: Optional[BaseException] = None) -> Recording:
-        """Stop every recorder and build the report (findings and plans included)."""
+        """Stop every recorder and build the raw report (no findings, plans or masking)."""
         wall = time.perf_counter() - self._wall0
         cpu = time.process_time() - self._cpu0
         try:
-            if self._cprofile is not None:
-                self._cprofile.disable()
+            self._installed.close()
         finally:
-            self.recorder.__exit__()
-            warnings.showwarning = self._showwarning
-            if self._lines is not None:
-                self._lines.stop()
-            peak = self._peak.stop() if self._peak is not None else None
             self._running = False
-        recording = _analyse(self._build(wall, cpu, peak, error), self.options)
-        engines = {id(r.engine): r.engine for r in recording.records}
-        engines.update((id(e), e) for e in self.options.engines or ())
-        recording.report = _without_passwords(recording.report, engines.values())
-        return recording
+        return self._build(wall, cpu, self._peak_bytes, error)
+
+    @contextlib.contextmanager
+    def _warnings_recorded(self) -> Iterator[None]:
+        self._showwarning = warnings.showwarning
+        warnings.showwarning = self._record_warning  # type: ignore[assignment]
+        try:
+            yield
+        finally:
+            warnings.showwarning = self._showwarning
+
+    def _stop_peak(self, peak: PeakRss) -> None:
+        self._peak_bytes = peak.stop()
 
     @property
     def running(self) -> bool:
@@ -188,7 +198,7 @@ class Profiler:
             started_at=self._started_at,
             objects_loaded=_objects(recorder),
             warnings=tuple(self.warnings),
-            error=_cell_error(error, self.filenames),
+            error=cell_error(error, self.filenames),
             notes=tuple(notes),
             dropped_statements=recorder.dropped,
             versions={"sqlalchemy": sqlalchemy.__version__, "python": sys.version.split()[0]},
@@ -251,8 +261,8 @@ def _statements(records: Iterable[StatementRecord], filename: str, started: floa
 
     What depends only on the SQL string (the fingerprint) or on the execution's shape
     (the statement object, its execution options, engine, cache state and whether a
-    flush ran it: origin, URL, dialect, cache word, streaming) is worked out once per distinct value, since a
-    workload repeats a few of each many times.
+    flush ran it: origin, URL, dialect, cache word, streaming) is worked out once per
+    distinct value, since a workload repeats a few of each many times.
     """
     origins: dict[Any, Optional[str]] = {}
     places = _Places()
@@ -330,50 +340,6 @@ def _url(engine: Any) -> str:
     return cached[1]
 
 
-MIN_HIDDEN_PASSWORD = 4
-"""Shorter passwords are not searched for in the report's text: they would match ordinary words."""
-
-
-def _without_passwords(report: Report, engines: Iterable[Any]) -> Report:
-    """`report` with the passwords of the engines it saw replaced by `***` wherever they
-    appear: an exception or warning that quotes a full URL, a DBAPI error, a parameter."""
-    passwords = {
-        str(password)
-        for engine in engines
-        if (password := engine.url.password) is not None and len(str(password)) >= MIN_HIDDEN_PASSWORD
-    }
-    if not passwords:
-        return report
-    pattern = re.compile("|".join(re.escape(p) for p in sorted(passwords, key=len, reverse=True)))
-    cleaned: Report = _hide(report, pattern)
-    return cleaned
-
-
-def _hide(value: Any, pattern: re.Pattern[str]) -> Any:
-    """`value` with `pattern` masked in every string; unchanged parts are the same objects."""
-    if isinstance(value, str):
-        return pattern.sub("***", value) if pattern.search(value) else value
-    if isinstance(value, (tuple, list)):
-        items = [_hide(item, pattern) for item in value]
-        changed = any(new is not old for new, old in zip(items, value, strict=True))
-        return type(value)(items) if changed else value
-    if isinstance(value, dict):
-        pairs = [(_hide(k, pattern), _hide(v, pattern)) for k, v in value.items()]
-        changed = any(
-            nk is not k or nv is not v for (nk, nv), (k, v) in zip(pairs, value.items(), strict=True)
-        )
-        return dict(pairs) if changed else value
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        changes = {}
-        for f in fields(value):
-            old = getattr(value, f.name)
-            new = _hide(old, pattern)
-            if new is not old:
-                changes[f.name] = new
-        return replace(value, **changes) if changes else value
-    return value
-
-
 def _layers(
     wall: float, statements: tuple[Statement, ...], recorder: Recorder, graph: Optional[CallGraph]
 ) -> dict[str, float]:
@@ -404,7 +370,7 @@ def _objects(recorder: Recorder) -> dict[str, int]:
     return objects
 
 
-def _cell_error(error: Optional[BaseException], filenames: frozenset[str]) -> Optional[CellError]:
+def cell_error(error: Optional[BaseException], filenames: frozenset[str]) -> Optional[CellError]:
     if error is None:
         return None
     line = None
@@ -416,134 +382,7 @@ def _cell_error(error: Optional[BaseException], filenames: frozenset[str]) -> Op
     return CellError(type=type(error).__name__, message=truncate(safe_text(error), 2000), line=line)
 
 
-def _analyse(recording: Recording, options: Options) -> Recording:
-    """Findings and EXPLAIN plans, each optional and never fatal to the report."""
-    report = recording.report
-    notes = list(report.notes)
-    findings: tuple[Any, ...] = ()
-    plans: tuple[Any, ...] = ()
-    if options.findings:
-        try:
-            from sqla_magic.analysis import analyse
-
-            findings = tuple(analyse(report, options.thresholds))
-        except Exception as problem:  # a broken rule must not cost the user the report
-            notes.append(f"findings not computed: {type(problem).__name__}: {problem}")
-    if options.explain and report.statements:
-        try:
-            from sqla_magic.explain import explain_report  # type: ignore[attr-defined,unused-ignore]
-
-            plans = tuple(
-                explain_report(
-                    replace(report, findings=findings),
-                    recording.records,
-                    analyze=options.explain_analyze,
-                )
-            )
-        except Exception as problem:
-            notes.append(f"EXPLAIN not run: {type(problem).__name__}: {problem}")
-    if plans and options.findings:
-        try:
-            from sqla_magic.analysis import analyse_plans
-
-            findings += tuple(
-                analyse_plans(replace(report, plans=plans, findings=findings), options.thresholds)
-            )
-        except Exception as problem:
-            notes.append(f"plan findings not computed: {type(problem).__name__}: {problem}")
-    recording.report = replace(report, findings=findings, plans=plans, notes=tuple(notes))
-    return recording
-
-
-_history: collections.deque[Report] = collections.deque(maxlen=10)
-
-
-def remember(report: Report) -> None:
-    """Keep `report` as the latest (only the last few are held, to bound memory)."""
-    _history.append(report)
-
-
-def last_report() -> Optional[Report]:
-    """The latest report of this process (from the magic or `profile()`), or None."""
-    return _history[-1] if _history else None
-
-
-def keep_reports(count: int) -> None:
-    """How many past reports to hold (default 10)."""
-    global _history
-    _history = collections.deque(_history, maxlen=max(count, 1))
-
-
-class profile:  # noqa: N801 - used as `with profile() as report:`, like a function
-    """Profile a block of SQLAlchemy code: `with profile() as report: ...`.
-
-    The `as` target is a `Report` that is empty inside the block and filled, once, when
-    the block ends (also when it raises; the exception is not swallowed).
-    """
-
-    def __init__(
-        self,
-        *,
-        memory: bool = True,
-        memory_lines: bool = False,
-        call_tree: bool = True,
-        explain: bool = True,
-        explain_analyze: bool = False,
-        findings: bool = True,
-        engine: Any = None,
-        max_statements: int = 20_000,
-        filename: Optional[str] = None,
-        source: str = "",
-        user_packages: Iterable[str] = (),
-    ) -> None:
-        engines = (
-            None if engine is None else tuple(engine) if isinstance(engine, (list, tuple)) else (engine,)
-        )
-        self.options = Options(
-            memory=memory,
-            memory_lines=memory_lines,
-            call_tree=call_tree,
-            explain=explain,
-            explain_analyze=explain_analyze,
-            findings=findings,
-            engines=_sync_engines(engines),
-            max_statements=max_statements,
-            user_packages=tuple(user_packages),
-        )
-        self._filename = filename
-        self._source = source
-        self._profiler: Optional[Profiler] = None
-        self.report: Optional[Report] = None
-
-    def __enter__(self) -> Report:
-        caller = sys._getframe(1)
-        filename = self._filename or caller.f_code.co_filename
-        self._profiler = Profiler(self.options, (filename,), self._source)
-        self.report = Report(wall_s=0.0, cpu_s=0.0)
-        self._profiler.start(running_frame=caller)
-        return self.report
-
-    def __exit__(self, exc_type: Any, exc: Optional[BaseException], tb: Any) -> None:
-        assert self._profiler is not None and self.report is not None
-        try:
-            built = self._profiler.stop(exc).report
-        except Exception as problem:
-            if exc is None:
-                raise
-            # The block's own exception is what the caller must see, not ours.
-            note = f"report not built: {type(problem).__name__}: {safe_text(problem)}"
-            built = Report(wall_s=0.0, cpu_s=0.0, error=_cell_error(exc, frozenset()), notes=(note,))
-        _fill(self.report, built)
-        remember(self.report)
-
-
-def _fill(target: Report, built: Report) -> None:
-    """Give the pre-made `as` target the finished report's values (see `profile`)."""
-    for f in fields(Report):
-        object.__setattr__(target, f.name, getattr(built, f.name))
-
-
-def _sync_engines(engines: Optional[tuple[Any, ...]]) -> Optional[tuple[Any, ...]]:
+def sync_engines(engines: Optional[tuple[Any, ...]]) -> Optional[tuple[Any, ...]]:
     """Engines as the events see them: an `AsyncEngine` becomes its `sync_engine`."""
     if engines is None:
         return None

@@ -30,7 +30,7 @@ def report_bundle(report: Report, widget: Any) -> dict[str, Any]:
     }
 
 
-def display_report(report: Report, shell: Any) -> None:
+def display_report(report: Report, shell: Any, verify: Any = None) -> None:
     """Show `report` as the widget in a notebook kernel, as text/HTML anywhere else."""
     from IPython.display import display
 
@@ -40,7 +40,7 @@ def display_report(report: Report, shell: Any) -> None:
     try:
         from sqla_magic.render.widget import report_widget
 
-        widget = report_widget(report, cell_id(shell), shell)
+        widget = report_widget(report, cell_id(shell), verify)
     except ImportError as problem:  # anywidget/ipywidgets missing: the static view still works
         print(f"sqlprofile: showing the static report ({problem})", file=sys.stderr)
         display(report)

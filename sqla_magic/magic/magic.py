@@ -19,7 +19,7 @@ import keyword
 import linecache
 import os
 import sys
-from typing import Any, Optional
+from typing import TYPE_CHECKING, Any, Optional
 
 import traitlets
 from IPython.core.error import UsageError
@@ -27,8 +27,10 @@ from IPython.core.magic import Magics, cell_magic, line_magic, magics_class
 from IPython.core.magic_arguments import argument, magic_arguments, parse_argstring
 
 from sqla_magic.analysis.thresholds import Thresholds
-from sqla_magic.capture.run import Options, Profiler, keep_reports, remember
 from sqla_magic.model import Report
+
+if TYPE_CHECKING:
+    from sqla_magic.pipeline import Options, Profiler
 
 _PREFIX = "%%sqlprofile"
 _START_CALL = "__import__('sqla_magic').magic.start_cell({args!r})\n"
@@ -46,6 +48,8 @@ class _SqlProfileMagics(Magics):
 
     @traitlets.observe("keep_reports")
     def _keep_reports_changed(self, change: Any) -> None:
+        from sqla_magic.pipeline import keep_reports
+
         keep_reports(change["new"])
 
     @magic_arguments()
@@ -97,7 +101,7 @@ class _SqlProfileMagics(Magics):
         here because this runs as an execute request; a widget button must not use
         `set_next_input` (its payload would land on whatever cell runs next).
         """
-        from sqla_magic import last_report
+        from sqla_magic.pipeline import last_report
         from sqla_magic.render.view_model import rewrite_source
 
         args = parse_argstring(self.sqlprofile_apply, line)
@@ -153,6 +157,8 @@ def parse_options(line: str) -> Any:
 
 
 def _options(shell: Any, args: Any) -> Options:
+    from sqla_magic.pipeline import Options, sync_engines
+
     engines = None
     if args.engine:
         try:
@@ -160,10 +166,8 @@ def _options(shell: Any, args: Any) -> Options:
         except Exception as problem:
             raise UsageError(f"--engine {args.engine}: {type(problem).__name__}: {problem}") from None
         engines = tuple(value) if isinstance(value, (list, tuple)) else (value,)
-        from sqla_magic.capture.run import _sync_engines
-
         try:
-            engines = _sync_engines(engines)
+            engines = sync_engines(engines)
         except TypeError as problem:
             raise UsageError(f"--engine {args.engine}: {problem}") from None
     return Options(
@@ -220,6 +224,8 @@ def start_cell(arg_string: str) -> None:
     if args.statement:
         raise UsageError(f"unexpected arguments for %%sqlprofile: {' '.join(args.statement)}")
     options = _options(shell, args)
+    from sqla_magic.pipeline import Profiler
+
     if _current is not None:  # a previous cell never reached post_run_cell
         _current.profiler.stop()
         _current = None
@@ -251,6 +257,8 @@ def post_run_cell(result: Any) -> None:
 
 
 def _finish(shell: Any, args: Any, report: Report) -> None:
+    from sqla_magic.pipeline import remember
+
     remember(report)
     if args.output:
         shell.user_ns[args.output] = report
@@ -263,13 +271,24 @@ def _finish(shell: Any, args: Any, report: Report) -> None:
         from sqla_magic.magic.display import display_report
 
         try:
-            display_report(report, shell)
+            display_report(report, shell, verify=_verifier(shell))
         except Exception as problem:  # the cell's own outcome must not be lost to a renderer
             print(
                 f"sqlprofile: could not display the report ({type(problem).__name__}: {problem}); "
                 "it is stored in sqla_magic.last_report()",
                 file=sys.stderr,
             )
+
+
+def _verifier(shell: Any) -> Any:
+    """What the widget's Try it calls: `verify` on this kernel's namespace."""
+
+    def verify_in_namespace(finding: Any) -> Any:
+        from sqla_magic.verify import verify
+
+        return verify(finding, namespace=shell.user_ns)
+
+    return verify_in_namespace
 
 
 # -- the direct path: run_cell_magic / line magic -----------------------------------------
@@ -290,6 +309,8 @@ def _run_source(shell: Any, args: Any, source: str, first_line: int) -> Any:
     assert last is None or isinstance(last, ast.Expr)
     body = compile(tree, filename, "exec")
     tail = compile(ast.Expression(last.value), filename, "eval") if last is not None else None
+    from sqla_magic.pipeline import Profiler
+
     profiler = Profiler(options, (filename,), padded)
     profiler.start()
     error: Optional[BaseException] = None

@@ -7,8 +7,8 @@ from collections.abc import Iterator
 import pytest
 from IPython.core.interactiveshell import InteractiveShell
 
-from sqla_magic.analysis.verify import Verification, verify
 from sqla_magic.model import Finding, Report
+from sqla_magic.verify import Verification, verify
 from tests.scenarios.harness import CASE_SETUP, CASE_TEARDOWN, make_shell
 
 

@@ -13,8 +13,8 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 import sqla_magic
-from sqla_magic.analysis.verify import verify
 from sqla_magic.model import Finding, Rewrite
+from sqla_magic.verify import verify
 from tests.reliability.conftest import run
 
 ROWS = 40

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import sys
-import types
 from collections.abc import Iterator
 from typing import Any, Optional
 
@@ -13,9 +11,8 @@ from conftest import REWRITTEN
 from IPython.core.error import UsageError
 from IPython.core.interactiveshell import InteractiveShell
 
-import sqla_magic.analysis
-from sqla_magic.capture.run import remember
 from sqla_magic.model import Report
+from sqla_magic.pipeline import remember
 from sqla_magic.render import widget
 
 anywidget = pytest.importorskip("anywidget")
@@ -25,14 +22,6 @@ class _Shell:
     def __init__(self, kernel: Any = None) -> None:
         self.kernel = kernel
         self.user_ns: dict[str, Any] = {"session": object()}
-
-
-@pytest.fixture
-def fake_verify(monkeypatch: pytest.MonkeyPatch) -> Iterator[types.ModuleType]:
-    module = types.ModuleType("sqla_magic.analysis.verify")
-    monkeypatch.setitem(sys.modules, "sqla_magic.analysis.verify", module)
-    monkeypatch.setattr("sqla_magic.analysis.verify", module, raising=False)
-    yield module
 
 
 def test_requests_are_answered_with_their_id(report: Report) -> None:
@@ -51,12 +40,10 @@ def test_requests_are_answered_with_their_id(report: Report) -> None:
 # -- Try it -----------------------------------------------------------------------------------
 
 
-def test_try_it_without_verification_says_so(report: Report, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setitem(sys.modules, "sqla_magic.analysis.verify", None)  # import fails
-    monkeypatch.delattr(sqla_magic.analysis, "verify", raising=False)  # even once imported elsewhere
-    outcome = widget.try_rewrite(report, 1, _Shell())
+def test_try_it_without_a_verifier_says_so(report: Report) -> None:
+    outcome = widget.try_rewrite(report, 1, None)
     assert outcome == {"ok": False, "message": widget.VERIFY_MISSING, "rows": []}
-    assert widget.try_rewrite(report, 0, _Shell())["message"] == "This finding has no rewrite to try."
+    assert widget.try_rewrite(report, 0, None)["message"] == "This finding has no rewrite to try."
 
 
 @dataclasses.dataclass
@@ -75,17 +62,15 @@ class _Verification:
     same_result: Optional[bool] = None
 
 
-def test_try_it_compares_the_runs(report: Report, fake_verify: types.ModuleType) -> None:
-    calls: list[tuple[Any, ...]] = []
+def test_try_it_compares_the_runs(report: Report) -> None:
+    calls: list[Any] = []
 
-    def verify(finding: Any, report: Any, namespace: Any, *, memory: bool = True) -> _Verification:
-        calls.append((finding, report, namespace))
+    def verify(finding: Any) -> _Verification:
+        calls.append(finding)
         return _Verification(True, "", _Run(301, 0.5, 100), _Run(2, 0.1, 200), same_result=True)
 
-    fake_verify.verify = verify  # type: ignore[attr-defined]
-    shell = _Shell()
-    outcome = widget.try_rewrite(report, 1, shell)
-    assert calls == [(report.findings[1], report, shell.user_ns)]
+    outcome = widget.try_rewrite(report, 1, verify)
+    assert calls == [report.findings[1]]
     assert outcome["ok"] is True
     rows = {row["label"]: row for row in outcome["rows"]}
     assert (rows["statements"]["before"], rows["statements"]["after"], rows["statements"]["better"]) == (
@@ -97,25 +82,24 @@ def test_try_it_compares_the_runs(report: Report, fake_verify: types.ModuleType)
     assert outcome["notes"] == ["Both versions give the same result."]
 
 
-def test_try_it_reports_a_refusal_or_a_failure(report: Report, fake_verify: types.ModuleType) -> None:
-    fake_verify.verify = lambda finding, report, namespace: _Verification(False, "the cell commits")  # type: ignore[attr-defined]
-    assert widget.try_rewrite(report, 1, _Shell())["message"] == "Not verified: the cell commits."
+def test_try_it_reports_a_refusal_or_a_failure(report: Report) -> None:
+    refused = widget.try_rewrite(
+        report, 1, lambda finding: _Verification(False, "the cell commits", same_result=True)
+    )
+    assert refused["message"] == "Not verified: the cell commits."
+    assert not any("same result" in note for note in refused["notes"])
 
-    def broken(finding: Any, report: Any, namespace: Any) -> Any:
+    def broken(finding: Any) -> Any:
         raise RuntimeError("database is locked")
 
-    fake_verify.verify = broken  # type: ignore[attr-defined]
-    message = widget.try_rewrite(report, 1, _Shell())["message"]
+    message = widget.try_rewrite(report, 1, broken)["message"]
     assert message == "The rewrite could not be tried: RuntimeError: database is locked"
 
 
-def test_the_verify_request_sends_an_index_and_gets_figures(
-    report: Report, fake_verify: types.ModuleType
-) -> None:
-    fake_verify.verify = lambda finding, report, namespace: _Verification(
-        True, "", _Run(3, 1.0), _Run(1, 0.5)
-    )  # type: ignore[attr-defined]
-    view = widget.report_widget(report, shell=_Shell())
+def test_the_verify_request_sends_an_index_and_gets_figures(report: Report) -> None:
+    view = widget.report_widget(
+        report, verify=lambda finding: _Verification(True, "", _Run(3, 1.0), _Run(1, 0.5))
+    )
     sent: list[Any] = []
     view.send = sent.append
     view._on_request(view, {"request": "verify", "id": "x", "args": {"finding": 1}}, [])

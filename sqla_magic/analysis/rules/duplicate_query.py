@@ -8,14 +8,17 @@ the loop and reuse the value.
 
 from __future__ import annotations
 
-from typing import Optional
-
-import libcst as cst
+from typing import TYPE_CHECKING, Optional
 
 from sqla_magic.analysis import evidence
-from sqla_magic.analysis.rewrite import Cell, chain_of, loop_target, mentions, parse_cell, query_chains
+from sqla_magic.analysis.sources import deferred, parse_cell
 from sqla_magic.analysis.thresholds import Thresholds
 from sqla_magic.model import Finding, Report, Rewrite
+
+if TYPE_CHECKING:
+    import libcst as cst
+
+    from sqla_magic.analysis.rewrite import Cell
 
 RULE = "duplicate-query"
 
@@ -53,13 +56,17 @@ def rule(report: Report, source: str, thresholds: Thresholds) -> list[Finding]:
                 ),
                 lines=lines,
                 statements=tuple(indexes),
-                rewrite=_rewrite(cell, lines[0]) if cell is not None and len(lines) == 1 else None,
+                rewrite=deferred(_rewrite, cell, lines[0]) if cell is not None and len(lines) == 1 else None,
             )
         )
     return findings
 
 
 def _rewrite(cell: Cell, line: int) -> Optional[Rewrite]:
+    import libcst as cst
+
+    from sqla_magic.analysis.rewrite import query_chains, replaced
+
     for chain in query_chains(cell):
         first, last = cell.lines(chain.outer)
         if not first <= line <= last:
@@ -76,7 +83,7 @@ def _rewrite(cell: Cell, line: int) -> Optional[Rewrite]:
             return None
         name = "reused_result"
         hoisted = cst.parse_statement(f"{name} = {cell.code(expression)}\n")
-        new_loop = loop.visit(_Swap(expression, cst.Name(name)))
+        new_loop = replaced(loop, {expression: cst.Name(name)})
         assert isinstance(new_loop, cst.For)
         return cell.rewrite(
             {
@@ -93,6 +100,8 @@ def _rewrite(cell: Cell, line: int) -> Optional[Rewrite]:
 
 
 def _depends_on_loop(cell: Cell, expression: cst.BaseExpression, loop: cst.For) -> bool:
+    from sqla_magic.analysis.rewrite import chain_of, loop_target, mentions
+
     names = {loop_target(loop)} | _assigned_in(loop)
     return (
         any(name is not None and mentions(expression, name) for name in names)
@@ -101,6 +110,8 @@ def _depends_on_loop(cell: Cell, expression: cst.BaseExpression, loop: cst.For) 
 
 
 def _assigned_in(loop: cst.For) -> set[str]:
+    import libcst as cst
+
     found: set[str] = set()
 
     class Targets(cst.CSTVisitor):
@@ -116,13 +127,3 @@ def _assigned_in(loop: cst.For) -> set[str]:
     if not isinstance(loop.target, cst.Name):
         found.add("\0")
     return found
-
-
-class _Swap(cst.CSTTransformer):
-    def __init__(self, old: cst.CSTNode, new: cst.CSTNode) -> None:
-        super().__init__()
-        self.old = old
-        self.new = new
-
-    def on_leave(self, original_node: cst.CSTNode, updated_node: cst.CSTNode) -> cst.CSTNode:  # type: ignore[override]
-        return self.new if original_node is self.old else updated_node

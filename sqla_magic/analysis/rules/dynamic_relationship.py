@@ -10,10 +10,8 @@ collections at once; or `with_parent()` queries.
 
 from __future__ import annotations
 
-import libcst as cst
-
 from sqla_magic.analysis import evidence, relationships
-from sqla_magic.analysis.rewrite import parse_cell
+from sqla_magic.analysis.sources import parse_cell
 from sqla_magic.analysis.thresholds import Thresholds
 from sqla_magic.model import Finding, Report
 
@@ -33,6 +31,8 @@ def rule(report: Report, source: str, thresholds: Thresholds) -> list[Finding]:
     cell = parse_cell(source) if dynamic else None
     if cell is None:
         return []
+    import libcst as cst
+
     findings = []
     for key, indexes in repeated.items():
         line = key[1]  # type: ignore[index]

@@ -9,30 +9,32 @@ first match.
 
 from __future__ import annotations
 
-from typing import Optional
-
-import libcst as cst
+from typing import TYPE_CHECKING, Optional
 
 from sqla_magic.analysis import evidence
-from sqla_magic.analysis.rewrite import (
-    Cell,
-    QueryChain,
-    expr,
-    method_call,
-    parse_cell,
-    query_chains,
-    run_form,
-)
+from sqla_magic.analysis.sources import deferred, parse_cell
 from sqla_magic.analysis.thresholds import Thresholds
 from sqla_magic.model import Finding, Report, Rewrite
+
+if TYPE_CHECKING:
+    import libcst as cst
+
+    from sqla_magic.analysis.rewrite import Cell, QueryChain
 
 RULE = "first-for-exists"
 
 
 def rule(report: Report, source: str, thresholds: Thresholds) -> list[Finding]:
+    on_lines = sum(s.line is not None for s in report.statements)
+    if ".first()" not in source or on_lines < thresholds.first_for_exists_min_statements:
+        return []  # no source read (nor libcst loaded) without a `.first()` that ran a statement
     cell = parse_cell(source)
     if cell is None:
         return []
+    import libcst as cst
+
+    from sqla_magic.analysis.rewrite import method_call
+
     findings = []
     for node in cell.of_type(cst.Call):
         called = method_call(node)
@@ -59,7 +61,7 @@ def rule(report: Report, source: str, thresholds: Thresholds) -> list[Finding]:
                 ),
                 lines=(first,),
                 statements=tuple(indexes),
-                rewrite=_rewrite(cell, whole, called[0], negated),
+                rewrite=deferred(_rewrite, cell, whole, called[0], negated),
             )
         )
     return findings
@@ -67,6 +69,8 @@ def rule(report: Report, source: str, thresholds: Thresholds) -> list[Finding]:
 
 def _truth_test(cell: Cell, node: cst.Call) -> Optional[tuple[cst.BaseExpression, bool]]:
     """The expression to replace and whether it tests for absence, if `node` is a truth test."""
+    import libcst as cst
+
     parent = cell.parent(node)
     if isinstance(parent, cst.Comparison) and parent.left is node and len(parent.comparisons) == 1:
         target = parent.comparisons[0]
@@ -90,6 +94,10 @@ def _truth_test(cell: Cell, node: cst.Call) -> Optional[tuple[cst.BaseExpression
 def _rewrite(
     cell: Cell, whole: cst.BaseExpression, receiver: cst.BaseExpression, negated: bool
 ) -> Optional[Rewrite]:
+    import libcst as cst
+
+    from sqla_magic.analysis.rewrite import expr, run_form
+
     form = run_form(cell, receiver)
     if form is None:
         return None
@@ -121,6 +129,10 @@ def _query_session(cell: Cell, query: cst.BaseExpression) -> Optional[str]:
 
 
 def _chain_of(cell: Cell, node: cst.BaseExpression) -> Optional[QueryChain]:
+    import libcst as cst
+
+    from sqla_magic.analysis.rewrite import query_chains
+
     for chain in query_chains(cell):
         if node in (chain.start, *(call for _, call in chain.methods)):
             return chain

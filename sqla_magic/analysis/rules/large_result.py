@@ -9,14 +9,15 @@ rows and objects is held at a time.  Otherwise the finding says what to change.
 
 from __future__ import annotations
 
-from typing import Optional
-
-import libcst as cst
+from typing import TYPE_CHECKING, Optional
 
 from sqla_magic.analysis import evidence
-from sqla_magic.analysis.rewrite import Cell, QueryChain, chain_method, expr, parse_cell, query_chains
+from sqla_magic.analysis.sources import deferred, parse_cell
 from sqla_magic.analysis.thresholds import Thresholds
 from sqla_magic.model import Finding, Report, Rewrite
+
+if TYPE_CHECKING:
+    from sqla_magic.analysis.rewrite import Cell, QueryChain
 
 RULE = "large-result"
 
@@ -50,7 +51,7 @@ def rule(report: Report, source: str, thresholds: Thresholds) -> list[Finding]:
                 ),
                 lines=(statement.line,) if statement.line is not None else (),
                 statements=(index,),
-                rewrite=_rewrite(cell, chain) if cell is not None and chain is not None else None,
+                rewrite=deferred(_rewrite, cell, chain) if cell is not None and chain is not None else None,
                 fix=None
                 if chain is not None
                 else "Iterate the result with `yield_per(1000)` / "
@@ -61,6 +62,10 @@ def rule(report: Report, source: str, thresholds: Thresholds) -> list[Finding]:
 
 
 def _chain_on(cell: Cell, line: Optional[int]) -> Optional[QueryChain]:
+    import libcst as cst
+
+    from sqla_magic.analysis.rewrite import query_chains
+
     if line is None:
         return None
     for chain in query_chains(cell):
@@ -75,6 +80,10 @@ def _chain_on(cell: Cell, line: Optional[int]) -> Optional[QueryChain]:
 
 
 def _rewrite(cell: Cell, chain: QueryChain) -> Optional[Rewrite]:
+    import libcst as cst
+
+    from sqla_magic.analysis.rewrite import chain_method, expr
+
     if chain.kind == "select":
         new = chain_method(
             chain.top, "execution_options", cst.Arg(expr("1000"), keyword=cst.Name("yield_per"))

@@ -8,22 +8,30 @@ stmt.subquery()))`, so the database counts and one number comes back.
 
 from __future__ import annotations
 
-from typing import Optional
-
-import libcst as cst
+from typing import TYPE_CHECKING, Optional
 
 from sqla_magic.analysis import evidence
-from sqla_magic.analysis.rewrite import Cell, expr, method_call, parse_cell, run_form
+from sqla_magic.analysis.sources import deferred, parse_cell
 from sqla_magic.analysis.thresholds import Thresholds
 from sqla_magic.model import Finding, Report, Rewrite
+
+if TYPE_CHECKING:
+    import libcst as cst
+
+    from sqla_magic.analysis.rewrite import Cell
 
 RULE = "len-all"
 
 
 def rule(report: Report, source: str, thresholds: Thresholds) -> list[Finding]:
+    rows_on_lines = sum(s.rows or 0 for s in report.statements if s.line is not None)
+    if "len(" not in source or rows_on_lines < thresholds.len_all_min_rows:
+        return []  # no source read (nor libcst loaded) without a big enough result to count
     cell = parse_cell(source)
     if cell is None:
         return []
+    import libcst as cst
+
     findings = []
     for node in cell.of_type(cst.Call):
         assert isinstance(node, cst.Call)
@@ -47,7 +55,7 @@ def rule(report: Report, source: str, thresholds: Thresholds) -> list[Finding]:
                 ),
                 lines=(first,),
                 statements=tuple(indexes),
-                rewrite=_rewrite(cell, node, inner),
+                rewrite=deferred(_rewrite, cell, node, inner),
             )
         )
     return findings
@@ -55,6 +63,10 @@ def rule(report: Report, source: str, thresholds: Thresholds) -> list[Finding]:
 
 def _counted_all(node: cst.Call) -> Optional[cst.BaseExpression]:
     """`q` for `len(q.all())`."""
+    import libcst as cst
+
+    from sqla_magic.analysis.rewrite import method_call
+
     if not (isinstance(node.func, cst.Name) and node.func.value == "len" and len(node.args) == 1):
         return None
     called = method_call(node.args[0].value)
@@ -64,6 +76,10 @@ def _counted_all(node: cst.Call) -> Optional[cst.BaseExpression]:
 
 
 def _rewrite(cell: Cell, node: cst.Call, receiver: cst.BaseExpression) -> Optional[Rewrite]:
+    import libcst as cst
+
+    from sqla_magic.analysis.rewrite import expr, run_form
+
     form = run_form(cell, receiver)
     if form is None:
         return None

@@ -10,35 +10,25 @@ list of parameter sets).
 
 from __future__ import annotations
 
-from typing import Optional
-
-import libcst as cst
+from typing import TYPE_CHECKING, Optional
 
 from sqla_magic.analysis import evidence
-from sqla_magic.analysis.rewrite import (
-    Cell,
-    args_code,
-    loop_body_statements,
-    mentions,
-    method_call,
-    parse_cell,
-    replaced_statement,
-)
+from sqla_magic.analysis.sources import deferred, parse_cell
 from sqla_magic.analysis.thresholds import Thresholds
 from sqla_magic.model import Finding, Report, Rewrite
+
+if TYPE_CHECKING:
+    import libcst as cst
+
+    from sqla_magic.analysis.rewrite import Cell
 
 RULE = "loop-insert"
 
 
 def rule(report: Report, source: str, thresholds: Thresholds) -> list[Finding]:
-    groups = evidence.by_key(report, evidence.dml_table, evidence.index(report).of_verb("INSERT"))
     cell = None
     findings = []
-    for table, indexes in groups.items():
-        group = [report.statements[i] for i in indexes]
-        rows = evidence.executions(group)
-        if rows < thresholds.loop_insert_threshold:
-            continue
+    for table, indexes, rows in evidence.writes_by_table(report, "INSERT", thresholds.loop_insert_threshold):
         cell = cell or parse_cell(source)
         if cell is None:
             continue
@@ -66,7 +56,7 @@ def rule(report: Report, source: str, thresholds: Thresholds) -> list[Finding]:
                 ),
                 lines=tuple(sorted({line, *evidence.lines_of(report, indexes)})),
                 statements=tuple(indexes),
-                rewrite=_rewrite(cell, site),
+                rewrite=deferred(_rewrite, cell, site),
             )
         )
     return findings
@@ -74,6 +64,10 @@ def rule(report: Report, source: str, thresholds: Thresholds) -> list[Finding]:
 
 def _adding_site(cell: Cell) -> Optional[cst.CSTNode]:
     """The loop around `session.add(...)`, or an `add_all` of a comprehension."""
+    import libcst as cst
+
+    from sqla_magic.analysis.rewrite import method_call
+
     for node in cell.of_type(cst.Call):
         called = method_call(node)
         if called is None or not called[2].args:
@@ -90,6 +84,8 @@ def _adding_site(cell: Cell) -> Optional[cst.CSTNode]:
 def _executing_loop(
     cell: Cell, report: Report, indexes: list[int], thresholds: Thresholds
 ) -> Optional[cst.CSTNode]:
+    import libcst as cst
+
     if len(indexes) < thresholds.loop_insert_threshold:
         return None  # already sent as executemany batches
     lines = evidence.lines_of(report, indexes)
@@ -101,6 +97,10 @@ def _executing_loop(
 
 
 def _rewrite(cell: Cell, site: cst.CSTNode) -> Optional[Rewrite]:
+    import libcst as cst
+
+    from sqla_magic.analysis.rewrite import loop_body_statements, mentions, method_call, replaced_statement
+
     if isinstance(site, cst.Call):
         return _rewrite_add_all(cell, site)
     if not isinstance(site, cst.For) or site.orelse is not None or not isinstance(site.target, cst.Name):
@@ -144,6 +144,10 @@ def _added_object(
     cell: Cell, body: list[cst.BaseSmallStatement]
 ) -> tuple[Optional[str], Optional[str], Optional[str]]:
     """(session, Model, keyword arguments) of `session.add(Model(...))` / `o = Model(...); session.add(o)`."""
+    import libcst as cst
+
+    from sqla_magic.analysis.rewrite import args_code, method_call
+
     constructed: Optional[cst.Call] = None
     if len(body) == 2 and isinstance(body[0], cst.Assign) and isinstance(body[1], cst.Expr):
         target = body[0].targets[0].target if len(body[0].targets) == 1 else None
@@ -173,6 +177,10 @@ def _added_object(
 
 
 def _rewrite_add_all(cell: Cell, call: cst.Call) -> Optional[Rewrite]:
+    import libcst as cst
+
+    from sqla_magic.analysis.rewrite import args_code, method_call
+
     called = method_call(call)
     comprehension = call.args[0].value
     if called is None or not isinstance(comprehension, (cst.ListComp, cst.GeneratorExp)):

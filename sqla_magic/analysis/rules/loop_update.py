@@ -10,25 +10,17 @@ expressions: one `update()` with the query's filters (`Query.update` for 1.x que
 
 from __future__ import annotations
 
-from typing import Optional
-
-import libcst as cst
+from typing import TYPE_CHECKING, Optional
 
 from sqla_magic.analysis import evidence
-from sqla_magic.analysis.rewrite import (
-    Cell,
-    QueryChain,
-    ToColumns,
-    args_code,
-    chain_of,
-    loop_body_statements,
-    loop_target,
-    mentions,
-    parse_cell,
-    replaced_statement,
-)
+from sqla_magic.analysis.sources import deferred, parse_cell
 from sqla_magic.analysis.thresholds import Thresholds
 from sqla_magic.model import Finding, Report, Rewrite
+
+if TYPE_CHECKING:
+    import libcst as cst
+
+    from sqla_magic.analysis.rewrite import Cell, QueryChain
 
 RULE = "loop-update"
 _KEPT_FILTERS = ("filter", "where", "filter_by")
@@ -36,16 +28,11 @@ _DROPPED = ("order_by", "all")
 
 
 def rule(report: Report, source: str, thresholds: Thresholds) -> list[Finding]:
-    groups = evidence.by_key(report, evidence.dml_table, evidence.index(report).of_verb("UPDATE"))
     cell = None
     findings = []
-    for table, indexes in groups.items():
-        group = [report.statements[i] for i in indexes]
-        rows = evidence.executions(group)
-        if rows < thresholds.loop_update_threshold:
-            continue
+    for table, indexes, rows in evidence.writes_by_table(report, "UPDATE", thresholds.loop_update_threshold):
         cell = cell or parse_cell(source)
-        loop = _loop(cell, report, indexes, str(table)) if cell is not None else None
+        loop = _loop(cell, report, indexes, table) if cell is not None else None
         if loop is None:
             continue
         assert cell is not None
@@ -64,7 +51,7 @@ def rule(report: Report, source: str, thresholds: Thresholds) -> list[Finding]:
                 ),
                 lines=lines,
                 statements=tuple(indexes),
-                rewrite=_rewrite(cell, loop),
+                rewrite=deferred(_rewrite, cell, loop),
             )
         )
     return findings
@@ -72,6 +59,8 @@ def rule(report: Report, source: str, thresholds: Thresholds) -> list[Finding]:
 
 def _loop(cell: Cell, report: Report, indexes: list[int], table: str) -> Optional[cst.For]:
     """The loop that changed the rows: it runs the UPDATEs, or assigns to its variable."""
+    import libcst as cst
+
     for index in indexes:
         line = report.statements[index].line
         if line is None:
@@ -91,11 +80,17 @@ def _loop(cell: Cell, report: Report, indexes: list[int], table: str) -> Optiona
 
 
 def _entity_of(cell: Cell, loop: cst.For) -> str:
+    from sqla_magic.analysis.rewrite import chain_of
+
     chain = chain_of(cell, loop.iter)
     return (cell.code(chain.entity).rsplit(".", 1)[-1]) if chain is not None else "\0"
 
 
 def _assigned_attributes(loop: cst.For) -> list[cst.BaseSmallStatement]:
+    import libcst as cst
+
+    from sqla_magic.analysis.rewrite import loop_body_statements, loop_target
+
     variable = loop_target(loop)
     found: list[cst.BaseSmallStatement] = []
     if variable is None:
@@ -118,6 +113,8 @@ def _assigned_attributes(loop: cst.For) -> list[cst.BaseSmallStatement]:
 
 
 def _rewrite(cell: Cell, loop: cst.For) -> Optional[Rewrite]:
+    from sqla_magic.analysis.rewrite import chain_of, loop_target, replaced_statement
+
     variable = loop_target(loop)
     chain = chain_of(cell, loop.iter)
     if variable is None or chain is None or loop.orelse is not None:
@@ -137,6 +134,10 @@ def _rewrite(cell: Cell, loop: cst.For) -> Optional[Rewrite]:
 
 def _values(cell: Cell, loop: cst.For, variable: str, entity: str) -> Optional[list[str]]:
     """`Entity.attr: expression` pairs for a body made only of attribute assignments."""
+    import libcst as cst
+
+    from sqla_magic.analysis.rewrite import ToColumns, loop_body_statements, mentions
+
     pairs: list[str] = []
     assigned: set[str] = set()
     for statement in loop_body_statements(loop):
@@ -177,11 +178,15 @@ def _values(cell: Cell, loop: cst.For, variable: str, entity: str) -> Optional[l
 
 
 def mentions_attribute(node: cst.CSTNode, variable: str, attribute: str) -> bool:
+    import libcst as cst
+
     code = cst.Module(body=[]).code_for_node(node)
     return f"{variable}.{attribute}" in code
 
 
 def _update_statement(cell: Cell, chain: QueryChain, values: list[str]) -> Optional[str]:
+    from sqla_magic.analysis.rewrite import args_code
+
     if any(name not in _KEPT_FILTERS + _DROPPED for name in chain.method_names):
         return None
     if chain.kind == "select" and (

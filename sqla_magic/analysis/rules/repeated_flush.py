@@ -8,14 +8,17 @@ loop, so one flush sends every change and one COMMIT ends the transaction.
 
 from __future__ import annotations
 
-from typing import Optional
-
-import libcst as cst
+from typing import TYPE_CHECKING, Optional
 
 from sqla_magic.analysis import evidence
-from sqla_magic.analysis.rewrite import Cell, loop_body_statements, method_call, parse_cell
+from sqla_magic.analysis.sources import deferred, parse_cell
 from sqla_magic.analysis.thresholds import Thresholds
 from sqla_magic.model import Finding, Report, Rewrite
+
+if TYPE_CHECKING:
+    import libcst as cst
+
+    from sqla_magic.analysis.rewrite import Cell
 
 RULE = "repeated-flush"
 
@@ -28,6 +31,8 @@ def rule(report: Report, source: str, thresholds: Thresholds) -> list[Finding]:
     cell = parse_cell(source)
     if cell is None:
         return []
+    from sqla_magic.analysis.rewrite import method_call
+
     findings = []
     for line, indexes in candidates.items():
         assert isinstance(line, int)
@@ -52,13 +57,17 @@ def rule(report: Report, source: str, thresholds: Thresholds) -> list[Finding]:
                 ),
                 lines=(cell.line(loops[0]), line),
                 statements=tuple(indexes),
-                rewrite=_rewrite(cell, call, loops[0]),
+                rewrite=deferred(_rewrite, cell, call, loops[0]),
             )
         )
     return findings
 
 
 def _flush_call(cell: Cell, line: int) -> Optional[cst.Call]:
+    import libcst as cst
+
+    from sqla_magic.analysis.rewrite import method_call
+
     for node in cell.on_line(line, cst.Call):
         called = method_call(node)
         if called is not None and called[1] in ("commit", "flush") and not called[2].args:
@@ -68,6 +77,10 @@ def _flush_call(cell: Cell, line: int) -> Optional[cst.Call]:
 
 
 def _rewrite(cell: Cell, call: cst.Call, loop: cst.CSTNode) -> Optional[Rewrite]:
+    import libcst as cst
+
+    from sqla_magic.analysis.rewrite import loop_body_statements
+
     if not isinstance(loop, cst.For) or not isinstance(loop.body, cst.IndentedBlock):
         return None
     statement = cell.statement_of(call)

@@ -11,25 +11,26 @@ entries or unread values are built.
 
 from __future__ import annotations
 
-from typing import Optional
+from typing import TYPE_CHECKING, Optional
 
-import libcst as cst
-
+from sqla_magic import sqltext
 from sqla_magic.analysis import evidence
-from sqla_magic.analysis.rewrite import (
-    Cell,
-    QueryChain,
-    expr,
-    loop_iter,
-    loop_target,
-    parse_cell,
-    query_chains,
-)
+from sqla_magic.analysis.sources import deferred, parse_cell
 from sqla_magic.analysis.thresholds import Thresholds
 from sqla_magic.model import Finding, Report, Rewrite
 
+if TYPE_CHECKING:
+    import libcst as cst
+
+    from sqla_magic.analysis.rewrite import Cell, QueryChain
+
 RULE = "unused-columns"
-_LOOPS = (cst.For, cst.ListComp, cst.SetComp, cst.GeneratorExp, cst.DictComp)
+
+
+def _loop_kinds() -> tuple[type[cst.CSTNode], ...]:
+    import libcst as cst
+
+    return (cst.For, cst.ListComp, cst.SetComp, cst.GeneratorExp, cst.DictComp)
 
 
 def rule(report: Report, source: str, thresholds: Thresholds) -> list[Finding]:
@@ -42,11 +43,13 @@ def rule(report: Report, source: str, thresholds: Thresholds) -> list[Finding]:
     cell = parse_cell(source) if loaded else None
     if cell is None:
         return []
+    from sqla_magic.analysis.rewrite import query_chains
+
     findings = []
     seen: set[int] = set()
     for index in loaded:
         statement = report.statements[index]
-        columns = evidence.selected_columns(statement.sql)
+        columns = sqltext.selected_columns(statement.sql)
         if len(columns) < 3:
             continue
         for chain in query_chains(cell):
@@ -79,7 +82,7 @@ def rule(report: Report, source: str, thresholds: Thresholds) -> list[Finding]:
                     ),
                     lines=(first,),
                     statements=(index,),
-                    rewrite=_rewrite(cell, chain, used),
+                    rewrite=deferred(_rewrite, cell, chain, used),
                 )
             )
     return findings
@@ -123,10 +126,12 @@ def _used_attributes(cell: Cell, chain: QueryChain) -> Optional[list[str]]:
 
 
 def _loops_over(cell: Cell, outer: cst.BaseExpression) -> Optional[list[cst.CSTNode]]:
+    import libcst as cst
+
     parent = cell.parent(outer)
     if isinstance(parent, (cst.For, cst.CompFor)) and parent.iter is outer:
         loop = parent if isinstance(parent, cst.For) else cell.parent(parent)
-        return [loop] if isinstance(loop, _LOOPS) else None
+        return [loop] if isinstance(loop, _loop_kinds()) else None
     if (
         isinstance(parent, cst.Assign)
         and len(parent.targets) == 1
@@ -144,7 +149,7 @@ def _loops_over(cell: Cell, outer: cst.BaseExpression) -> Optional[list[cst.CSTN
                 loops.append(holder)
             elif isinstance(holder, cst.CompFor) and holder.iter is use:
                 comprehension = cell.parent(holder)
-                if comprehension is None or not isinstance(comprehension, _LOOPS):
+                if comprehension is None or not isinstance(comprehension, _loop_kinds()):
                     return None
                 loops.append(comprehension)
             else:
@@ -154,6 +159,10 @@ def _loops_over(cell: Cell, outer: cst.BaseExpression) -> Optional[list[cst.CSTN
 
 
 def _attributes_of_target(cell: Cell, loop: cst.CSTNode) -> Optional[list[str]]:
+    import libcst as cst
+
+    from sqla_magic.analysis.rewrite import loop_iter, loop_target
+
     variable = loop_target(loop)
     if variable is None or loop_iter(loop) is None:
         return None
@@ -186,6 +195,10 @@ def _attributes_of_target(cell: Cell, loop: cst.CSTNode) -> Optional[list[str]]:
 
 
 def _rewrite(cell: Cell, chain: QueryChain, used: list[str]) -> Optional[Rewrite]:
+    import libcst as cst
+
+    from sqla_magic.analysis.rewrite import expr
+
     entity = cell.code(chain.entity)
     columns = ", ".join(f"{entity}.{name}" for name in used)
     replacements: dict[cst.CSTNode, cst.CSTNode] = {}

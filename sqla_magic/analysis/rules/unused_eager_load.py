@@ -12,14 +12,17 @@ call when it was the only one).
 
 from __future__ import annotations
 
-from typing import Optional
-
-import libcst as cst
+from typing import TYPE_CHECKING, Optional
 
 from sqla_magic.analysis import evidence
-from sqla_magic.analysis.rewrite import Cell, call_name, dotted, method_call, parse_cell
+from sqla_magic.analysis.sources import deferred, parse_cell
 from sqla_magic.analysis.thresholds import Thresholds
 from sqla_magic.model import Finding, Report, Rewrite
+
+if TYPE_CHECKING:
+    import libcst as cst
+
+    from sqla_magic.analysis.rewrite import Cell
 
 RULE = "unused-eager-load"
 _LOADERS = frozenset({"joinedload", "selectinload", "subqueryload", "immediateload"})
@@ -29,6 +32,10 @@ def rule(report: Report, source: str, thresholds: Thresholds) -> list[Finding]:
     cell = parse_cell(source) if any(loader in source for loader in _LOADERS) else None
     if cell is None:
         return []
+    import libcst as cst
+
+    from sqla_magic.analysis.rewrite import call_name
+
     ran = set(evidence.index(report).by_line)
     findings = []
     for option in cell.of_type(cst.Call):
@@ -59,13 +66,15 @@ def rule(report: Report, source: str, thresholds: Thresholds) -> list[Finding]:
                 ),
                 lines=(line,),
                 statements=tuple(extra),
-                rewrite=_without(cell, option),
+                rewrite=deferred(_without, cell, option),
             )
         )
     return findings
 
 
 def _eager_target(call: cst.Call) -> Optional[tuple[str, str]]:
+    from sqla_magic.analysis.rewrite import call_name, dotted
+
     if call_name(call) not in _LOADERS or len(call.args) != 1:
         return None
     path = dotted(call.args[0].value)
@@ -85,6 +94,8 @@ def _ran_on(cell: Cell, node: cst.CSTNode, lines_that_ran: set[int]) -> bool:
 
 def _read_elsewhere(cell: Cell, option: cst.Call, attribute: str) -> bool:
     """Whether `.attribute` is read in the option's scope: its function, else the whole cell."""
+    import libcst as cst
+
     scope = next((a for a in cell.ancestors(option) if isinstance(a, cst.FunctionDef)), cell.module)
     inside = set(_subtree(option))
     return any(
@@ -99,6 +110,8 @@ def _handed_to_unseen_code(cell: Cell, option: cst.Call) -> bool:
     A serializer defined in another cell or module may read the relationship; only calls
     to builtins and to functions defined in the cell itself are known not to.
     """
+    import libcst as cst
+
     statement = cell.statement_of(option)
     if statement is None:
         return False
@@ -117,6 +130,8 @@ def _handed_to_unseen_code(cell: Cell, option: cst.Call) -> bool:
 
 
 def _bound_names(node: cst.CSTNode) -> list[cst.Name]:
+    import libcst as cst
+
     if isinstance(node, cst.AssignTarget) and isinstance(node.target, cst.Name):
         return [node.target]
     if isinstance(node, (cst.For, cst.CompFor)) and isinstance(node.target, cst.Name):
@@ -131,6 +146,8 @@ _BUILTINS = frozenset(
 
 
 def _subtree(node: cst.CSTNode) -> list[cst.CSTNode]:
+    import libcst as cst
+
     found: list[cst.CSTNode] = []
 
     class Collect(cst.CSTVisitor):
@@ -144,6 +161,10 @@ def _subtree(node: cst.CSTNode) -> list[cst.CSTNode]:
 
 def _without(cell: Cell, option: cst.Call) -> Optional[Rewrite]:
     """The cell with the option dropped from its `.options(...)` call."""
+    import libcst as cst
+
+    from sqla_magic.analysis.rewrite import call_name, method_call
+
     options = cell.parent(cell.parent(option) or option)
     called = method_call(options) if options is not None else None
     if called is None or called[1] != "options":

@@ -17,7 +17,8 @@ One-click rewrites, and why they work the way they do:
   route for front ends the widget cannot drive: it runs as an ordinary cell, where
   `set_next_input` is safe.
 - **Try it** sends only the finding's index; the kernel re-runs the rewrite it already
-  holds (`sqla_magic.analysis.verify`) and answers with before/after figures.
+  holds with the `verify` callback the magic hands in (`sqla_magic.verify`, bound to the
+  user namespace) and answers with before/after figures.
 - **Copy** is `navigator.clipboard.writeText` from the click handler.
 
 Nothing the browser sends is code or SQL: requests are a name with numbers.
@@ -25,16 +26,15 @@ Nothing the browser sends is code or SQL: requests are a name with numbers.
 
 from __future__ import annotations
 
-import inspect
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, Optional
 
-from sqla_magic.model import Report
+from sqla_magic.model import Finding, Report
 from sqla_magic.render import view_model
 
 VERIFY_MISSING = (
-    "Trying a rewrite needs sqla_magic.analysis.verify, which this installation does not have. "
+    "Trying a rewrite needs the kernel that made this report. "
     "Use Apply (or %sqlprofile_apply N) and run the new cell with %%sqlprofile to compare."
 )
 
@@ -44,9 +44,10 @@ STATIC = Path(__file__).parent / "static"
 _widget_class: Optional[type] = None
 
 
-def report_widget(report: Report, cell_id: Optional[str] = None, shell: Any = None) -> Any:
-    """A widget showing `report`; `cell_id` is the notebook cell that was profiled."""
-    return _class()(report, cell_id=cell_id or "", shell=shell)
+def report_widget(report: Report, cell_id: Optional[str] = None, verify: Optional[Verifier] = None) -> Any:
+    """A widget showing `report`; `cell_id` is the notebook cell that was profiled, `verify`
+    what Try it calls (None: Try it explains that it cannot run here)."""
+    return _class()(report, cell_id=cell_id or "", verify=verify)
 
 
 def _class() -> type:
@@ -71,9 +72,9 @@ def _build_class() -> type:
         tab = traitlets.Unicode("").tag(sync=True)
         apply_mode = traitlets.Unicode("below").tag(sync=True)
 
-        def __init__(self, report: Report, cell_id: str = "", shell: Any = None) -> None:
+        def __init__(self, report: Report, cell_id: str = "", verify: Optional[Verifier] = None) -> None:
             self.view = view_model.ReportView(report)
-            self.shell = shell
+            self.verify = verify
             super().__init__(header=self.view.header(), cell_id=cell_id)
             self.on_msg(self._on_request)
 
@@ -93,7 +94,7 @@ def _build_class() -> type:
 
         def answer(self, kind: str, args: Mapping[str, Any]) -> Any:
             if kind == "verify":
-                return view_model.clean(try_rewrite(self.report, int(args["finding"]), self.shell))
+                return view_model.clean(try_rewrite(self.report, int(args["finding"]), self.verify))
             return self.view.answer(kind, args)
 
     return ReportWidget
@@ -101,77 +102,27 @@ def _build_class() -> type:
 
 # -- Try it --------------------------------------------------------------------------------
 
+Verifier = Callable[[Finding], Any]
+"""Re-runs a finding's cell and its rewrite (the magic hands in `sqla_magic.verify.verify`
+bound to the user namespace); returns a `Verification` or anything with its fields."""
 
-def try_rewrite(report: Report, index: int, shell: Any) -> dict[str, Any]:
-    """Re-run finding `index`'s rewrite with `analysis.verify` and compare it with `report`.
 
-    Degrades to a message (never an exception) when verification is not installed, does
-    not apply, or fails: the button must always say what happened.
+def try_rewrite(report: Report, index: int, verify: Optional[Verifier]) -> dict[str, Any]:
+    """Re-run finding `index`'s rewrite with `verify` and compare the runs.
+
+    Degrades to a message (never an exception) when there is no verifier, the finding has
+    no rewrite, or verification fails: the button must always say what happened.
     """
     if not 0 <= index < len(report.findings) or report.findings[index].rewrite is None:
         return {"ok": False, "message": "This finding has no rewrite to try.", "rows": []}
-    try:
-        from sqla_magic.analysis import verify as verification
-    except ImportError:
-        return {"ok": False, "message": VERIFY_MISSING, "rows": []}
-    except Exception as problem:
-        return {"ok": False, "message": f"{VERIFY_MISSING} ({type(problem).__name__}: {problem})", "rows": []}
-    function = next(
-        (
-            getattr(verification, name)
-            for name in ("verify", "verify_rewrite", "verify_finding")
-            if callable(getattr(verification, name, None))
-        ),
-        None,
-    )
-    if function is None:
+    if verify is None:
         return {"ok": False, "message": VERIFY_MISSING, "rows": []}
     try:
-        result = _call_verify(function, report, index, shell)
+        result = verify(report.findings[index])
     except Exception as problem:
         message = f"The rewrite could not be tried: {type(problem).__name__}: {problem}"
         return {"ok": False, "message": message, "rows": []}
     return _outcome(report, result)
-
-
-def _call_verify(function: Any, report: Report, index: int, shell: Any) -> Any:
-    """Call `function` with what its parameters ask for, by name."""
-    finding = report.findings[index]
-    rewrite = finding.rewrite
-    assert rewrite is not None
-    offer: dict[str, Any] = {
-        "report": report,
-        "before": report,
-        "original_report": report,
-        "finding": finding,
-        "rewrite": rewrite,
-        "index": index,
-        "finding_index": index,
-        "shell": shell,
-        "ip": shell,
-        "namespace": getattr(shell, "user_ns", None),
-        "user_ns": getattr(shell, "user_ns", None),
-        "source": rewrite.rewritten,
-        "code": rewrite.rewritten,
-        "rewritten": rewrite.rewritten,
-    }
-    try:
-        parameters = inspect.signature(function).parameters.values()
-    except (TypeError, ValueError):
-        return function(report, finding)
-    kwargs: dict[str, Any] = {}
-    positional: list[Any] = []
-    for parameter in parameters:
-        if parameter.kind in (parameter.VAR_POSITIONAL, parameter.VAR_KEYWORD):
-            continue
-        if parameter.name in offer:
-            if parameter.kind is parameter.POSITIONAL_ONLY:
-                positional.append(offer[parameter.name])
-            else:
-                kwargs[parameter.name] = offer[parameter.name]
-        elif parameter.default is parameter.empty:
-            raise TypeError(f"verify() asks for {parameter.name!r}, which the view cannot give")
-    return function(*positional, **kwargs)
 
 
 def _outcome(report: Report, result: Any) -> dict[str, Any]:
@@ -182,8 +133,9 @@ def _outcome(report: Report, result: Any) -> dict[str, Any]:
         before, after = _field(result, "before"), _field(result, "after")
     verified = _field(result, "verified")
     reason = _field(result, "reason")
-    notes = []
-    same_result = _field(result, "same_result")
+    notice = _field(result, "notice")
+    notes = [notice] if isinstance(notice, str) and notice else []
+    same_result = _field(result, "same_result") if verified is not False else None
     if same_result is True:
         notes.append("Both versions give the same result.")
     elif same_result is False:
