@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import json
+import operator
 import types
 import typing
 from collections.abc import Callable, Mapping
@@ -416,7 +417,7 @@ class Report:
         return {**plain, "format": FORMAT_VERSION}
 
     def to_json(self, indent: Optional[int] = None) -> str:
-        return json.dumps(_for_json(self), indent=indent, allow_nan=True)
+        return json.dumps(self.to_dict(), indent=indent, allow_nan=True)
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Report:
@@ -531,71 +532,27 @@ _SCALARS = frozenset((str, int, float, bool, type(None)))
 
 
 class _DataclassEncoder:
-    """A dataclass instance as a dict of its fields; fields declared as plain scalars are
-    copied as they are, the others go through `_to_plain` (tuples become lists, mapping
-    keys strings)."""
+    """A dataclass instance as a dict of its fields (read as attributes: a field may be a
+    descriptor); fields declared as plain scalars are copied as they are, the others go
+    through `_to_plain` (tuples become lists, mapping keys strings)."""
 
     def __init__(self, kind: type) -> None:
         hints = typing.get_type_hints(kind)
         self.names = tuple(f.name for f in dataclasses.fields(kind))
+        # attrgetter of several names gives a tuple; of one, the bare value.
+        names = self.names
+        self.read: typing.Callable[[Any], Any] = (
+            operator.attrgetter(*names) if len(names) > 1 else lambda v: tuple(getattr(v, n) for n in names)
+        )
         self.converted = tuple(name for name in self.names if not _declared_scalar(hints[name]))
 
     def __call__(self, value: Any) -> dict[str, Any]:
-        plain = dict(value.__dict__)
-        if len(plain) != len(self.names):  # something beside the fields: take only those
-            plain = {name: plain[name] for name in self.names}
+        plain = dict(zip(self.names, self.read(value), strict=True))
         for name in self.converted:
             field_value = plain[name]
             if type(field_value) not in _SCALARS:
                 plain[name] = _to_plain(field_value)
         return plain
-
-    def for_json(self, value: Any) -> dict[str, Any]:
-        """What `json` writes as `self(value)` would: the instance's own field dict when
-        every value in it is already JSON (a statement, mostly), without copying it."""
-        values: dict[str, Any] = value.__dict__
-        if len(values) != len(self.names):
-            return self(value)
-        changed: Optional[dict[str, Any]] = None
-        for name in self.converted:
-            field_value = values[name]
-            if type(field_value) in _SCALARS or _flat_json(field_value):
-                continue
-            if changed is None:
-                changed = dict(values)
-            changed[name] = _for_json(field_value)
-        return values if changed is None else changed
-
-
-def _for_json(value: Any) -> Any:
-    """`value` as `json` can write it, equal in JSON to `_to_plain(value)` but sharing
-    what is JSON already (tuples of plain values, plain dicts)."""
-    kind = type(value)
-    if kind in _SCALARS or _flat_json(value):
-        return value
-    encoder = _ENCODERS.get(kind)
-    if encoder is None and dataclasses.is_dataclass(value) and not isinstance(value, type):
-        encoder = _ENCODERS[kind] = _DataclassEncoder(kind)
-    if encoder is not None:
-        return encoder.for_json(value)
-    if isinstance(value, (list, tuple)):
-        return [v if type(v) in _SCALARS else _for_json(v) for v in value]
-    if isinstance(value, Mapping):
-        return {
-            k if type(k) is str else str(k): v if type(v) in _SCALARS else _for_json(v)
-            for k, v in value.items()
-        }
-    return value
-
-
-def _flat_json(value: Any) -> bool:
-    """A tuple, list or str-keyed dict of plain values: JSON as it is."""
-    kind = type(value)
-    if kind is tuple or kind is list:
-        return all(type(v) in _SCALARS for v in value)
-    if kind is dict:
-        return all(type(k) is str and type(v) in _SCALARS for k, v in value.items())
-    return False
 
 
 def _declared_scalar(kind: Any) -> bool:
