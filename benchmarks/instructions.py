@@ -6,6 +6,9 @@ every mode) inside one process under `valgrind --tool=callgrind`, collecting onl
 around the run: a small C helper, compiled here, issues callgrind's client requests.
 Instructions are not time (cache misses and the DBAPI's waits are not in them), so this
 is a second, steadier view of the CPU cost, on SQLite, where the workloads are all CPU.
+Then the post-run cost: everything `profile(explain=False)` does after the profiled code's
+last line (stopping the recorders, building the report, its call tree and layers, the
+findings), counted alone, against the bare run and per statement.
 
     python benchmarks/instructions.py      # needs valgrind, a C compiler and valgrind's headers
 """
@@ -14,6 +17,7 @@ from __future__ import annotations
 
 import ctypes
 import gc
+import json
 import os
 import re
 import shutil
@@ -39,6 +43,8 @@ void empty_hook_on(void) { PyEval_SetProfile(empty, 0); }
 void empty_hook_off(void) { PyEval_SetProfile(0, 0); }
 """
 _CHILD = "SQLA_MAGIC_INSTRUCTIONS_CHILD"
+_STATEMENTS = "SQLA_MAGIC_INSTRUCTIONS_STATEMENTS"
+POST_RUN = "post-run"
 
 
 def _helper(directory: Path) -> Path:
@@ -53,6 +59,8 @@ def _measure(library: str) -> None:
     """Runs under valgrind: every workload in every mode, one dump each."""
     sys.path.insert(0, str(HERE))
     import overhead
+
+    from sqla_magic.capture.run import Options, Profiler
 
     requests = ctypes.PyDLL(library)  # PyDLL: the hook calls need the GIL held
 
@@ -70,6 +78,7 @@ def _measure(library: str) -> None:
         "empty C profile hook (floor)": empty_c_hook,
         "plain cProfile": overhead.PEERS["plain cProfile"],
     }
+    statements: dict[str, int] = {}
     with overhead.library("sqlite://") as (engine, models):
         for workload, make in overhead.WORKLOADS.items():
             run = make(engine, models)
@@ -81,6 +90,16 @@ def _measure(library: str) -> None:
                 overhead.run_in_mode(run, options)
                 requests.collect()
                 requests.dump(f"{workload}|{mode}".encode())
+            gc.collect()
+            profiler = Profiler(Options(explain=False))
+            profiler.start(sys._getframe())
+            run()
+            requests.collect()
+            report = profiler.stop().report
+            requests.collect()
+            requests.dump(f"{workload}|{POST_RUN}".encode())
+            statements[workload] = len(report.statements) + report.dropped_statements
+    Path(os.environ[_STATEMENTS]).write_text(json.dumps(statements))
 
 
 def _counts(directory: Path) -> dict[tuple[str, str], int]:
@@ -113,16 +132,36 @@ def main() -> None:
                 sys.executable,
                 __file__,
             ],
-            env={**os.environ, _CHILD: str(library), "PYTHONHASHSEED": "0"},
+            env={
+                **os.environ,
+                _CHILD: str(library),
+                _STATEMENTS: str(directory / "statements.json"),
+                "PYTHONHASHSEED": "0",
+            },
             check=True,
             capture_output=True,
         )
         counts = _counts(directory)
+        statements = json.loads((directory / "statements.json").read_text())
     print("| workload | mode | instructions | ratio to bare |")
     print("|---|---|---:|---:|")
     for (workload, mode), count in counts.items():
+        if mode != POST_RUN:
+            bare = counts[(workload, "bare")]
+            print(f"| {workload} | {mode} | {count / 1e6:,.0f} M | {count / bare:.2f}x |")
+    print(
+        "\nPost-run cost of `profile(explain=False)`: stopping, building the report (call tree,"
+        " layers) and the findings, after the profiled code's last line:\n"
+    )
+    print("| workload | statements | post-run | share of the bare run | per statement |")
+    print("|---|---:|---:|---:|---:|")
+    for workload, count in statements.items():
+        post = counts[(workload, POST_RUN)]
         bare = counts[(workload, "bare")]
-        print(f"| {workload} | {mode} | {count / 1e6:,.0f} M | {count / bare:.2f}x |")
+        print(
+            f"| {workload} | {count:,} | {post / 1e6:,.1f} M | {post / bare:.1%} "
+            f"| {post / max(count, 1) / 1e3:,.1f} k |"
+        )
 
 
 if __name__ == "__main__":

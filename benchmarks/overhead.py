@@ -275,12 +275,20 @@ def main() -> None:
     parser.add_argument(
         "--peers", action="store_true", help="also measure cProfile, pyinstrument, sqltap, nplusone"
     )
+    parser.add_argument(
+        "--modes", nargs="+", metavar="MODE", help=f"only these modes (bare always): {', '.join(MODES)}"
+    )
     args = parser.parse_args()
     modes = dict(MODES)
+    if args.modes:
+        unknown = set(args.modes) - set(MODES)
+        if unknown:
+            parser.error(f"unknown modes: {', '.join(sorted(unknown))}")
+        modes = {name: options for name, options in MODES.items() if name == "bare" or name in args.modes}
     if args.peers:
         modes.update(available_peers())
     print(
-        f"# {platform.node()} | Python {platform.python_version()} | SQLAlchemy {sa.__version__} | "
+        f"{platform.node()} | Python {platform.python_version()} | SQLAlchemy {sa.__version__} | "
         f"{sa.engine.make_url(args.url).get_backend_name()} | "
         f"{args.runs} runs, each paired with a bare run | "
         f"{time.strftime('%Y-%m-%d')}"

@@ -1,8 +1,11 @@
-"""Run every benchmark, each in its own process, and write `benchmarks/RESULTS.md`.
+"""Run the benchmarks, each in its own process, and write this Python's section of `benchmarks/RESULTS.md`.
 
     python benchmarks/run_all.py [--runs 7] [--pg-url postgresql+psycopg2://postgres@127.0.0.1:5432/test]
+                                 [--skip postgresql scaling rendering detection serialisation]
 
-Each script prints markdown; this one adds the machine, versions and date above them.
+RESULTS.md has one section per Python version (`## Python 3.12`); a run replaces its own
+version's section and keeps the others, so running this under 3.11, 3.12 and 3.13 fills
+all three.  Each script prints markdown; this one adds the machine, versions and date.
 A script that fails (a server that is not reachable, say) leaves its error in place of
 its table instead of stopping the others.
 """
@@ -13,12 +16,15 @@ import argparse
 import datetime
 import os
 import platform
+import re
 import subprocess
 import sys
 from importlib import metadata
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
+RESULTS = HERE / "RESULTS.md"
+TITLE = "# Benchmark results\n"
 
 
 def _version(package: str) -> str:
@@ -55,25 +61,53 @@ def _run(script: str, *args: str) -> str:
     return done.stdout.strip()
 
 
+def _sections(runs: str, pg_url: str, skip: set[str]) -> list[tuple[str, str]]:
+    overhead = ["--runs", runs, "--peers", "--modes", "capture only", "default", "default + findings"]
+    wanted = [
+        ("sqlite", "Overhead on SQLite (wall clock, ratios to paired bare runs)",
+         lambda: _run("overhead.py", *overhead)),
+        ("postgresql", "Overhead on PostgreSQL (wall clock)",
+         lambda: _run("overhead.py", *overhead, "--url", pg_url)),
+        ("instructions", "Overhead and post-run cost in CPU instructions on SQLite (callgrind)",
+         lambda: _run("instructions.py")),
+        ("serialisation", "Saving and reading a report (`to_json` / `from_json`)",
+         lambda: _run("serialisation.py")),
+        ("scaling", "Scaling: statements and call-tree nodes", lambda: _run("scaling.py")),
+        ("rendering", "Rendering a large report (kernel time)", lambda: _run("render.py")),
+        ("detection", "Detection parity on nplusone's N+1 scenarios", lambda: _run("detection.py")),
+    ]  # fmt: skip
+    return [(title, produce()) for name, title, produce in wanted if name not in skip]
+
+
+def with_section(text: str, version: str, section: str) -> str:
+    """`text` (RESULTS.md) with the section of Python `version` replaced by `section`,
+    or added, the sections kept in version order."""
+    parts = re.split(r"(?m)^(?=## Python \d+\.\d+\b)", text)
+    head = parts[0] if parts and not parts[0].startswith("## Python") else TITLE
+    sections = {
+        match.group(1): part
+        for part in parts
+        if (match := re.match(r"## Python (\d+\.\d+)\b", part)) is not None
+    }
+    sections[version] = section.rstrip("\n") + "\n\n"
+    ordered = sorted(sections, key=lambda v: tuple(int(n) for n in v.split(".")))
+    return (head.rstrip("\n") + "\n\n" + "".join(sections[v] for v in ordered)).rstrip("\n") + "\n"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", default="7")
     parser.add_argument("--pg-url", default="postgresql+psycopg2://postgres@127.0.0.1:5432/test")
+    parser.add_argument("--skip", nargs="*", default=[], help="sections to leave out")
     args = parser.parse_args()
-    sections = [
-        ("Overhead on SQLite (wall clock, ratios to paired bare runs)",
-         _run("overhead.py", "--runs", args.runs, "--peers")),
-        ("Overhead on PostgreSQL (wall clock)",
-         _run("overhead.py", "--runs", args.runs, "--peers", "--url", args.pg_url)),
-        ("Overhead in CPU instructions on SQLite (callgrind)", _run("instructions.py")),
-        ("Scaling: statements and call-tree nodes", _run("scaling.py")),
-        ("Rendering a large report (kernel time)", _run("render.py")),
-        ("Detection parity on nplusone's N+1 scenarios", _run("detection.py")),
-    ]  # fmt: skip
-    text = [f"# Benchmark results\n\nMachine and versions: {_machine()}\n"]
-    text += [f"## {title}\n\n{body}\n" for title, body in sections]
-    (HERE / "RESULTS.md").write_text("\n".join(text))
-    print((HERE / "RESULTS.md").read_text())
+    version = ".".join(platform.python_version_tuple()[:2])
+    body = [f"## Python {version}\n\nMachine and versions: {_machine()}\n"]
+    body += [f"### {title}\n\n{text}\n" for title, text in _sections(args.runs, args.pg_url, set(args.skip))]
+    existing = RESULTS.read_text() if RESULTS.exists() else TITLE
+    if "## Python " not in existing:
+        existing = TITLE  # the single-version layout this replaces
+    RESULTS.write_text(with_section(existing, version, "\n".join(body)))
+    print(RESULTS.read_text())
 
 
 if __name__ == "__main__":

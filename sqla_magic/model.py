@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import json
+import operator
 import types
 import typing
 from collections.abc import Callable, Mapping
@@ -729,51 +730,182 @@ def statement_rows(statement: Statement) -> int:
 
 
 # -- generic (de)serialisation of the dataclasses above ---------------------------------
+# Each dataclass's fields are sorted once into those JSON takes as they are and those to
+# convert: a report has one statement per execution (100k in a long run) and a call tree
+# of a thousand nodes, and asking `dataclasses` and `typing` about every value cost ten
+# times the rest.
 
 
 def _to_plain(value: Any) -> Any:
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {f.name: _to_plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    kind = type(value)
+    if kind in _SCALARS:
+        return value
+    if kind is tuple or kind is list:
+        return [v if type(v) in _SCALARS else _to_plain(v) for v in value]
+    if kind is dict:
+        return {
+            k if type(k) is str else str(k): v if type(v) in _SCALARS else _to_plain(v)
+            for k, v in value.items()
+        }
+    encoder = _ENCODERS.get(kind)
+    if encoder is None and dataclasses.is_dataclass(value) and not isinstance(value, type):
+        encoder = _ENCODERS[kind] = _DataclassEncoder(kind)
+    if encoder is not None:
+        return encoder(value)
     if isinstance(value, Mapping):
-        return {str(k): _to_plain(v) for k, v in value.items()}
+        return {
+            k if type(k) is str else str(k): v if type(v) in _SCALARS else _to_plain(v)
+            for k, v in value.items()
+        }
     if isinstance(value, (list, tuple)):
-        return [_to_plain(v) for v in value]
+        return [v if type(v) in _SCALARS else _to_plain(v) for v in value]
     return value
 
 
-_HINTS: dict[type, dict[str, Any]] = {}
+_SCALARS = frozenset((str, int, float, bool, type(None)))
+
+
+class _DataclassEncoder:
+    """A dataclass instance as a dict of its fields (read as attributes: a field may be a
+    descriptor); fields declared as plain scalars are copied as they are, the others go
+    through `_to_plain` (tuples become lists, mapping keys strings)."""
+
+    def __init__(self, kind: type) -> None:
+        hints = typing.get_type_hints(kind)
+        self.names = tuple(f.name for f in dataclasses.fields(kind))
+        # attrgetter of several names gives a tuple; of one, the bare value.
+        names = self.names
+        self.read: typing.Callable[[Any], Any] = (
+            operator.attrgetter(*names) if len(names) > 1 else lambda v: tuple(getattr(v, n) for n in names)
+        )
+        self.converted = tuple(name for name in self.names if not _declared_scalar(hints[name]))
+
+    def __call__(self, value: Any) -> dict[str, Any]:
+        plain = dict(zip(self.names, self.read(value), strict=True))
+        for name in self.converted:
+            field_value = plain[name]
+            if type(field_value) not in _SCALARS:
+                plain[name] = _to_plain(field_value)
+        return plain
+
+
+def _declared_scalar(kind: Any) -> bool:
+    if typing.get_origin(kind) in (Union, types.UnionType):
+        return all(_declared_scalar(a) for a in typing.get_args(kind))
+    return kind in _SCALARS
+
+
+_ENCODERS: dict[type, _DataclassEncoder] = {}
 
 
 def _from_plain(kind: Any, data: Any) -> Any:
     if data is None:
         return None
+    return _decoder(kind)(data)
+
+
+_Decoder = typing.Callable[[Any], Any]
+_DECODERS: dict[Any, _Decoder] = {}
+
+
+def _decoder(kind: Any) -> _Decoder:
+    """The function that turns JSON data (not None) into a value of the declared type
+    `kind`; made once per type."""
+    found = _DECODERS.get(kind)
+    if found is None:
+        found = _DECODERS[kind] = _make_decoder(kind)
+    return found
+
+
+def _make_decoder(kind: Any) -> _Decoder:
     origin = typing.get_origin(kind)
     if origin in (Union, types.UnionType):
         options = [a for a in typing.get_args(kind) if a is not type(None)]
-        return _from_plain(options[0], data) if len(options) == 1 else data
+        return _Lazy(options[0]) if len(options) == 1 else _as_is
     if origin is tuple:
-        (item, *_) = typing.get_args(kind)
-        return tuple(_from_plain(item, v) for v in data)
+        item = _Lazy(typing.get_args(kind)[0])
+        return lambda data: tuple(item(v) for v in data)
     if origin in (Mapping, dict):
-        _, item = typing.get_args(kind)
-        return {k: _from_plain(item, v) for k, v in data.items()}
+        value = _Lazy(typing.get_args(kind)[1])
+        return lambda data: {k: value(v) for k, v in data.items()}
     if isinstance(kind, type) and dataclasses.is_dataclass(kind):
-        hints = _HINTS.get(kind)
-        if hints is None:
-            hints = _HINTS[kind] = typing.get_type_hints(kind)
-        names = {f.name for f in dataclasses.fields(kind)}
-        return kind(**{k: _from_plain(hints[k], v) for k, v in data.items() if k in names})
+        return _DataclassDecoder(kind)
     if kind is Any:
-        return _thaw(data)
-    if kind is float and isinstance(data, int):
-        return float(data)
+        return _thaw
+    if kind is float:
+        return _to_float
+    return _as_is
+
+
+def _as_is(data: Any) -> Any:
     return data
+
+
+def _to_float(data: Any) -> Any:
+    return float(data) if type(data) is int else data
+
+
+class _Lazy:
+    """`_decoder(kind)`, looked up on first use (a dataclass may hold its own kind,
+    `CallNode.children`, whose decoder is still being made); None stays None."""
+
+    __slots__ = ("decode", "kind")
+
+    def __init__(self, kind: Any) -> None:
+        self.kind = kind
+        self.decode: Optional[_Decoder] = None
+
+    def __call__(self, data: Any) -> Any:
+        if data is None:
+            return None
+        decode = self.decode
+        if decode is None:
+            decode = self.decode = _decoder(self.kind)
+        return decode(data)
+
+
+class _DataclassDecoder:
+    """A dataclass from the dict `_to_plain` made of it; unknown keys are ignored.
+
+    With exactly its fields given it is built without the frozen `__init__` (which sets
+    each field through `object.__setattr__`); otherwise through it, for its defaults and
+    its error about a missing field."""
+
+    def __init__(self, kind: type) -> None:
+        self.kind = kind
+        self.names = frozenset(f.name for f in dataclasses.fields(kind))
+        self.direct = not hasattr(kind, "__post_init__")
+        self.converters: Optional[tuple[tuple[str, _Decoder], ...]] = None
+
+    def _converters(self) -> tuple[tuple[str, _Decoder], ...]:
+        hints = typing.get_type_hints(self.kind)
+        found = []
+        for f in dataclasses.fields(self.kind):
+            decode = _decoder(hints[f.name])
+            if decode is not _as_is:
+                found.append((f.name, decode if decode is _to_float else _Lazy(hints[f.name])))
+        self.converters = tuple(found)
+        return self.converters
+
+    def __call__(self, data: Any) -> Any:
+        converters = self.converters if self.converters is not None else self._converters()
+        exact = data.keys() == self.names
+        values = dict(data) if exact else {k: v for k, v in data.items() if k in self.names}
+        for name, convert in converters:
+            value = values.get(name)
+            if value is not None and type(value) is not str:
+                values[name] = convert(value)
+        if not (exact and self.direct):
+            return self.kind(**values)
+        made: Any = object.__new__(self.kind)
+        made.__dict__.update(values)
+        return made
 
 
 def _thaw(value: Any) -> Any:
     """JSON lists back to the tuples the capture stores for free-form values."""
     if isinstance(value, list):
-        return tuple(_thaw(v) for v in value)
+        return tuple(v if type(v) in _SCALARS else _thaw(v) for v in value)
     if isinstance(value, dict):
-        return {k: _thaw(v) for k, v in value.items()}
+        return {k: v if type(v) in _SCALARS else _thaw(v) for k, v in value.items()}
     return value

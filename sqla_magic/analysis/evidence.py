@@ -1,7 +1,14 @@
-"""Small readings of a `Report` that several rules share: groups, tables, wording."""
+"""Small readings of a `Report` that several rules share: groups, tables, wording.
+
+`index(report)` reads the statements once for every rule (by verb, fingerprint, origin
+and line), and what a rule reads from a SQL string is kept per string: a workload runs a
+few compiled strings many times.
+"""
 
 from __future__ import annotations
 
+import functools
+import weakref
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from typing import Optional
@@ -9,15 +16,83 @@ from typing import Optional
 from sqla_magic import sqltext
 from sqla_magic.model import Report, Statement
 
+SQL_STRINGS_KEPT = 8192
+"""Distinct SQL strings whose readings are kept (per process, least recently used out)."""
+
+sql_verb = functools.lru_cache(maxsize=SQL_STRINGS_KEPT)(sqltext.verb)
+_dml_table = functools.lru_cache(maxsize=SQL_STRINGS_KEPT)(sqltext.dml_table)
+
 
 def verb(statement: Statement) -> str:
     """First SQL keyword, upper case (`SELECT`, `INSERT`, ...)."""
-    return sqltext.verb(statement.sql)
+    return sql_verb(statement.sql)
 
 
 def dml_table(statement: Statement) -> Optional[str]:
     """Table an INSERT/UPDATE/DELETE writes to, unquoted."""
-    return sqltext.dml_table(statement.sql)
+    return _dml_table(statement.sql)
+
+
+class StatementIndex:
+    """A report's statement indexes grouped by verb, fingerprint, origin and line, made in
+    one pass that every rule shares (`index(report)`), so a rule reads only its own."""
+
+    __slots__ = ("by_fingerprint", "by_line", "by_origin", "by_verb", "verbs")
+
+    def __init__(self, statements: Sequence[Statement]) -> None:
+        by_verb: defaultdict[str, list[int]] = defaultdict(list)
+        by_fingerprint: defaultdict[str, list[int]] = defaultdict(list)
+        by_origin: defaultdict[str, list[int]] = defaultdict(list)
+        by_line: defaultdict[int, list[int]] = defaultdict(list)
+        verbs = []
+        for position, statement in enumerate(statements):
+            kind = sql_verb(statement.sql)
+            verbs.append(kind)
+            by_verb[kind].append(position)
+            by_fingerprint[statement.fingerprint].append(position)
+            by_origin[statement.origin].append(position)
+            if statement.line is not None:
+                by_line[statement.line].append(position)
+        self.verbs = tuple(verbs)
+        """Each statement's verb (`sql_verb`), by position."""
+        self.by_verb: dict[str, list[int]] = dict(by_verb)
+        self.by_fingerprint: dict[str, list[int]] = dict(by_fingerprint)
+        self.by_origin: dict[str, list[int]] = dict(by_origin)
+        self.by_line: dict[int, list[int]] = dict(by_line)
+
+    def of_verb(self, *verbs: str) -> list[int]:
+        """Indexes of the statements whose SQL starts with one of `verbs`, in order."""
+        if len(verbs) == 1:
+            return self.by_verb.get(verbs[0], [])
+        return sorted(i for kind in verbs for i in self.by_verb.get(kind, ()))
+
+    def of_origin(self, origin: str) -> list[int]:
+        return self.by_origin.get(origin, [])
+
+    def on_lines(self, first: int, last: int, verb: Optional[str] = None) -> list[int]:
+        """Indexes of the statements caused by lines `first` to `last` (with `verb` only,
+        if given), in order."""
+        if last - first < len(self.by_line):
+            found = [i for line in range(first, last + 1) for i in self.by_line.get(line, ())]
+        else:
+            found = [i for line, group in self.by_line.items() if first <= line <= last for i in group]
+        if verb is not None:
+            found = [i for i in found if self.verbs[i] == verb]
+        return sorted(found)
+
+
+_latest: Optional[tuple[weakref.ref[Report], StatementIndex]] = None
+
+
+def index(report: Report) -> StatementIndex:
+    """The statement index of `report`, built once while the rules read the same report."""
+    global _latest
+    latest = _latest
+    if latest is not None and latest[0]() is report:
+        return latest[1]
+    built = StatementIndex(report.statements)
+    _latest = (weakref.ref(report), built)
+    return built
 
 
 def executions(statements: Sequence[Statement]) -> int:
@@ -46,7 +121,7 @@ def by_key(report: Report, key: object, indexes: Optional[Iterable[int]] = None)
 def writes_by_table(report: Report, verb_: str, threshold: int) -> list[tuple[str, list[int], int]]:
     """Tables that `verb_` statements (INSERT, UPDATE) wrote at least `threshold` rows to:
     the table, its statements' indexes and the rows they carried, in order of first write."""
-    groups = by_key(report, lambda s: dml_table(s) if verb(s) == verb_ else None)
+    groups = by_key(report, dml_table, index(report).of_verb(verb_))
     written = []
     for table, indexes in groups.items():
         rows = executions([report.statements[i] for i in indexes])

@@ -186,11 +186,7 @@ class Profiler:
     ) -> Recording:
         recorder = self.recorder
         filename = min(self.filenames) if self.filenames else ""
-        origins: dict[Any, Optional[str]] = {}
-        places = _Places()
-        statements = tuple(
-            _statement(r, filename, recorder.started, origins, places) for r in recorder.records
-        )
+        statements = _statements(recorder.records, filename, recorder.started)
         graph = (
             build_call_graph(self._cprofile, self.filenames, direct_calls=self._direct_calls, wall_s=wall)
             if self._cprofile is not None
@@ -274,44 +270,77 @@ class _Places:
         return self.requests.setdefault(number, len(self.requests))
 
 
-def _statement(
-    record: StatementRecord,
-    filename: str,
-    started: float,
-    origins: dict[Any, Optional[str]],
-    places: _Places,
-) -> Statement:
-    params, sets = display_params(record.parameters, record.executemany)
-    engine = record.engine
-    options = record.options
-    stack = places.stack(record.frames) if record.frames else ()
-    request = record.request
-    return Statement.of(
-        {
-            "sql": record.sql,
-            "params": params,
-            "duration_s": record.duration_s,
-            "rowcount": record.rowcount,
-            "executemany": record.executemany,
-            "fingerprint": fingerprint(record.sql),
-            "cache": record.cache,
-            "line": record.lines.get(filename),
-            "origin": record.origin(origins),
-            "engine": _url(engine),
-            "thread": record.thread,
-            "dialect": engine.dialect.name,
-            "rows": record.rows,
-            "fetch_s": record.fetch_s,
-            "start_s": max(record.start - started, 0.0),
-            "param_sets": sets,
-            "error": truncate(record.error, 2000) if record.error else None,
-            "streamed": bool(options.get("yield_per") or options.get("stream_results")),
-            "site": stack[0] if stack else None,
-            "stack": stack,
-            "request": request[0] if request is not None else None,
-            "request_index": places.request(request[1]) if request is not None else None,
-        }
-    )
+def _statements(records: Iterable[StatementRecord], filename: str, started: float) -> tuple[Statement, ...]:
+    """The report's statements, one per record.
+
+    What depends only on the SQL string (the fingerprint) or on the execution's shape
+    (the statement object, its execution options, engine, cache state and whether a
+    flush ran it: origin, URL, dialect, cache word, streaming) is worked out once per
+    distinct value, since a workload repeats a few of each many times.
+    """
+    origins: dict[Any, Optional[str]] = {}
+    places = _Places()
+    shapes: dict[tuple[int, int, int, int, bool, bool], tuple[str, str, str, str, bool]] = {}
+    fingerprints: dict[str, str] = {}
+    built = []
+    for record in records:
+        engine = record.engine
+        key = (
+            id(record.statement),
+            id(record.options),
+            id(engine),
+            id(record.cache_hit),
+            record.compiled,
+            record.in_flush,
+        )
+        shape = shapes.get(key)
+        if shape is None:
+            options = record.options
+            shape = shapes[key] = (
+                record.cache,
+                record.origin(origins),
+                _url(engine),
+                engine.dialect.name,
+                bool(options.get("yield_per") or options.get("stream_results")),
+            )
+        cache, origin, url, dialect, streamed = shape
+        sql = record.sql
+        shape_of_sql = fingerprints.get(sql)
+        if shape_of_sql is None:
+            shape_of_sql = fingerprints[sql] = fingerprint(sql)
+        params, sets = display_params(record.parameters, record.executemany)
+        start = record.start - started
+        stack = places.stack(record.frames) if record.frames else ()
+        request = record.request
+        built.append(
+            Statement.of(
+                {
+                    "sql": sql,
+                    "params": params,
+                    "duration_s": record.duration_s,
+                    "rowcount": record.rowcount,
+                    "executemany": record.executemany,
+                    "fingerprint": shape_of_sql,
+                    "cache": cache,
+                    "line": record.lines.get(filename),
+                    "origin": origin,
+                    "engine": url,
+                    "thread": record.thread,
+                    "dialect": dialect,
+                    "rows": record.rows,
+                    "fetch_s": record.fetch_s,
+                    "start_s": start if start > 0.0 else 0.0,
+                    "param_sets": sets,
+                    "error": truncate(record.error, 2000) if record.error else None,
+                    "streamed": streamed,
+                    "site": stack[0] if stack else None,
+                    "stack": stack,
+                    "request": request[0] if request is not None else None,
+                    "request_index": places.request(request[1]) if request is not None else None,
+                }
+            )
+        )
+    return tuple(built)
 
 
 _URLS: weakref.WeakKeyDictionary[Any, tuple[Any, str]] = weakref.WeakKeyDictionary()

@@ -8,6 +8,7 @@ with `a.x = b.y` conditions.  The fix is the missing join condition in the query
 
 from __future__ import annotations
 
+import functools
 import re
 from typing import Optional
 
@@ -23,8 +24,9 @@ _LINK = re.compile(r"([\w\"`]+)\.[\w\"`]+\s*=\s*([\w\"`]+)\.[\w\"`]+")
 def rule(report: Report, source: str, thresholds: Thresholds) -> list[Finding]:
     findings = []
     by_fingerprint: dict[str, list[int]] = {}
-    for index, statement in enumerate(report.statements):
-        if evidence.verb(statement) == "SELECT" and unjoined(statement.sql):
+    for index in evidence.index(report).of_verb("SELECT"):
+        statement = report.statements[index]
+        if _unjoined(statement.sql) is not None:
             by_fingerprint.setdefault(statement.fingerprint, []).append(index)
     warned = [w for w in report.warnings if "cartesian product" in w.message]
     used_warnings: set[int] = set()
@@ -56,9 +58,7 @@ def rule(report: Report, source: str, thresholds: Thresholds) -> list[Finding]:
     for warning in warned:
         if id(warning) in used_warnings:
             continue
-        indexes = [
-            i for i, s in enumerate(report.statements) if warning.line is not None and s.line == warning.line
-        ]
+        indexes = evidence.index(report).by_line.get(warning.line, []) if warning.line is not None else []
         findings.append(
             Finding(
                 rule=RULE,
@@ -80,6 +80,12 @@ def _lines(line: Optional[int]) -> tuple[int, ...]:
 
 def unjoined(sql: str) -> Optional[list[str]]:
     """The top-level FROM elements of `sql` if some are not linked by a condition."""
+    elements = _unjoined(sql)
+    return list(elements) if elements is not None else None
+
+
+@functools.lru_cache(maxsize=evidence.SQL_STRINGS_KEPT)
+def _unjoined(sql: str) -> Optional[tuple[str, ...]]:
     clause, where = sqltext.from_clause(sql)
     if clause is None:
         return None
@@ -101,7 +107,7 @@ def unjoined(sql: str) -> Optional[list[str]]:
             group[root(a[0])] = root(b[0])
     if len({root(i) for i in range(len(elements))}) == 1:
         return None
-    return [e.split()[0].strip('"`') for e in elements]
+    return tuple(e.split()[0].strip('"`') for e in elements)
 
 
 def _names(element: str) -> set[str]:

@@ -26,7 +26,8 @@ RULE = "duplicate-query"
 def rule(report: Report, source: str, thresholds: Thresholds) -> list[Finding]:
     groups = evidence.by_key(
         report,
-        lambda s: (s.sql, repr(s.params)) if evidence.verb(s) == "SELECT" and not s.executemany else None,
+        lambda s: (s.sql, repr(s.params)) if not s.executemany else None,
+        evidence.index(report).of_verb("SELECT"),
     )
     repeated = [v for v in groups.values() if len(v) >= thresholds.duplicate_query_threshold]
     if not repeated:

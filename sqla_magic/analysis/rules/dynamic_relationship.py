@@ -20,7 +20,9 @@ RULE = "dynamic-relationship"
 
 def rule(report: Report, source: str, thresholds: Thresholds) -> list[Finding]:
     groups = evidence.by_key(
-        report, lambda s: (s.fingerprint, s.line) if s.origin == "query" and s.line is not None else None
+        report,
+        lambda s: (s.fingerprint, s.line) if s.line is not None else None,
+        evidence.index(report).of_origin("query"),
     )
     repeated = {k: v for k, v in groups.items() if len(v) >= thresholds.dynamic_relationship_threshold}
     if not repeated:

@@ -44,11 +44,7 @@ def rule(report: Report, source: str, thresholds: Thresholds) -> list[Finding]:
         if test is None:
             continue
         first, last = cell.lines(node)
-        indexes = [
-            i
-            for i, s in enumerate(report.statements)
-            if s.line is not None and first <= s.line <= last and evidence.verb(s) == "SELECT"
-        ]
+        indexes = evidence.index(report).on_lines(first, last, "SELECT")
         if len(indexes) < thresholds.first_for_exists_min_statements:
             continue
         whole, negated = test

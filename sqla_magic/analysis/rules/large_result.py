@@ -25,10 +25,8 @@ RULE = "large-result"
 def rule(report: Report, source: str, thresholds: Thresholds) -> list[Finding]:
     large = [
         i
-        for i, s in enumerate(report.statements)
-        if evidence.verb(s) in ("SELECT", "WITH")
-        and (s.rows or 0) >= thresholds.large_result_rows
-        and not s.streamed
+        for i in evidence.index(report).of_verb("SELECT", "WITH")
+        if ((s := report.statements[i]).rows or 0) >= thresholds.large_result_rows and not s.streamed
     ]
     if not large:
         return []

@@ -39,11 +39,7 @@ def rule(report: Report, source: str, thresholds: Thresholds) -> list[Finding]:
         if inner is None:
             continue
         first, last = cell.lines(node)
-        indexes = [
-            i
-            for i, s in enumerate(report.statements)
-            if s.line is not None and first <= s.line <= last and evidence.verb(s) == "SELECT"
-        ]
+        indexes = evidence.index(report).on_lines(first, last, "SELECT")
         rows = sum(report.statements[i].rows or 0 for i in indexes)
         if not indexes or rows < thresholds.len_all_min_rows:
             continue

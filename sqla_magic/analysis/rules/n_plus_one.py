@@ -25,9 +25,11 @@ RULE = "n-plus-one"
 
 def rule(report: Report, source: str, thresholds: Thresholds) -> list[Finding]:
     groups: dict[tuple[str, Optional[int]], list[int]] = {}
-    for index, statement in enumerate(report.statements):
-        if relationships.lazy_loaded(statement.origin):
-            groups.setdefault((statement.origin, statement.line), []).append(index)
+    for origin, indexes in evidence.index(report).by_origin.items():
+        if relationships.lazy_loaded(origin):
+            for index in indexes:
+                groups.setdefault((origin, report.statements[index].line), []).append(index)
+    groups = dict(sorted(groups.items(), key=lambda group: group[1][0]))  # in the order they ran
     if not any(len(indexes) >= thresholds.n_plus_one_threshold for indexes in groups.values()):
         return []
     cell = parse_cell(source)

@@ -20,7 +20,8 @@ RULE = "orm-cascade-delete"
 def rule(report: Report, source: str, thresholds: Thresholds) -> list[Finding]:
     deletes = evidence.by_key(
         report,
-        lambda s: evidence.dml_table(s) if s.origin == "flush" and evidence.verb(s) == "DELETE" else None,
+        lambda s: evidence.dml_table(s) if evidence.verb(s) == "DELETE" else None,
+        evidence.index(report).of_origin("flush"),
     )
     if len(deletes) < 2:
         return []
@@ -37,11 +38,8 @@ def rule(report: Report, source: str, thresholds: Thresholds) -> list[Finding]:
         parents = [r for r in cascades if r.table in deletes]
         if known and not parents:
             continue
-        loads = [
-            i
-            for i, s in enumerate(report.statements)
-            if any(s.origin == f"lazy load {r.owner}.{r.key}" for r in parents)
-        ]
+        by_origin = evidence.index(report).of_origin
+        loads = sorted({i for r in parents for i in by_origin(f"lazy load {r.owner}.{r.key}")})
         involved = sorted({*indexes, *loads})
         name = f"{parents[0].owner}.{parents[0].key}" if parents else f"the relationship onto {table}"
         findings.append(

@@ -24,7 +24,7 @@ RULE = "repeated-flush"
 
 
 def rule(report: Report, source: str, thresholds: Thresholds) -> list[Finding]:
-    by_line = evidence.by_key(report, lambda s: s.line if s.origin == "flush" else None)
+    by_line = evidence.by_key(report, lambda s: s.line, evidence.index(report).of_origin("flush"))
     candidates = {line: i for line, i in by_line.items() if len(i) >= thresholds.repeated_flush_threshold}
     if not candidates:
         return []

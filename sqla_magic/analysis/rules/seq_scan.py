@@ -28,7 +28,7 @@ def rule(report: Report, source: str, thresholds: Thresholds) -> list[Finding]:
             if key in seen:
                 continue
             seen.add(key)
-            same = [i for i, s in enumerate(report.statements) if s.fingerprint == plan.fingerprint]
+            same = evidence.index(report).by_fingerprint.get(plan.fingerprint, [])
             columns = ", ".join(warning.columns) or "the filtered column"
             estimate = f" (~{warning.rows:.0f} rows)" if warning.rows is not None else ""
             index_name = f"ix_{warning.table}_{'_'.join(warning.columns) or 'column'}"

@@ -34,10 +34,11 @@ def _loop_kinds() -> tuple[type[cst.CSTNode], ...]:
 
 
 def rule(report: Report, source: str, thresholds: Thresholds) -> list[Finding]:
+    least = thresholds.unused_columns_min_rows
     loaded = [
         i
-        for i, s in enumerate(report.statements)
-        if s.origin == "query" and (s.rows or 0) >= thresholds.unused_columns_min_rows and s.line is not None
+        for i in evidence.index(report).of_origin("query")
+        if ((s := report.statements[i]).rows or 0) >= least and s.line is not None
     ]
     cell = parse_cell(source) if loaded else None
     if cell is None:

@@ -36,7 +36,7 @@ def rule(report: Report, source: str, thresholds: Thresholds) -> list[Finding]:
 
     from sqla_magic.analysis.rewrite import call_name
 
-    ran = {s.line for s in report.statements if s.line is not None}
+    ran = set(evidence.index(report).by_line)
     findings = []
     for option in cell.of_type(cst.Call):
         assert isinstance(option, cst.Call)
@@ -47,7 +47,7 @@ def rule(report: Report, source: str, thresholds: Thresholds) -> list[Finding]:
         if _read_elsewhere(cell, option, attribute) or _handed_to_unseen_code(cell, option):
             continue
         name = f"{entity}.{attribute}"
-        extra = [i for i, s in enumerate(report.statements) if s.origin == f"eager load {name}"]
+        extra = evidence.index(report).of_origin(f"eager load {name}")
         cost = (
             f"{len(extra)} extra statement{'' if len(extra) == 1 else 's'} (`eager load {name}`), "
             f"{evidence.ms(evidence.seconds(report, extra))} in the database"
