@@ -36,7 +36,7 @@ from typing import Any, Optional
 
 from sqlalchemy import event
 from sqlalchemy.engine import Connection, Engine
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, make_transient
 
 from sqla_magic import _compat
 from sqla_magic.capture.memory import PeakRss
@@ -154,7 +154,7 @@ def _run(source: str, namespace: Mapping[str, Any], memory: bool, force: bool) -
     filename = f"<sqla_magic-verify-{next(_counter)}>"
     code, final = _compiled(_python(source), filename)
     scope = dict(namespace)
-    sandbox = Sandbox(filename, guard_outside=not force)
+    sandbox = Sandbox(filename, guard_outside=not force, users_pending=_pending_objects(namespace))
     peak = PeakRss() if memory else None
     value: Any = None
     error: Optional[str] = None
@@ -224,6 +224,10 @@ class Sandbox:
     _written: dict[int, Any] = field(default_factory=dict)
     """Connections the run wrote on, by id: their DBAPI connection."""
     _cell_savepoints: set[int] = field(default_factory=set)
+    users_pending: dict[int, list[Any]] = field(default_factory=dict)
+    """Objects each session of the namespace held as pending before the run, by session id.
+    SQLAlchemy 1.4 autoflushes before `do_orm_execute`, so the first flush can carry them
+    into our SAVEPOINT, whose rollback then expunges them: the undo puts them back."""
     _own: int = 0
     _active: bool = False
     _thread: int = 0
@@ -441,6 +445,10 @@ class Sandbox:
                     held.savepoint.rollback()
                 elif held.fresh:
                     session.rollback()
+                for instance in self.users_pending.get(id(session), ()):
+                    if instance not in session:
+                        make_transient(instance)
+                        session.add(instance)
         for conn, held in reversed(list(self._connections.values())):
             with contextlib.suppress(Exception):
                 if conn.closed or held.by_session:
@@ -449,6 +457,15 @@ class Sandbox:
                     held.savepoint.rollback()
                 elif id(conn) in self._begun and conn.in_transaction():
                     conn.rollback()
+
+
+def _pending_objects(namespace: Mapping[str, Any]) -> dict[int, list[Any]]:
+    """Read-only: what each open session of the namespace has added but not flushed."""
+    return {
+        id(value): list(value.new)
+        for value in namespace.values()
+        if isinstance(value, Session) and value.new
+    }
 
 
 def _shorten(sql: str, limit: int = 60) -> str:

@@ -55,6 +55,7 @@ def check_database(engine: sa.Engine, prefix: str) -> None:
         assert result.before.executions > result.after.executions  # type: ignore[union-attr]
         # the user's transaction still holds the pending author, nothing was committed
         assert pending in session
+        session.flush()  # SQLAlchemy 1.4 does not autoflush before a Core-only count
         assert session.scalar(sa.select(sa.func.count()).where(models.Author.name == pending.name)) == 1
         assert (
             session.scalar(sa.select(sa.func.count()).where(models.Author.name == "added by the cell")) == 0
