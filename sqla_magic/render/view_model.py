@@ -17,28 +17,16 @@ import weakref
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Optional
 
-from sqla_magic import _compat
-from sqla_magic.model import CallNode, Finding, Plan, PlanNode, Report, Statement, statement_rows
+from sqla_magic.model import CallNode, Report
 from sqla_magic.render.html import LAYER_COLOURS, OTHER_LAYER_COLOUR
 from sqla_magic.render.summary import (
     LAYER_TITLES,
     StatementGroup,
-    findings_by_severity,
     format_bytes,
-    format_cache,
     format_count,
     format_duration,
-    format_lines,
-    format_ms,
-    group_statements,
     layer_shares,
-    node_place,
-    one_line_sql,
-    params_text,
-    plural,
-    shorten,
 )
-from sqla_magic.sqltext import format_sql, sql_tokens
 
 PAGE_SIZE = 50
 """Rows per page of statement groups and of a group's executions."""
@@ -55,9 +43,6 @@ MAX_MEMORY_LINES = 2_000
 
 SORT_KEYS = ("total", "count", "mean", "max", "rows", "first")
 
-TABS = ("findings", "statements", "tree", "memory", "explain", "orm")
-
-ORM_LOAD_FUNCTIONS = _compat.ORM_ROW_FUNCTIONS
 
 
 # -- text safety ------------------------------------------------------------------------
@@ -141,15 +126,9 @@ def header(report: Report) -> dict[str, Any]:
             "title": f"The profiled code raised {report.error.type}{where}",
             "message": report.error.message,
         }
-    shapes = len({s.fingerprint for s in report.statements})
-    tabs = {
-        "findings": format_count(len(report.findings)),
-        "statements": format_count(shapes),
-        "tree": "" if report.call_tree is not None else "none",
-        "memory": "" if report.memory is not None else "off",
-        "explain": format_count(len(report.plans)),
-        "orm": format_count(report.objects),
-    }
+    from sqla_magic.render.widget.tabs import TABS
+
+    tabs = [{"name": tab.name, "title": tab.title, "count": tab.count(report)} for tab in TABS]
     notes = list(report.notes)
     if report.dropped_statements:
         notes.insert(
@@ -181,129 +160,18 @@ def _shown_file(filename: str) -> str:
 # -- findings ---------------------------------------------------------------------------
 
 
-def findings(report: Report) -> list[dict[str, Any]]:
-    """One card per finding, high severity first; `index` is what the buttons send back."""
-    source_lines = report.source.splitlines()
-    return [finding_card(report, index, source_lines) for index in findings_by_severity(report)]
 
 
-def finding_card(report: Report, index: int, source_lines: Sequence[str]) -> dict[str, Any]:
-    finding = report.findings[index]
-    card: dict[str, Any] = {
-        "index": index,
-        "number": index + 1,
-        "severity": finding.severity,
-        "rule": finding.rule,
-        "title": finding.title,
-        "message": finding.message,
-        "where": _where(finding),
-        "lines": [
-            {"line": line, "source": source_lines[line - 1] if 0 < line <= len(source_lines) else ""}
-            for line in finding.lines[:10]
-        ],
-        "evidence": _evidence(report, finding),
-        "fix": finding.fix or "",
-        "rewrite": None,
-    }
-    if finding.rewrite is not None:
-        card["rewrite"] = {
-            "explanation": finding.rewrite.explanation,
-            "diff": diff_lines(finding.rewrite.diff()),
-            "original": finding.rewrite.original,
-            "code": finding.rewrite.rewritten,
-        }
-    return card
 
 
-def exact_code(report: Report, cards: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Cleaned cards with the code for the editor put back exactly as written.
-
-    `clean` shortens long text and spells out invisible characters, which is right for
-    reading and wrong for Apply and Copy: they get the rewrite (and the cell it replaces)
-    untouched, however long, zero-width joiners and all.
-    """
-    for card in cards:
-        finding = report.findings[card["index"]]
-        if card.get("rewrite") and finding.rewrite is not None:
-            card["rewrite"]["code"] = finding.rewrite.rewritten
-            card["rewrite"]["original"] = finding.rewrite.original
-        card["fix_code"] = fix_code(finding.fix or "")
-    return cards
 
 
-def fix_code(fix: str) -> str:
-    """What Copy takes from a change outside the cell: its code, not the prose around it.
-
-    Fix texts quote code in backticks; the SQL statement (`CREATE INDEX ...`) is preferred,
-    else the last quoted piece, else the whole text.
-    """
-    quoted: list[str] = re.findall(r"`([^`]+)`", fix)
-    for piece in quoted:
-        if re.match(r"\s*(CREATE|ALTER|DROP)\b", piece, re.I):
-            return piece.strip()
-    return quoted[-1].strip() if quoted else fix
 
 
-def _where(finding: Finding) -> str:
-    where = []
-    if finding.lines:
-        where.append(f"{'line' if len(finding.lines) == 1 else 'lines'} {format_lines(finding.lines)}")
-    if finding.statements:
-        where.append(plural(len(finding.statements), "statement"))
-    return " · ".join(where)
 
 
-def _evidence(report: Report, finding: Finding) -> dict[str, Any]:
-    """The statements behind a finding, summed, and the shapes they share."""
-    statements = [report.statements[i] for i in finding.statements if 0 <= i < len(report.statements)]
-    shapes: dict[str, list[Statement]] = {}
-    for statement in statements:
-        shapes.setdefault(statement.fingerprint, []).append(statement)
-    ordered = sorted(shapes.values(), key=lambda group: -sum(s.duration_s for s in group))
-    fingerprints = set(shapes)
-    wanted = set(finding.statements)
-    warnings = [
-        f"{warning.kind}: {warning.message}"
-        for plan in report.plans
-        if plan.statement in wanted or plan.fingerprint in fingerprints
-        for warning in plan.warnings
-    ]
-    seconds = format_duration(sum(s.duration_s for s in statements))
-    rows = plural(sum(statement_rows(s) for s in statements), "row")
-    return {
-        "summary": (
-            f"{plural(len(statements), 'statement')}, {seconds} in the database, {rows}" if statements else ""
-        ),
-        "shapes": [
-            {
-                "count": format_count(len(group)),
-                "total": format_duration(sum(s.duration_s for s in group)),
-                "origin": ", ".join(sorted({s.origin for s in group})),
-                "sql": one_line_sql(group[0].sql, 160),
-            }
-            for group in ordered[:MAX_EVIDENCE_SHAPES]
-        ],
-        "more_shapes": max(len(ordered) - MAX_EVIDENCE_SHAPES, 0),
-        "plan_warnings": warnings[:10],
-    }
 
 
-def diff_lines(diff: str) -> list[list[str]]:
-    """`[kind, text]` per line of a unified diff: `add`, `del`, `hunk`, `meta` or `` (context)."""
-    lines = []
-    for line in diff.splitlines():
-        if line.startswith(("+++", "---")):
-            kind = "meta"
-        elif line.startswith("@@"):
-            kind = "hunk"
-        elif line.startswith("+"):
-            kind = "add"
-        elif line.startswith("-"):
-            kind = "del"
-        else:
-            kind = ""
-        lines.append([kind, line])
-    return lines
 
 
 def rewrite_source(report: Report, number: int) -> str:
@@ -321,247 +189,34 @@ def rewrite_source(report: Report, number: int) -> str:
 # -- statements -------------------------------------------------------------------------
 
 
-def _sort_value(group: StatementGroup, key: str) -> float:
-    if key == "count":
-        return group.count
-    if key == "mean":
-        return group.mean_s
-    if key == "max":
-        return group.max_s
-    if key == "rows":
-        return group.rows
-    if key == "first":
-        return -group.indexes[0]
-    return group.total_s
 
 
-def group_row(report: Report, group: StatementGroup, group_id: int) -> dict[str, Any]:
-    return {
-        "id": group_id,
-        "count": format_count(group.count),
-        "total": format_ms(group.total_s),
-        "mean": format_ms(group.mean_s),
-        "max": format_ms(group.max_s),
-        "rows": format_count(group.rows),
-        "cache": format_cache(group.cache),
-        "lines": format_lines(group.lines),
-        "origin": shorten(", ".join(group.origins), 80),
-        "sql": one_line_sql(group.sql, 140),
-        "errors": group.errors,
-        "repeated": group.count > 1,
-    }
 
 
-def execution_row(index: int, statement: Statement) -> dict[str, Any]:
-    return {
-        "index": index,
-        "number": index + 1,
-        "ms": format_ms(statement.duration_s),
-        "rows": format_count(statement_rows(statement)),
-        "cache": statement.cache,
-        "line": "" if statement.line is None else str(statement.line),
-        "origin": statement.origin,
-        "params": params_text(statement.params, MAX_PARAMS_TEXT),
-        "sets": format_count(statement.param_sets) if statement.param_sets > 1 else "",
-        "error": statement.error or "",
-    }
 
 
 # -- call tree --------------------------------------------------------------------------
 
 
-def node_row(node: CallNode, node_id: int, scale: float) -> dict[str, Any]:
-    return {
-        "id": node_id,
-        "name": node.name,
-        "place": node_place(node),
-        "file": node.file,
-        "total": format_ms(node.total_s),
-        "self": format_ms(node.self_s),
-        "calls": format_count(node.calls),
-        "share": round(min(max(node.total_s / scale, 0.0), 1.0), 4) if scale > 0 else 0.0,
-        "kind": node.kind,
-        "layer": node.layer,
-        "children": len(node.children),
-    }
 
 
 # -- memory, plans, ORM -----------------------------------------------------------------
 
 
-def memory(report: Report) -> dict[str, Any]:
-    if report.memory is None:
-        return {"present": False, "message": "Memory was not traced (--no-memory)."}
-    mem = report.memory
-    lines = list(mem.lines or ())
-    return {
-        "present": True,
-        "peak": format_bytes(mem.peak_bytes, signed=True),
-        "method": mem.method,
-        "explanation": (
-            "Python allocations traced with tracemalloc"
-            if mem.method == "tracemalloc"
-            else "growth of the process's resident memory, sampled"
-        ),
-        "lines": [
-            {
-                "line": entry.line,
-                "increment": format_bytes(entry.increment_bytes, signed=True),
-                "total": format_bytes(entry.total_bytes),
-                "peak": format_bytes(entry.peak_bytes),
-                "runs": format_count(entry.occurrences),
-                "source": entry.source.rstrip(),
-                "heavy": entry.increment_bytes >= max(mem.peak_bytes, 1) * 0.25,
-            }
-            for entry in lines[:MAX_MEMORY_LINES]
-        ],
-        "more_lines": max(len(lines) - MAX_MEMORY_LINES, 0),
-        "hint": "" if mem.lines else "Run with --memory-lines for a per-line table.",
-    }
 
 
-def plans(report: Report) -> list[dict[str, Any]]:
-    return [plan_view(plan) for plan in report.plans]
 
 
-def plan_view(plan: Plan) -> dict[str, Any]:
-    warned_tables = {w.table for w in plan.warnings if w.table}
-    nodes: list[dict[str, Any]] = []
-    if plan.root is not None:
-        stack: list[tuple[int, PlanNode]] = [(0, plan.root)]
-        while stack and len(nodes) < MAX_PLAN_NODES:
-            depth, node = stack.pop()
-            nodes.append(
-                {
-                    "depth": depth,
-                    "label": node.label,
-                    "detail": _without_label(node.label, node.detail),
-                    "figures": _plan_figures(node),
-                    "warned": bool(node.filter_columns)
-                    or (node.table is not None and node.table in warned_tables),
-                }
-            )
-            stack.extend((depth + 1, child) for child in reversed(node.children))
-    return {
-        "title": ("EXPLAIN ANALYZE" if plan.analyzed else "EXPLAIN")
-        + (f" of statement #{plan.statement + 1}" if plan.statement is not None else ""),
-        "dialect": plan.dialect,
-        "sql": one_line_sql(plan.sql, 140),
-        "sql_tokens": sql_tokens(format_sql(plan.sql)) if plan.sql else [],
-        "note": plan.note or "",
-        "warnings": [
-            {"kind": w.kind, "message": w.message + (f" ({', '.join(w.columns)})" if w.columns else "")}
-            for w in plan.warnings
-        ],
-        "nodes": nodes,
-        "cut": plan.root is not None and len(nodes) >= MAX_PLAN_NODES,
-    }
 
 
-def _without_label(label: str, detail: str) -> str:
-    """SQLite's detail repeats the operation ("SCAN customer" under "SCAN"): say it once."""
-    if detail.upper().startswith(label.upper() + " "):
-        return detail[len(label) + 1 :]
-    return "" if detail.strip().upper() == label.strip().upper() else detail
 
 
-def _plan_figures(node: PlanNode) -> str:
-    figures = []
-    if node.cost is not None:
-        figures.append(f"cost {node.cost:g}")
-    if node.rows is not None:
-        figures.append(f"est. rows {node.rows:g}")
-    if node.actual_rows is not None:
-        figures.append(f"actual rows {node.actual_rows:g}")
-    if node.loops is not None and node.loops != 1:
-        figures.append(f"loops {node.loops:g}")
-    if node.actual_time_ms is not None:
-        figures.append(f"{node.actual_time_ms:g} ms")
-    if node.index:
-        figures.append(f"index {node.index}")
-    return ", ".join(figures)
 
 
-def orm_cost(report: Report) -> dict[str, Any]:
-    """Where turning rows into objects cost time: per class, per loader function, per relationship."""
-    orm_s = float(report.layers.get("orm_load", 0.0))
-    objects = report.objects
-    classes = [
-        {
-            "name": name,
-            "objects": format_count(count),
-            "share": f"{count / objects * 100:.1f}%" if objects else "",
-            "estimate": format_duration(orm_s * count / objects) if objects else "",
-        }
-        for name, count in sorted(report.objects_loaded.items(), key=lambda item: -item[1])
-    ]
-    functions = _loader_functions(report.call_tree) if report.call_tree is not None else []
-    relationships: dict[str, list[float]] = {}
-    for statement in report.statements:
-        if statement.origin.startswith(("lazy load ", "eager load ", "refresh ")):
-            entry = relationships.setdefault(statement.origin, [0, 0.0, 0])
-            entry[0] += 1
-            entry[1] += statement.duration_s
-            entry[2] += statement_rows(statement)
-    return {
-        "orm_load": format_duration(orm_s),
-        "mapper_config": format_duration(float(report.layers.get("mapper_config", 0.0))),
-        "objects": format_count(objects),
-        "per_object": format_duration(orm_s / objects) if objects else "",
-        "classes": classes,
-        "class_note": (
-            "Time per class is the ORM-loading time shared out by objects loaded: "
-            "the profiler measures loading for all classes together."
-        ),
-        "functions": functions,
-        "relationships": [
-            {
-                "origin": origin,
-                "statements": format_count(int(count)),
-                "total": format_duration(seconds),
-                "rows": format_count(int(rows)),
-            }
-            for origin, (count, seconds, rows) in sorted(relationships.items(), key=lambda item: -item[1][1])
-        ],
-    }
 
 
-def _loader_function(node: CallNode) -> Optional[str]:
-    file = node.file.replace("\\", "/")
-    for suffix, names in ORM_LOAD_FUNCTIONS.items():
-        if file.endswith(suffix) and node.name in names:
-            return f"{suffix.split('/')[-1]}:{node.name}"
-    return None
 
 
-def _loader_functions(root: CallNode) -> list[dict[str, Any]]:
-    """Calls, own time and total time of each loader function over the whole tree.
-
-    Total time counts only outermost occurrences: `_instance` nests inside itself for
-    eager loads, and adding the nested totals would count the same time twice.
-    """
-    totals: dict[str, list[float]] = {}
-    stack: list[tuple[CallNode, frozenset[str]]] = [(root, frozenset())]
-    while stack:
-        node, open_keys = stack.pop()
-        key = _loader_function(node)
-        if key is not None:
-            entry = totals.setdefault(key, [0, 0.0, 0.0])
-            entry[0] += node.calls
-            entry[1] += node.self_s
-            if key not in open_keys:
-                entry[2] += node.total_s
-                open_keys = open_keys | {key}
-        stack.extend((child, open_keys) for child in node.children)
-    return [
-        {
-            "function": key,
-            "calls": format_count(int(calls)),
-            "self": format_duration(own),
-            "total": format_duration(total),
-        }
-        for key, (calls, own, total) in sorted(totals.items(), key=lambda item: -item[1][2])
-    ]
 
 
 # -- before / after -----------------------------------------------------------------------
@@ -649,18 +304,22 @@ def _signed_bytes(value: float) -> str:
 class ReportView:
     """Answers the browser's requests for one report; holds only caches, never view state.
 
-    Groups are built on the first request for them, and call-tree nodes get ids as they
-    are sent, so opening the view costs the header and the first tab, whatever the size
-    of the report.  With `hold=False` the report is held weakly, so a view kept by a
-    long-lived widget does not keep its report (and its statements) alive.
+    Each request is answered by the tab that owns it (`render.widget.tabs.TABS`).  Groups
+    are built on the first request for them, and call-tree nodes get ids as they are sent,
+    so opening the view costs the header and the first tab, whatever the size of the
+    report.  With `hold=False` the report is held weakly, so a view kept by a long-lived
+    widget does not keep its report (and its statements) alive.
     """
 
     def __init__(self, report: Report, hold: bool = True) -> None:
         self._held: Optional[Report] = report if hold else None
         self._ref = weakref.ref(report)
-        self._groups: Optional[list[StatementGroup]] = None
-        self._order: dict[str, list[int]] = {}
-        self._nodes: list[CallNode] = []
+        self.groups: Optional[list[StatementGroup]] = None
+        """The statement groups, built on the first request for them."""
+        self.order: dict[str, list[int]] = {}
+        """Group indexes by sort key."""
+        self.nodes: list[CallNode] = []
+        """Call-tree nodes by the id they were sent with."""
 
     @property
     def report(self) -> Report:
@@ -674,109 +333,9 @@ class ReportView:
 
     def answer(self, kind: str, args: Mapping[str, Any]) -> Any:
         """The payload for one request of the browser, cleaned for display."""
-        if kind == "findings":
-            return exact_code(self.report, clean(findings(self.report)))
-        if kind == "groups":
-            return clean(self.groups(str(args.get("sort", "total")), int(args.get("page", 0))))
-        if kind == "executions":
-            return clean(self.executions(int(args["group"]), int(args.get("page", 0))))
-        if kind == "tree":
-            return clean(self.tree())
-        if kind == "children":
-            return clean(self.children(int(args["node"]), int(args.get("offset", 0))))
-        if kind == "memory":
-            return clean(memory(self.report))
-        if kind == "explain":
-            return clean(plans(self.report))
-        if kind == "orm":
-            return clean(orm_cost(self.report))
-        raise ValueError(f"unknown request {kind!r}")
+        from sqla_magic.render.widget.tabs import REQUESTS
 
-    # statements
-
-    def all_groups(self) -> list[StatementGroup]:
-        if self._groups is None:
-            self._groups = group_statements(self.report).shown
-        return self._groups
-
-    def groups(self, sort: str, page: int) -> dict[str, Any]:
-        groups = self.all_groups()
-        if sort not in SORT_KEYS:
-            sort = "total"
-        order = self._order.get(sort)
-        if order is None:
-            order = self._order[sort] = sorted(
-                range(len(groups)), key=lambda g: (-_sort_value(groups[g], sort), g)
-            )
-        pages = max((len(order) + PAGE_SIZE - 1) // PAGE_SIZE, 1)
-        page = min(max(page, 0), pages - 1)
-        chosen = order[page * PAGE_SIZE : (page + 1) * PAGE_SIZE]
-        return {
-            "sort": sort,
-            "page": page,
-            "pages": pages,
-            "shapes": format_count(len(groups)),
-            "executions": format_count(len(self.report.statements)),
-            "rows": [group_row(self.report, groups[g], g) for g in chosen],
-        }
-
-    def executions(self, group_id: int, page: int) -> dict[str, Any]:
-        group = self.all_groups()[group_id]
-        pages = max((group.count + PAGE_SIZE - 1) // PAGE_SIZE, 1)
-        page = min(max(page, 0), pages - 1)
-        indexes = group.indexes[page * PAGE_SIZE : (page + 1) * PAGE_SIZE]
-        statements = self.report.statements
-        return {
-            "group": group_id,
-            "page": page,
-            "pages": pages,
-            "sql_tokens": sql_tokens(format_sql(group.sql)),
-            "fingerprint": group.fingerprint,
-            "rows": [execution_row(i, statements[i]) for i in indexes],
-        }
-
-    # call tree
-
-    def _register(self, node: CallNode) -> int:
-        self._nodes.append(node)
-        return len(self._nodes) - 1
-
-    def tree(self) -> dict[str, Any]:
-        """The root with the hot path open: each open node carries its first children."""
-        root = self.report.call_tree
-        if root is None:
-            return {"root": None}
-        scale = self.scale()
-        root_row = node_row(root, self._register(root), scale)
-        row, node = root_row, root
-        while node.children:
-            page = self.children_rows(node, 0, scale)
-            row["open"] = page
-            hottest = max(node.children, key=lambda child: child.total_s)
-            if hottest.total_s / scale < HOT_SHARE and hottest.kind != "cell":
-                break
-            position = next(i for i, child in enumerate(node.children) if child is hottest)
-            if position >= len(page["rows"]):
-                break
-            row, node = page["rows"][position], hottest
-            row["hot"] = True
-        root_row["hot"] = True
-        return {"root": root_row, "nodes": len(self._nodes)}
-
-    def scale(self) -> float:
-        """The time a share of 100% stands for (the root's own total can be 0 for cell frames)."""
-        root = self.report.call_tree
-        return max(root.total_s if root is not None else 0.0, self.report.wall_s, 1e-9)
-
-    def children(self, node_id: int, offset: int) -> dict[str, Any]:
-        return self.children_rows(self._nodes[node_id], offset, self.scale())
-
-    def children_rows(self, node: CallNode, offset: int, scale: float) -> dict[str, Any]:
-        shown = node.children[offset : offset + CHILDREN_PAGE]
-        rest = node.children[offset + CHILDREN_PAGE :]
-        return {
-            "offset": offset,
-            "rows": [node_row(child, self._register(child), scale) for child in shown],
-            "more": len(rest),
-            "more_time": format_duration(sum(child.total_s for child in rest)) if rest else "",
-        }
+        answer = REQUESTS.get(kind)
+        if answer is None:
+            raise ValueError(f"unknown request {kind!r}")
+        return answer(self, args)

@@ -13,6 +13,8 @@ from sqla_magic.model import CallNode, Finding, Memory, Report, Statement
 from sqla_magic.render import view_model
 from sqla_magic.render.view_model import ReportView, clean_text, rewrite_source
 from sqla_magic.render.widget import STATIC
+from sqla_magic.render.widget.tabs import TABS, findings
+from sqla_magic.render.widget.tabs import memory as memory_tab
 from sqla_magic.sqltext import sql_tokens
 
 ESM = (STATIC / "widget.js").read_text(encoding="utf-8")
@@ -78,7 +80,9 @@ def test_header_has_the_headline_figures_and_the_layers(report: Report) -> None:
     ]
     assert abs(sum(layer["share"] for layer in header["layers"]) - 1) < 0.001
     assert header["first_tab"] == "findings"
-    assert header["tabs"]["statements"] == "2"
+    tabs = {tab["name"]: tab for tab in header["tabs"]}
+    assert [tab["name"] for tab in header["tabs"]] == [tab.name for tab in TABS]
+    assert (tabs["statements"]["title"], tabs["statements"]["count"]) == ("Statements", "2")
     assert header["error"] is None
     assert "ipykernel" not in header["context"]  # a cell's pseudo-file says nothing to the reader
 
@@ -87,7 +91,7 @@ def test_header_without_memory_or_findings_opens_on_statements(report: Report) -
     header = view_model.header(dataclasses.replace(report, memory=None, findings=()))
     assert "peak memory" not in [f["label"] for f in header["figures"]]
     assert header["first_tab"] == "statements"
-    assert header["tabs"]["memory"] == "off"
+    assert {tab["name"]: tab["count"] for tab in header["tabs"]}["memory"] == "off"
 
 
 # -- findings ---------------------------------------------------------------------------
@@ -102,7 +106,7 @@ def test_findings_come_high_severity_first_with_their_evidence_and_rewrite(repor
     assert n_plus_one["evidence"]["shapes"][0]["count"] == "300"
     assert n_plus_one["evidence"]["plan_warnings"] == ["seq-scan: full scan of addresses filtered on user_id"]
     assert n_plus_one["lines"] == [{"line": 4, "source": ""}]  # the fixture's source lacks the magic line
-    with_magic = view_model.findings(dataclasses.replace(report, source="%%sqlprofile\n" + CELL))
+    with_magic = findings.findings(dataclasses.replace(report, source="%%sqlprofile\n" + CELL))
     assert with_magic[0]["lines"][0]["source"] == CELL.splitlines()[2]
     rewrite = n_plus_one["rewrite"]
     assert rewrite["code"] == REWRITTEN and rewrite["original"] == CELL
@@ -227,9 +231,9 @@ def test_memory_tab(report: Report) -> None:
     assert memory["peak"] == "+3.2 MiB" and memory["method"] == "tracemalloc"
     assert [line["line"] for line in memory["lines"]] == [2, 3, 4]
     assert memory["lines"][0]["heavy"] and not memory["lines"][1]["heavy"]
-    rss_only = view_model.memory(dataclasses.replace(report, memory=Memory(1024)))
+    rss_only = memory_tab.memory(dataclasses.replace(report, memory=Memory(1024)))
     assert rss_only["lines"] == [] and "--memory-lines" in rss_only["hint"]
-    assert view_model.memory(dataclasses.replace(report, memory=None))["present"] is False
+    assert memory_tab.memory(dataclasses.replace(report, memory=None))["present"] is False
 
 
 def test_explain_tab_marks_the_warned_plan_nodes(report: Report) -> None:

@@ -197,13 +197,17 @@ def _run_notebook(context: Any, url: str) -> Any:
     page.wait_for_selector(".jp-Notebook .jp-Cell .cm-content")
     _accept_kernel_dialog(page)
     for index in range(2):  # each cell, once the previous one has run (a busy page drops keys)
-        page.locator(".jp-Notebook .jp-Cell").nth(index).locator(".jp-InputPrompt").click()
-        page.keyboard.press("Shift+Enter")
-        page.wait_for_function(
-            """(i) => /\\[\\d+\\]/.test(document.querySelectorAll('.jp-Notebook .jp-Cell')[i]
-                .querySelector('.jp-InputPrompt').textContent)""",
-            arg=index,
-        )
+        prompt = page.locator(".jp-Notebook .jp-Cell").nth(index).locator(".jp-InputPrompt")
+        for _attempt in range(5):
+            prompt.click()
+            page.keyboard.press("Shift+Enter")
+            try:  # started: "[*]" or already a number
+                started = "(el) => /\\[(\\*|\\d+)\\]/.test(el.textContent)"
+                page.wait_for_function(started, arg=prompt.element_handle(), timeout=20_000)
+                break
+            except Exception:
+                continue
+        page.wait_for_function("(el) => /\\[\\d+\\]/.test(el.textContent)", arg=prompt.element_handle())
     try:
         page.wait_for_selector(".sqm .sqm-tabs", timeout=TIMEOUT_MS)
     except Exception:

@@ -22,11 +22,6 @@
  * @property {() => void} dispose
  */
 
-const TABS = [
-  ["findings", "Findings"], ["statements", "Statements"], ["tree", "Call tree"],
-  ["memory", "Memory"], ["explain", "EXPLAIN"], ["orm", "ORM cost"],
-];
-
 /**
  * An element with a class and children; strings become text nodes, never markup.
  * @param {string} tag
@@ -564,8 +559,9 @@ function reportView(model, api, head) {
     }
     if (model.get("tab") !== name) { model.set("tab", name); model.save_changes(); }
   };
-  for (const [name, title] of TABS) {
-    const count = head.tabs[name];
+  // The tabs and their order come from the kernel's registry; RENDERERS lays each one out.
+  for (const { name, title, count } of head.tabs) {
+    if (!RENDERERS[name]) continue;
     const b = button("", () => show(name), "sqm-tab sqm-tab-" + name);
     b.append(title);
     if (count) b.append(h("span", "sqm-count", count));

@@ -1,0 +1,87 @@
+"""The EXPLAIN tab: each plan as a tree, its warnings and the nodes they are about."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqla_magic.model import Plan, PlanNode, Report
+from sqla_magic.render.summary import (
+    format_count,
+    one_line_sql,
+)
+from sqla_magic.render.view_model import (
+    MAX_PLAN_NODES,
+    clean,
+)
+from sqla_magic.render.widget.tabs.tab import Tab
+from sqla_magic.sqltext import format_sql, sql_tokens
+
+
+def plans(report: Report) -> list[dict[str, Any]]:
+    return [plan_view(plan) for plan in report.plans]
+
+
+def plan_view(plan: Plan) -> dict[str, Any]:
+    warned_tables = {w.table for w in plan.warnings if w.table}
+    nodes: list[dict[str, Any]] = []
+    if plan.root is not None:
+        stack: list[tuple[int, PlanNode]] = [(0, plan.root)]
+        while stack and len(nodes) < MAX_PLAN_NODES:
+            depth, node = stack.pop()
+            nodes.append(
+                {
+                    "depth": depth,
+                    "label": node.label,
+                    "detail": _without_label(node.label, node.detail),
+                    "figures": _plan_figures(node),
+                    "warned": bool(node.filter_columns)
+                    or (node.table is not None and node.table in warned_tables),
+                }
+            )
+            stack.extend((depth + 1, child) for child in reversed(node.children))
+    return {
+        "title": ("EXPLAIN ANALYZE" if plan.analyzed else "EXPLAIN")
+        + (f" of statement #{plan.statement + 1}" if plan.statement is not None else ""),
+        "dialect": plan.dialect,
+        "sql": one_line_sql(plan.sql, 140),
+        "sql_tokens": sql_tokens(format_sql(plan.sql)) if plan.sql else [],
+        "note": plan.note or "",
+        "warnings": [
+            {"kind": w.kind, "message": w.message + (f" ({', '.join(w.columns)})" if w.columns else "")}
+            for w in plan.warnings
+        ],
+        "nodes": nodes,
+        "cut": plan.root is not None and len(nodes) >= MAX_PLAN_NODES,
+    }
+
+
+def _without_label(label: str, detail: str) -> str:
+    """SQLite's detail repeats the operation ("SCAN customer" under "SCAN"): say it once."""
+    if detail.upper().startswith(label.upper() + " "):
+        return detail[len(label) + 1 :]
+    return "" if detail.strip().upper() == label.strip().upper() else detail
+
+
+def _plan_figures(node: PlanNode) -> str:
+    figures = []
+    if node.cost is not None:
+        figures.append(f"cost {node.cost:g}")
+    if node.rows is not None:
+        figures.append(f"est. rows {node.rows:g}")
+    if node.actual_rows is not None:
+        figures.append(f"actual rows {node.actual_rows:g}")
+    if node.loops is not None and node.loops != 1:
+        figures.append(f"loops {node.loops:g}")
+    if node.actual_time_ms is not None:
+        figures.append(f"{node.actual_time_ms:g} ms")
+    if node.index:
+        figures.append(f"index {node.index}")
+    return ", ".join(figures)
+
+
+TAB = Tab(
+    name="explain",
+    title="EXPLAIN",
+    count=lambda report: format_count(len(report.plans)),
+    requests={"explain": lambda view, args: clean(plans(view.report))},
+)
