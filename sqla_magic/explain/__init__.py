@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+from sqla_magic.explain import lexer
 from sqla_magic.explain.plan import unexplained
 from sqla_magic.explain.runner import (
     DEFAULT_TIME_BUDGET_S,
@@ -54,6 +55,7 @@ def explain_report(
         by_engine.setdefault(id(engine), (engine, []))[1].append(index)
     plans: dict[int, Plan] = {}
     for engine, members in by_engine.values():
+        setups = _session_setups(engine, records, max(members))
         requests = []
         for index in members:
             record = records[index]
@@ -64,6 +66,15 @@ def explain_report(
                     executemany=bool(record.executemany),
                     fingerprint=report.statements[index].fingerprint,
                     statement=index,
+                    session_setup=tuple((sql, params) for at, sql, params, _ in setups if at < index),
+                    setup_refusal=next(
+                        (
+                            f"`{sql[:80]}`"
+                            for at, sql, _, replayable in setups
+                            if at < index and not replayable
+                        ),
+                        None,
+                    ),
                 )
             )
         try:
@@ -81,6 +92,19 @@ def explain_report(
             ]
         plans.update(zip(members, explained, strict=True))
     return [plans[i] for i in indexes if i in plans]
+
+
+def _session_setups(engine: Any, records: Sequence[Any], last: int) -> list[tuple[int, str, Any, bool]]:
+    """(index, sql, parameters, replayable) of the statements up to `last` that changed the
+    session state of a connection of `engine` (see `lexer.session_change`)."""
+    dialect = getattr(engine, "sync_engine", engine).dialect.name
+    found = []
+    for index, record in enumerate(records[: last + 1]):
+        if record.engine is engine and record.error is None:
+            change = lexer.session_change(record.sql, dialect)
+            if change is not None:
+                found.append((index, record.sql, record.parameters, change))
+    return found
 
 
 def explain_statement(

@@ -10,8 +10,15 @@
   an empty database and a pool checkout would roll back the user's transaction on return,
   so `EXPLAIN QUERY PLAN` (read-only, it never runs the statement) goes through a cursor
   of the shared DBAPI connection itself, with no commit or rollback.
-- ANALYZE only for read-only statements (`sql.statement_kind`), inside a READ ONLY
-  transaction where the database has one; when it fails, the plain plan is shown.
+- Only what is provably one statement by the database's own lexical rules
+  (`lexer.classify`) is explained at all; ANALYZE only for read-only ones.  The private
+  connection never inherits AUTOCOMMIT from the user's engine: it gets an isolation level
+  with transactions, and each EXPLAIN runs only once the driver confirms it is inside a
+  transaction (READ ONLY where the database has one), which is always rolled back.
+- Statements the cell ran earlier on the same engine that change the session's state
+  (`SET search_path`, `SET ROLE`, `USE`) are replayed inside that transaction first, so
+  the plan is of what the user ran; those that cannot be replayed safely (`SET GLOBAL`)
+  are named in the plan's note instead.
 """
 
 from __future__ import annotations
@@ -20,11 +27,11 @@ import asyncio
 import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Optional, TypeVar
 
 from sqla_magic import _compat
-from sqla_magic.explain import sql as sqltext
+from sqla_magic.explain import lexer
 from sqla_magic.explain.dialect import DialectExplainer, explainer_for
 from sqla_magic.explain.plan import describe_error, joined_notes, unexplained
 from sqla_magic.model import Plan
@@ -32,8 +39,10 @@ from sqla_magic.model import Plan
 DEFAULT_TIME_BUDGET_S = 60.0
 
 _T = TypeVar("_T")
-Runner = Callable[[str, Any, bool], tuple[Any, dict[str, float]]]
-"""(sql, parameters, analyze) -> (raw plan, table sizes); raises what the database raised."""
+Explained = tuple[Any, dict[str, float]]
+Runner = Callable[["ExplainRequest", Any, bool, bool], Explained]
+"""(request, parameters, analyze, read_only) -> (raw plan, table sizes); raises what the
+database raised."""
 
 
 @dataclass(frozen=True)
@@ -45,6 +54,11 @@ class ExplainRequest:
     executemany: bool = False
     fingerprint: str = ""
     statement: Optional[int] = None
+    session_setup: tuple[tuple[str, Any], ...] = ()
+    """(sql, parameters) of statements run before it on the same engine that changed the
+    session's state (`SET search_path`, `SET ROLE`, `USE`), in order."""
+    setup_refusal: Optional[str] = None
+    """A session change before it that is not replayed (`SET GLOBAL ...`)."""
 
 
 def explain_requests(
@@ -140,6 +154,15 @@ def _explain_on_private_connection(
         note = f"not explained: could not open a connection: {describe_error(problem)}"
         return [_note(r, explainer.dialect, note) for r in requests]
     try:
+        level = explainer.transaction_isolation
+        if level is not None:
+            conn = conn.execution_options(isolation_level=level)
+        if _compat.is_autocommit(conn):
+            note = (
+                "not explained: the engine runs in AUTOCOMMIT mode and no transaction could be "
+                f"opened for EXPLAIN on {explainer.dialect}, so nothing it ran could be rolled back"
+            )
+            return [_note(r, explainer.dialect, note) for r in requests]
         try:
             _rolled_back(conn, lambda: explainer.prepare_session(conn))
         except Exception as problem:
@@ -170,10 +193,17 @@ def _rolled_back(conn: Any, work: Callable[[], _T]) -> _T:
 
 
 def _private_connection_runner(conn: Any, explainer: DialectExplainer) -> Runner:
-    def run(sql: str, params: Any, analyze: bool) -> tuple[Any, dict[str, float]]:
+    def run(
+        request: ExplainRequest, params: Any, analyze: bool, read_only: bool
+    ) -> tuple[Any, dict[str, float]]:
         def explain() -> tuple[Any, dict[str, float]]:
-            explainer.prepare_transaction(conn, read_only=analyze)
-            result = _execute(conn, explainer.explain_sql(sql, analyze=analyze), params)
+            explainer.prepare_transaction(conn, read_only=read_only or analyze)
+            dbapi_connection = conn.connection.dbapi_connection
+            if explainer.needs_transaction and _compat.dbapi_in_transaction(dbapi_connection) is False:
+                raise NoTransactionError("the driver did not open a transaction for EXPLAIN")
+            for setup, setup_params in request.session_setup:
+                _execute(conn, setup, setup_params)
+            result = _execute(conn, explainer.explain_sql(request.sql, analyze=analyze), params)
             raw = explainer.read([tuple(row) for row in result.fetchall()])
             return raw, explainer.table_sizes(conn, raw)
 
@@ -191,11 +221,17 @@ def _execute(conn: Any, statement: str, params: Any) -> Any:
     return conn.exec_driver_sql(statement, params)
 
 
+class NoTransactionError(RuntimeError):
+    """EXPLAIN would not run inside a transaction that can be rolled back."""
+
+
 def _shared_connection_runner(dbapi_connection: Any, explainer: DialectExplainer) -> Runner:
-    def run(sql: str, params: Any, analyze: bool) -> tuple[Any, dict[str, float]]:
+    def run(
+        request: ExplainRequest, params: Any, analyze: bool, read_only: bool
+    ) -> tuple[Any, dict[str, float]]:
         cursor = dbapi_connection.cursor()
         try:
-            cursor.execute(explainer.explain_sql(sql, analyze=False), _positional(params))
+            cursor.execute(explainer.explain_sql(request.sql, analyze=False), _positional(params))
             rows = cursor.fetchall()
         finally:
             cursor.close()
@@ -234,32 +270,54 @@ def _explain_all(
     deadline: float,
 ) -> list[Plan]:
     plans = []
+    locked: Optional[str] = None
     for request in requests:
         if time.monotonic() > deadline:
             plans.append(
                 _note(request, explainer.dialect, "not explained: the EXPLAIN time budget was spent")
             )
             continue
-        plans.append(_explain_one(run, explainer, request, analyze))
+        if locked is not None:
+            plans.append(_note(request, explainer.dialect, locked))
+            continue
+        plan = _explain_one(run, explainer, request, analyze)
+        locked = explainer.locked_note(plan.note)
+        if locked is not None:
+            plan = replace(plan, note=locked)
+        plans.append(plan)
     return plans
 
 
 def _explain_one(run: Runner, explainer: DialectExplainer, request: ExplainRequest, analyze: bool) -> Plan:
-    kind = sqltext.statement_kind(request.sql)
-    if kind == sqltext.DDL:
+    classified = lexer.classify(request.sql, explainer.dialect)
+    if not classified.single:
+        why = f"not explained: {classified.refusal}, and only what is provably one statement is explained"
+        return _note(request, explainer.dialect, why)
+    kind = classified.kind
+    if kind == lexer.DDL:
         return _note(request, explainer.dialect, "not explained: DDL statements are not explained")
-    if kind == sqltext.OTHER:
+    if kind not in (lexer.READ, lexer.LOCKING_READ, lexer.WRITE):
         return _note(request, explainer.dialect, "not explained: not a query or a data-changing statement")
+    if request.setup_refusal is not None:
+        why = (
+            f"not explained: the cell ran {request.setup_refusal} before it, which EXPLAIN does not "
+            "replay, so its plan would be of another session state"
+        )
+        return _note(request, explainer.dialect, why)
+    refusal = explainer.plain_refusal(classified)
+    if refusal is not None:
+        return _note(request, explainer.dialect, f"not explained: {refusal}")
+    read_only = kind == lexer.READ
     params = first_parameter_set(request.params, request.executemany)
     analyzed = False
-    note: Optional[str] = None
+    note: Optional[str] = _setup_note(request, explainer)
     if analyze:
-        note = explainer.analyze_refusal(kind)
-        analyzed = note is None
+        note = joined_notes(note, explainer.analyze_refusal(kind))
+        analyzed = explainer.analyze_refusal(kind) is None
     if request.executemany:
         note = joined_notes(note, "explained with the first parameter set of an executemany")
     try:
-        raw, sizes = run(request.sql, params, analyzed)
+        raw, sizes = run(request, params, analyzed, read_only)
     except Exception as problem:
         if not analyzed:
             return _note(
@@ -270,7 +328,7 @@ def _explain_one(run: Runner, explainer: DialectExplainer, request: ExplainReque
             note, f"ANALYZE failed ({describe_error(problem)}); the plan shows estimates only"
         )
         try:
-            raw, sizes = run(request.sql, params, False)
+            raw, sizes = run(request, params, False, read_only)
         except Exception as second:
             return _note(
                 request, explainer.dialect, joined_notes(f"EXPLAIN failed: {describe_error(second)}", note)
@@ -299,3 +357,15 @@ def _explain_one(run: Runner, explainer: DialectExplainer, request: ExplainReque
         note=joined_notes(note, parsed.note),
         raw=raw,
     )
+
+
+def _setup_note(request: ExplainRequest, explainer: DialectExplainer) -> Optional[str]:
+    if not request.session_setup:
+        return None
+    shown = "; ".join(_short(sql) for sql, _ in request.session_setup)
+    return f"explained after replaying what the cell set on its connection first: {shown}"
+
+
+def _short(sql: str, limit: int = 80) -> str:
+    text = " ".join(sql.split())
+    return f"`{text}`" if len(text) <= limit else f"`{text[: limit - 1]}…`"
