@@ -159,11 +159,11 @@ def _run(source: str, namespace: Mapping[str, Any], memory: bool, force: bool) -
     error: Optional[str] = None
     measured = _Measure(memory)
     try:
-        with sandbox:  # entered first: its own set-up is not part of the figures
-            with measured, contextlib.redirect_stdout(io.StringIO()):
-                exec(code, scope)
-                if final is not None:
-                    value = eval(final, scope)
+        # The sandbox is entered first: its own set-up is not part of the figures.
+        with sandbox, measured, contextlib.redirect_stdout(io.StringIO()):
+            exec(code, scope)
+            if final is not None:
+                value = eval(final, scope)
     except SandboxExit:
         pass
     except Exception as problem:
