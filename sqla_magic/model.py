@@ -13,7 +13,7 @@ import difflib
 import json
 import types
 import typing
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Optional, Union
 
@@ -264,6 +264,63 @@ class Rewrite:
         )
 
 
+class DeferredRewrite:
+    """A `Finding`'s rewrite, built the first time it is read.
+
+    Rules hand one to `Finding(rewrite=...)`: building a rewrite renders the whole new
+    source, so it is done only for the findings that are shown, applied or saved, once.
+    `Finding.rewrite` reads back the `Rewrite` (or None); this class never reaches users.
+    """
+
+    __slots__ = ("_build", "_value")
+
+    def __init__(self, build: Callable[[], Optional[Rewrite]]) -> None:
+        self._build: Optional[Callable[[], Optional[Rewrite]]] = build
+        self._value: Optional[Rewrite] = None
+
+    def get(self) -> Optional[Rewrite]:
+        build = self._build
+        if build is not None:
+            try:
+                self._value = build()
+            except Exception:  # a rewrite that cannot be built leaves the finding without one
+                self._value = None
+            self._build = None  # lets go of the parsed source
+        return self._value
+
+    def then(self, change: Callable[[Rewrite], Rewrite]) -> DeferredRewrite:
+        """This rewrite with `change` applied once it is built (still deferred)."""
+        return DeferredRewrite(lambda: None if (built := self.get()) is None else change(built))
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (_built, (self.get(),))
+
+
+def _built(rewrite: Optional[Rewrite]) -> DeferredRewrite:
+    done = DeferredRewrite(lambda: rewrite)
+    done.get()
+    return done
+
+
+class _RewriteField:
+    """`Finding.rewrite`: stored as given; a `DeferredRewrite` is built on first read."""
+
+    def __get__(self, finding: Optional[Finding], owner: Any = None) -> Optional[Rewrite]:
+        if finding is None:
+            return None  # the field's default
+        value = finding.__dict__["rewrite"]
+        return value.get() if isinstance(value, DeferredRewrite) else value
+
+    def __set__(self, finding: Finding, value: Union[Rewrite, DeferredRewrite, None]) -> None:
+        finding.__dict__["rewrite"] = value
+
+
+def pending_rewrite(finding: Finding) -> Optional[DeferredRewrite]:
+    """The finding's rewrite if it is not built yet (for steps that must not build it)."""
+    value = finding.__dict__.get("rewrite")
+    return value if isinstance(value, DeferredRewrite) and value._build is not None else None
+
+
 @dataclass(frozen=True)
 class Finding:
     rule: str
@@ -272,7 +329,8 @@ class Finding:
     message: str
     lines: tuple[int, ...] = ()
     statements: tuple[int, ...] = ()
-    rewrite: Optional[Rewrite] = None
+    rewrite: Optional[Rewrite] = _RewriteField()  # type: ignore[assignment]
+    """A `Rewrite` or None (rules may pass a `DeferredRewrite`, built when first read)."""
     fix: Optional[str] = None
     """Code to change outside the cell (a model, an index), when the fix is not a rewrite."""
     sites: tuple[Site, ...] = ()

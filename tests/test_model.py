@@ -64,3 +64,23 @@ def test_statement_of_builds_the_same_statement_as_the_constructor() -> None:
     assert Statement.of(values) == Statement(**values)
     with pytest.raises(TypeError, match="exactly the fields"):
         Statement.of({k: v for k, v in values.items() if k != "rows"})
+
+
+def test_a_deferred_rewrite_is_built_once_on_first_read_and_a_failing_one_is_none() -> None:
+    from sqla_magic.model import DeferredRewrite, Finding, Rewrite
+
+    built: list[int] = []
+
+    def build() -> Rewrite:
+        built.append(1)
+        return Rewrite(original="a = 1\n", rewritten="a = 2\n", explanation="two")
+
+    def broken() -> Rewrite:
+        raise ValueError("cannot rewrite")
+
+    finding = Finding(rule="r", severity="low", title="t", message="m", rewrite=DeferredRewrite(build))
+    assert built == []
+    assert finding.rewrite == Rewrite(original="a = 1\n", rewritten="a = 2\n", explanation="two")
+    assert finding.rewrite is finding.rewrite and built == [1]
+    failing = Finding(rule="r", severity="low", title="t", message="m", rewrite=DeferredRewrite(broken))
+    assert failing.rewrite is None

@@ -15,8 +15,6 @@ from dataclasses import dataclass
 from typing import Optional, Union
 
 import libcst as cst
-from libcst.codemod import CodemodContext
-from libcst.codemod.visitors import AddImportsVisitor
 from libcst.metadata import CodeRange, MetadataWrapper, ParentNodeProvider, PositionProvider
 
 from sqla_magic.model import Rewrite
@@ -36,7 +34,7 @@ class Cell:
     def __init__(self, source: str, masked: dict[int, str], module: cst.Module) -> None:
         self.source = source
         self._masked = masked
-        self.wrapper = MetadataWrapper(module)
+        self.wrapper = MetadataWrapper(module, unsafe_skip_copy=True)  # the parse is ours alone
         self.module = self.wrapper.module
         self.positions: Mapping[cst.CSTNode, CodeRange] = self.wrapper.resolve(PositionProvider)
         self.parents: Mapping[cst.CSTNode, cst.CSTNode] = self.wrapper.resolve(ParentNodeProvider)
@@ -129,6 +127,11 @@ class Cell:
         """A `Rewrite` with `replacements` applied and `imports` (module, name) added."""
         module = self.module.visit(_Replace(replacements))
         if imports:
+            # libcst.codemod (and libcst.matchers under it) is the slowest part of libcst to
+            # import: only a rewrite that adds imports needs it.
+            from libcst.codemod import CodemodContext
+            from libcst.codemod.visitors import AddImportsVisitor
+
             context = CodemodContext()
             for module_name, name in imports:
                 AddImportsVisitor.add_needed_import(context, module_name, name)

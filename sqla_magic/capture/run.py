@@ -11,6 +11,7 @@ import collections
 import cProfile
 import dataclasses
 import datetime
+import functools
 import re
 import sys
 import time
@@ -29,7 +30,17 @@ from sqla_magic.capture.fingerprint import fingerprint
 from sqla_magic.capture.memory import LineMemory, PeakRss
 from sqla_magic.capture.params import display_params, safe_text, truncate
 from sqla_magic.capture.statements import Recorder, StatementRecord
-from sqla_magic.model import LAYERS, CapturedWarning, CellError, Memory, Report, Site, Statement
+from sqla_magic.model import (
+    LAYERS,
+    CapturedWarning,
+    CellError,
+    Finding,
+    Memory,
+    Report,
+    Site,
+    Statement,
+    pending_rewrite,
+)
 
 
 @dataclass(frozen=True)
@@ -336,7 +347,12 @@ def _hide(value: Any, pattern: re.Pattern[str]) -> Any:
         return dict(pairs) if changed else value
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         changes = {}
+        pending = pending_rewrite(value) if isinstance(value, Finding) else None
+        if pending is not None:  # masked once built, without building it now
+            changes["rewrite"] = pending.then(functools.partial(_hide, pattern=pattern))
         for f in fields(value):
+            if f.name in changes:
+                continue
             old = getattr(value, f.name)
             new = _hide(old, pattern)
             if new is not old:

@@ -22,8 +22,6 @@ Fingerprints, parameter copies and URLs are made afterwards.
 from __future__ import annotations
 
 import collections
-import functools
-import operator
 import sys
 import threading
 import time
@@ -334,7 +332,7 @@ def _executed(
     real = cursor._cursor if type(cursor) in _WRAPPERS else cursor
     if real is not cursor and context.cursor is cursor:
         context.cursor = real
-    if len(_loaded_states) > LOADED_STATES_HELD:
+    if len(_loaded_classes) > LOADED_CLASSES_HELD:
         tally_loads()
     record = _record(statement, parameters, context, executemany, start, end, caller)
     if record is None:
@@ -407,36 +405,39 @@ def _record(
 
 # -- ORM objects loaded -------------------------------------------------------------
 #
-# The mapper `load` event fires once per object the ORM makes from a row.  A Python
-# listener there is a frame per object on top of SQLAlchemy's own dispatch frame (each
-# timed by cProfile: 20k more profiled calls for a 20k-object load).  The listener is a
-# C partial instead, `operator.setitem` on a dict, that notes the object's `InstanceState`
-# (which holds the object only weakly); the states are tallied by class and let go when a
-# profile starts or stops, and whenever more than `LOADED_STATES_HELD` wait (checked at
-# each statement and batch fetch, so that a streamed result stays bounded).
+# The mapper `load` event fires once per object the ORM makes from a row.  The listener
+# notes the object's class and nothing else: neither its `InstanceState` nor the
+# `QueryContext` is kept, so loaded objects die with the user's last reference to them
+# (a streamed result stays bounded and nothing is left to free after the profiled code).
+# `list.append` is atomic, so threads loading at once lose no count; the noted classes
+# are tallied when a profile starts or stops, and whenever more than
+# `LOADED_CLASSES_HELD` wait (checked at each statement and batch fetch).
 
-LOADED_STATES_HELD = 20_000
-_loaded_states: dict[Any, Any] = {}
+LOADED_CLASSES_HELD = 20_000
+_loaded_classes: list[type] = []
 _loaded_totals: collections.Counter[type] = collections.Counter()
 _tally_lock = threading.Lock()
-_note_load = functools.partial(operator.setitem, _loaded_states)
-_class_of = operator.attrgetter("class_")
+_note_class = _loaded_classes.append
+
+
+def _note_load(state: Any, context: Any) -> None:
+    _note_class(state.class_)
 
 
 def tally_loads() -> collections.Counter[type]:
-    """Move the noted states into the per-class totals; a copy of the totals."""
+    """Move the noted classes into the per-class totals; a copy of the totals."""
     with _tally_lock:
-        states = _loaded_states.copy()
-        # Only what was copied is removed: a state noted meanwhile by another thread stays.
-        collections.deque(map(_loaded_states.pop, states), maxlen=0)
-        _loaded_totals.update(map(_class_of, states))
+        noted = len(_loaded_classes)
+        # Only what was counted is removed: a class noted meanwhile by another thread stays.
+        _loaded_totals.update(_loaded_classes[:noted])
+        del _loaded_classes[:noted]
         return _loaded_totals.copy()
 
 
 def _forget_loads() -> None:
     """Drop the totals, which hold the classes, once no profile is running."""
     with _tally_lock:
-        _loaded_states.clear()
+        _loaded_classes.clear()
         _loaded_totals.clear()
 
 
@@ -447,7 +448,7 @@ _LISTENERS: tuple[tuple[Any, str, Any, dict[str, Any]], ...] = (
     (Engine, "do_execute", _do_execute, {}),
     (Engine, "do_executemany", _do_executemany, {}),
     (Engine, "do_execute_no_params", _do_execute_no_params, {}),
-    # raw: the `InstanceState`, without a wrapper frame per loaded object.
+    # raw: the `InstanceState`, without SQLAlchemy's wrapper frame per loaded object.
     (Mapper, "load", _note_load, {"raw": True}),
 )
 
@@ -499,7 +500,7 @@ class CountingCursor:
         record = self._record
         record.fetch_s += time.perf_counter() - start
         record.rows = (record.rows or 0) + len(rows)
-        if len(_loaded_states) > LOADED_STATES_HELD:  # the objects of a streamed result
+        if len(_loaded_classes) > LOADED_CLASSES_HELD:  # the objects of a streamed result
             tally_loads()
         return rows
 

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 import re
 import threading
+import weakref
 from collections.abc import Iterator
 
 import pytest
@@ -286,19 +288,32 @@ def test_objects_loaded_are_counted_per_profile_and_nothing_is_held_after(librar
         session.scalars(sa.select(models.Book).where(models.Book.author_id > 5)).all()
     assert inner.objects_loaded == {"Book": 20}
     assert outer.objects_loaded == {"Author": 30, "Book": 120}
-    assert not statements._loaded_states and not statements._loaded_totals
+    assert not statements._loaded_classes and not statements._loaded_totals
+
+
+def test_no_object_loaded_inside_a_profile_is_kept_alive_by_it(library) -> None:
+    engine, models = library
+    with Session(engine) as session, profile(explain=False, findings=False) as report:
+        books = session.scalars(sa.select(models.Book)).all()
+        states = [weakref.ref(sa.inspect(book)) for book in books]
+        del books
+        session.expunge_all()
+        gc.collect()
+        alive = [state for state in states if state() is not None]  # the report is not built yet
+    assert len(states) == 120 and alive == []
+    assert report.objects_loaded == {"Book": 120}
 
 
 def test_streamed_objects_are_tallied_as_they_go(library, monkeypatch) -> None:
     engine, models = library
-    monkeypatch.setattr(statements, "LOADED_STATES_HELD", 10)
+    monkeypatch.setattr(statements, "LOADED_CLASSES_HELD", 10)
     held: list[int] = []
     with Session(engine) as session, profile(explain=False, findings=False) as report:
         for index, _book in enumerate(session.scalars(sa.select(models.Book).execution_options(yield_per=8))):
             if index % 8 == 7:
-                held.append(len(statements._loaded_states))
+                held.append(len(statements._loaded_classes))
     assert report.objects_loaded == {"Book": 120}
-    # Each batch's states are tallied at the next fetch: never more than a threshold and a batch.
+    # Each batch's classes are tallied at the next fetch: never more than a threshold and a batch.
     assert held and max(held) <= 10 + 8
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Optional
 
 from sqla_magic.analysis import evidence
-from sqla_magic.analysis.sources import parse_cell
+from sqla_magic.analysis.sources import deferred, parse_cell
 from sqla_magic.analysis.thresholds import Thresholds
 from sqla_magic.model import Finding, Report, Rewrite
 
@@ -65,7 +65,7 @@ def rule(report: Report, source: str, thresholds: Thresholds) -> list[Finding]:
                 ),
                 lines=(first,),
                 statements=tuple(indexes),
-                rewrite=_rewrite(cell, whole, called[0], negated),
+                rewrite=deferred(_rewrite, cell, whole, called[0], negated),
             )
         )
     return findings

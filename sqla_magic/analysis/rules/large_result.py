@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Optional
 
 from sqla_magic.analysis import evidence
-from sqla_magic.analysis.sources import parse_cell
+from sqla_magic.analysis.sources import deferred, parse_cell
 from sqla_magic.analysis.thresholds import Thresholds
 from sqla_magic.model import Finding, Report, Rewrite
 
@@ -53,7 +53,7 @@ def rule(report: Report, source: str, thresholds: Thresholds) -> list[Finding]:
                 ),
                 lines=(statement.line,) if statement.line is not None else (),
                 statements=(index,),
-                rewrite=_rewrite(cell, chain) if cell is not None and chain is not None else None,
+                rewrite=deferred(_rewrite, cell, chain) if cell is not None and chain is not None else None,
                 fix=None
                 if chain is not None
                 else "Iterate the result with `yield_per(1000)` / "

@@ -13,7 +13,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Optional
 
 from sqla_magic.analysis import evidence
-from sqla_magic.analysis.sources import parse_cell
+from sqla_magic.analysis.sources import deferred, parse_cell
 from sqla_magic.analysis.thresholds import Thresholds
 from sqla_magic.model import Finding, Report, Rewrite
 
@@ -63,7 +63,7 @@ def rule(report: Report, source: str, thresholds: Thresholds) -> list[Finding]:
                 ),
                 lines=tuple(sorted({line, *evidence.lines_of(report, indexes)})),
                 statements=tuple(indexes),
-                rewrite=_rewrite(cell, site),
+                rewrite=deferred(_rewrite, cell, site),
             )
         )
     return findings

@@ -13,7 +13,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Optional
 
 from sqla_magic.analysis import evidence
-from sqla_magic.analysis.sources import parse_cell
+from sqla_magic.analysis.sources import deferred, parse_cell
 from sqla_magic.analysis.thresholds import Thresholds
 from sqla_magic.model import Finding, Report, Rewrite
 
@@ -58,7 +58,7 @@ def rule(report: Report, source: str, thresholds: Thresholds) -> list[Finding]:
                 ),
                 lines=lines,
                 statements=tuple(indexes),
-                rewrite=_rewrite(cell, loop),
+                rewrite=deferred(_rewrite, cell, loop),
             )
         )
     return findings

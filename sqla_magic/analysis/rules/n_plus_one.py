@@ -13,9 +13,9 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Optional
 
 from sqla_magic.analysis import evidence, relationships
-from sqla_magic.analysis.sources import parse_cell
+from sqla_magic.analysis.sources import deferred, parse_cell
 from sqla_magic.analysis.thresholds import Thresholds
-from sqla_magic.model import Finding, Report
+from sqla_magic.model import Finding, Report, Rewrite
 
 if TYPE_CHECKING:
     from sqla_magic.analysis.rewrite import Cell, QueryChain
@@ -31,10 +31,6 @@ def rule(report: Report, source: str, thresholds: Thresholds) -> list[Finding]:
     if not any(len(indexes) >= thresholds.n_plus_one_threshold for indexes in groups.values()):
         return []
     cell = parse_cell(source)
-    import libcst as cst
-
-    from sqla_magic.analysis.rewrite import expr
-
     findings = []
     for (origin, _line), indexes in groups.items():
         if len(indexes) < thresholds.n_plus_one_threshold:
@@ -55,17 +51,6 @@ def rule(report: Report, source: str, thresholds: Thresholds) -> list[Finding]:
             f"{evidence.ms(evidence.database_seconds(report))} in the database. "
             f"Loading `{owner}.{key}` for all parents at once with `{loader}` takes one more query."
         )
-        rewrite = None
-        if cell is not None and chain is not None:
-            option = expr(f"{loader}({cell.code(chain.entity)}.{key})")
-            with_options = cst.Call(
-                func=cst.Attribute(value=chain.start, attr=cst.Name("options")), args=[cst.Arg(option)]
-            )
-            rewrite = cell.rewrite(
-                {chain.start: with_options},
-                imports=[("sqlalchemy.orm", loader)],
-                explanation=f"load `{owner}.{key}` with `{loader}` in the query of `{owner}`",
-            )
         findings.append(
             Finding(
                 rule=RULE,
@@ -74,10 +59,28 @@ def rule(report: Report, source: str, thresholds: Thresholds) -> list[Finding]:
                 message=message,
                 lines=lines,
                 statements=tuple(indexes),
-                rewrite=rewrite,
+                rewrite=deferred(_rewrite, cell, chain, loader, owner, key)
+                if cell is not None and chain is not None
+                else None,
             )
         )
     return findings
+
+
+def _rewrite(cell: Cell, chain: QueryChain, loader: str, owner: str, key: str) -> Optional[Rewrite]:
+    import libcst as cst
+
+    from sqla_magic.analysis.rewrite import expr
+
+    option = expr(f"{loader}({cell.code(chain.entity)}.{key})")
+    with_options = cst.Call(
+        func=cst.Attribute(value=chain.start, attr=cst.Name("options")), args=[cst.Arg(option)]
+    )
+    return cell.rewrite(
+        {chain.start: with_options},
+        imports=[("sqlalchemy.orm", loader)],
+        explanation=f"load `{owner}.{key}` with `{loader}` in the query of `{owner}`",
+    )
 
 
 def _parents_query(report: Report, cell: Cell, owner: str, first_lazy: int) -> Optional[QueryChain]:

@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Optional
 
 from sqla_magic.analysis import evidence
-from sqla_magic.analysis.sources import parse_cell
+from sqla_magic.analysis.sources import deferred, parse_cell
 from sqla_magic.analysis.thresholds import Thresholds
 from sqla_magic.model import Finding, Report, Rewrite
 
@@ -57,7 +57,7 @@ def rule(report: Report, source: str, thresholds: Thresholds) -> list[Finding]:
                 ),
                 lines=(cell.line(loops[0]), line),
                 statements=tuple(indexes),
-                rewrite=_rewrite(cell, call, loops[0]),
+                rewrite=deferred(_rewrite, cell, call, loops[0]),
             )
         )
     return findings
