@@ -173,8 +173,10 @@ def _relationship_of(state: Any) -> str:
 
 
 def engine_url(engine: Any) -> str:
-    """The engine URL with the password hidden (`URL.render_as_string`, 1.4+)."""
-    return str(engine.url.render_as_string(hide_password=True))
+    """The engine URL with its password, and any password in its query, hidden."""
+    from sqla_magic.privacy import hidden_url
+
+    return hidden_url(engine.url)
 
 
 def greenlet_parent_frame() -> Optional[types.FrameType]:
@@ -409,3 +411,21 @@ def shared_pools_without_reset() -> Iterator[None]:
     finally:
         for pool, reset in changed:
             pool._reset_on_return = reset
+
+
+def connect_args(engine: Any) -> dict[str, Any]:
+    """The keyword arguments the engine's pool hands the driver (`connect_args` merged
+    with the URL's), read from the `cparams` cell of the creator `create_engine` builds
+    (2.0.58); empty when the creator is the user's own."""
+    creator = getattr(engine.pool, "_creator", None)
+    code = getattr(creator, "__code__", None)
+    cells = getattr(creator, "__closure__", None) or ()
+    if code is None:
+        return {}
+    for name, cell in zip(code.co_freevars, cells, strict=False):
+        if name == "cparams":
+            with contextlib.suppress(ValueError):
+                value = cell.cell_contents
+                if isinstance(value, dict):
+                    return value
+    return {}

@@ -9,10 +9,7 @@ from __future__ import annotations
 
 import collections
 import cProfile
-import dataclasses
 import datetime
-import functools
-import re
 import sys
 import time
 import types
@@ -24,7 +21,7 @@ from typing import Any, Optional
 
 import sqlalchemy
 
-from sqla_magic import _compat
+from sqla_magic import _compat, privacy
 from sqla_magic.capture.callgraph import CallGraph, build_call_graph
 from sqla_magic.capture.fingerprint import fingerprint
 from sqla_magic.capture.memory import LineMemory, PeakRss
@@ -34,12 +31,10 @@ from sqla_magic.model import (
     LAYERS,
     CapturedWarning,
     CellError,
-    Finding,
     Memory,
     Report,
     Site,
     Statement,
-    pending_rewrite,
 )
 
 
@@ -87,6 +82,8 @@ class Profiler:
             self.filenames, options.engines, options.max_statements, user_packages=options.user_packages
         )
         self._cprofile: Optional[cProfile.Profile] = None
+        self._password_watch: Any = None
+        self._passwords: set[str] = set()
         self._peak: Optional[PeakRss] = None
         self._lines: Optional[LineMemory] = None
         self._showwarning: Any = None
@@ -113,6 +110,8 @@ class Profiler:
         if options.memory and self._lines is None:
             self._peak = PeakRss()
             self._peak.start()
+        self._password_watch = privacy.watch_connections()
+        self._passwords = self._password_watch.__enter__()
         self.recorder.__enter__()
         if options.call_tree:
             self._cprofile = self._start_call_tree()
@@ -145,6 +144,9 @@ class Profiler:
                 self._cprofile.disable()
         finally:
             self.recorder.__exit__()
+            if self._password_watch is not None:
+                self._password_watch.__exit__(None, None, None)
+                self._password_watch = None
             warnings.showwarning = self._showwarning
             if self._lines is not None:
                 self._lines.stop()
@@ -153,7 +155,10 @@ class Profiler:
         recording = _analyse(self._build(wall, cpu, peak, error), self.options)
         engines = {id(r.engine): r.engine for r in recording.records}
         engines.update((id(e), e) for e in self.options.engines or ())
-        recording.report = _without_passwords(recording.report, engines.values())
+        passwords = set(self._passwords)
+        for engine in engines.values():
+            passwords |= privacy.engine_passwords(engine)
+        recording.report = privacy.without_passwords(recording.report, passwords)
         return recording
 
     @property
@@ -310,55 +315,6 @@ def _url(engine: Any) -> str:
     if cached is None or cached[0] is not engine.url:
         cached = _URLS[engine] = (engine.url, _compat.engine_url(engine))
     return cached[1]
-
-
-MIN_HIDDEN_PASSWORD = 4
-"""Shorter passwords are not searched for in the report's text: they would match ordinary words."""
-
-
-def _without_passwords(report: Report, engines: Iterable[Any]) -> Report:
-    """`report` with the passwords of the engines it saw replaced by `***` wherever they
-    appear: an exception or warning that quotes a full URL, a DBAPI error, a parameter."""
-    passwords = {
-        str(password)
-        for engine in engines
-        if (password := engine.url.password) is not None and len(str(password)) >= MIN_HIDDEN_PASSWORD
-    }
-    if not passwords:
-        return report
-    pattern = re.compile("|".join(re.escape(p) for p in sorted(passwords, key=len, reverse=True)))
-    cleaned: Report = _hide(report, pattern)
-    return cleaned
-
-
-def _hide(value: Any, pattern: re.Pattern[str]) -> Any:
-    """`value` with `pattern` masked in every string; unchanged parts are the same objects."""
-    if isinstance(value, str):
-        return pattern.sub("***", value) if pattern.search(value) else value
-    if isinstance(value, (tuple, list)):
-        items = [_hide(item, pattern) for item in value]
-        changed = any(new is not old for new, old in zip(items, value, strict=True))
-        return type(value)(items) if changed else value
-    if isinstance(value, dict):
-        pairs = [(_hide(k, pattern), _hide(v, pattern)) for k, v in value.items()]
-        changed = any(
-            nk is not k or nv is not v for (nk, nv), (k, v) in zip(pairs, value.items(), strict=True)
-        )
-        return dict(pairs) if changed else value
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        changes = {}
-        pending = pending_rewrite(value) if isinstance(value, Finding) else None
-        if pending is not None:  # masked once built, without building it now
-            changes["rewrite"] = pending.then(functools.partial(_hide, pattern=pattern))
-        for f in fields(value):
-            if f.name in changes:
-                continue
-            old = getattr(value, f.name)
-            new = _hide(old, pattern)
-            if new is not old:
-                changes[f.name] = new
-        return replace(value, **changes) if changes else value
-    return value
 
 
 def _layers(

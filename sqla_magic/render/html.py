@@ -20,6 +20,7 @@ from typing import Any, Optional
 import sqlparse
 
 from sqla_magic.model import CallNode, CapturedWarning, Finding, Memory, Plan, PlanNode, Report, Statement
+from sqla_magic.render.escapes import visible
 from sqla_magic.render.summary import (
     LAYER_TITLES,
     StatementGroup,
@@ -85,7 +86,7 @@ def escape(value: object) -> str:
 
 def render_fragment(report: Report) -> str:
     """A `<div>` with its own scoped style, for `_repr_html_` and notebook outputs."""
-    return _Renderer(report).fragment()
+    return visible(_Renderer(report).fragment())
 
 
 def render_page(report: Report) -> str:
