@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Optional
 
+from sqla_magic import model
 from sqla_magic.model import (
     CallNode,
     Finding,
@@ -21,7 +22,7 @@ from sqla_magic.model import (
 )
 
 if TYPE_CHECKING:
-    from sqla_magic.capture.run import profile
+    from sqla_magic.pipeline import profile
 
 __version__ = "0.1.0"
 
@@ -38,13 +39,67 @@ __all__ = [
     "last_report",
     "load_ipython_extension",
     "profile",
+    "save",
     "unload_ipython_extension",
 ]
 
 
+# The model imports nothing of the package; its display and file methods are these.
+
+
+def _text(report: Report) -> str:
+    from sqla_magic.render.text import render_text
+
+    return render_text(report)
+
+
+def _fragment(report: Report) -> str:
+    from sqla_magic.render.html import render_fragment
+
+    return render_fragment(report)
+
+
+def _page(report: Report) -> str:
+    from sqla_magic.render.html import render_page
+
+    return render_page(report)
+
+
+def save(report: Report, path: Any, redact: bool = False) -> None:
+    """Write `report` to `path`: `.html` as a standalone page, `.json` as `Report.to_json`.
+
+    `redact` replaces parameter values with `?` in what is written.
+    """
+    from sqla_magic.render.files import save_report
+
+    save_report(report, path, redact=redact)
+
+
+def _statements_frame(report: Report) -> Any:
+    from sqla_magic.render.frames import statements_frame
+
+    return statements_frame(report)
+
+
+def _groups_frame(report: Report) -> Any:
+    from sqla_magic.render.frames import groups_frame
+
+    return groups_frame(report)
+
+
+model.VIEWS = model.Views(
+    text=_text,
+    fragment=_fragment,
+    page=_page,
+    save=save,
+    statements_frame=_statements_frame,
+    groups_frame=_groups_frame,
+)
+
+
 def __getattr__(name: str) -> Any:
     if name == "profile":
-        from sqla_magic.capture.run import profile
+        from sqla_magic.pipeline import profile
 
         return profile
     if name == "magic":
@@ -56,7 +111,7 @@ def __getattr__(name: str) -> Any:
 
 def last_report() -> Optional[Report]:
     """The latest `Report` of this kernel (from `%%sqlprofile` or `profile()`), or None."""
-    from sqla_magic.capture.run import last_report as latest
+    from sqla_magic.pipeline import last_report as latest
 
     return latest()
 

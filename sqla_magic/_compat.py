@@ -41,16 +41,6 @@ def cache_state(cache_hit: Any, compiled: bool) -> str:
     return _CACHE_WORDS.get(cache_hit, "unknown")
 
 
-def is_flush_statement(execution_options: Any, engine: Any) -> bool:
-    """True for statements the unit of work emits during a flush.
-
-    `orm/persistence.py` runs them with the mapper's own `compiled_cache` execution option
-    (checked on 1.4, 2.0, 2.1); statements run any other way carry the engine's cache or none.
-    """
-    cache = execution_options.get("compiled_cache")
-    return cache is not None and cache is not getattr(engine, "_compiled_cache", None)
-
-
 _CURSOR_EXECUTE_CODE = getattr(
     getattr(sqlalchemy.engine.Connection, "_cursor_execute", None), "__code__", None
 )
@@ -174,9 +164,20 @@ def _relationship_of(state: Any) -> str:
 
 def engine_url(engine: Any) -> str:
     """The engine URL with its password, and any password in its query, hidden."""
-    from sqla_magic.privacy import hidden_url
+    url = engine.url
+    hidden = {key: "***" for key in url.query if key.lower() in ("password", "passwd", "pwd")}
+    if hidden:
+        url = url.update_query_dict(hidden)
+    return str(url.render_as_string(hide_password=True))
 
-    return hidden_url(engine.url)
+
+async def greenlet_spawn(work: Any) -> Any:
+    """Run the sync callable `work` from async code the way `AsyncEngine` does (in a
+    greenlet that can await the driver).  `sqlalchemy.util.greenlet_spawn` is internal;
+    the same on 1.4, 2.0 and 2.1."""
+    from sqlalchemy.util import greenlet_spawn as spawn
+
+    return await spawn(work)
 
 
 def greenlet_parent_frame() -> Optional[types.FrameType]:
@@ -287,6 +288,59 @@ def shared_dbapi_connection(engine: Any) -> Optional[Any]:
     if record is None:
         return None
     return getattr(record, "dbapi_connection", None)
+
+
+# -- SQLAlchemy's own functions, by file suffix and name as cProfile reports them ---------
+# Checked on SQLAlchemy 1.4, 2.0 and 2.1.  Classified by name, never by line number, which
+# moves between releases.  `layers.classify` reads the layers from these.
+
+ORM_LOAD_FILES = ("orm/loading.py",)
+ORM_LOAD_FUNCTIONS = {
+    ("orm/instrumentation.py", "new_instance"),
+    ("orm/state.py", "__init__"),
+    ("orm/identity.py", "_add_unpresent"),
+}
+COMPILE_FILES = ("sql/compiler.py", "sql/cache_key.py", "sql/traversals.py")
+COMPILE_FUNCTIONS = {
+    ("sql/elements.py", "_compile_w_cache"),
+    ("sql/elements.py", "compile"),
+    ("sql/elements.py", "_compiler"),
+    ("sql/base.py", "_generate_cache_key"),
+    ("orm/context.py", "create_for_statement"),
+    ("orm/context.py", "orm_pre_session_exec"),
+}
+MAPPER_CONFIG_FUNCTIONS = {
+    ("orm/mapper.py", "configure_mappers"),
+    ("orm/mapper.py", "_configure_registries"),
+    ("orm/mapper.py", "_do_configure_registries"),
+    ("orm/mapper.py", "_configure_all"),
+    ("orm/decl_api.py", "configure"),
+}
+DATABASE_NAMES = (
+    "do_execute",
+    "do_executemany",
+    "do_execute_no_params",
+    "do_commit",
+    "do_rollback",
+    "do_commit_twophase",
+    "do_rollback_twophase",
+    "do_rollback_to_savepoint",
+    "do_release_savepoint",
+)
+FLUSH_FILES = ("orm/unitofwork.py", "orm/persistence.py", "orm/dependency.py", "orm/sync.py")
+FLUSH_FUNCTIONS = {("orm/session.py", "flush"), ("orm/session.py", "_flush")}
+FETCH_NAMES = ("fetchone", "fetchmany", "fetchall")
+
+ORM_ROW_FUNCTIONS: dict[str, tuple[str, ...]] = {
+    "orm/loading.py": ("_instance", "_populate_full", "_populate_partial", "chunks", "_instance_processor"),
+    "orm/instrumentation.py": ("new_instance",),
+    "orm/state.py": ("__init__",),
+    "orm/identity.py": ("_add_unpresent",),
+}
+"""The ORM's row-to-object functions, by file suffix (names as cProfile reports them)."""
+
+MAPPER_CONFIGURE_NAMES = ("_do_configure_registries", "_configure_registries", "configure_mappers")
+"""The mapper configuration's entry points in `orm/mapper.py`, innermost first."""
 
 
 # -- the verify sandbox (checked on 2.0.58) -------------------------------------------------

@@ -29,6 +29,11 @@ JSONValue = Any
 """A value made only of None, bool, int, float, str, lists/tuples and str-keyed dicts."""
 
 
+FORMAT_VERSION = 1
+"""Version of `Report.to_dict`'s layout: raised when a field changes meaning or goes away.
+Reports written before it existed (no `format` key) are version 0 and read the same way."""
+
+
 @dataclass(frozen=True)
 class Site:
     """A place in the user's own code: the cell or a module outside installed packages."""
@@ -390,55 +395,42 @@ class Report:
     @property
     def rows(self) -> int:
         """Rows fetched by all statements (rowcount where fetch counts are unknown)."""
-        return sum(_statement_rows(s) for s in self.statements)
+        return sum(statement_rows(s) for s in self.statements)
 
     @property
     def objects(self) -> int:
         return sum(self.objects_loaded.values())
 
     def statements_frame(self) -> Any:
-        """One row per statement, as a `pandas.DataFrame`."""
-        import pandas as pd
-
-        columns = [f.name for f in dataclasses.fields(Statement)]
-        return pd.DataFrame([dataclasses.astuple(s) for s in self.statements], columns=columns).rename_axis(
-            "index"
-        )
+        """One row per statement, as a `pandas.DataFrame` (needs pandas)."""
+        return VIEWS.statements_frame(self)
 
     def groups_frame(self) -> Any:
-        """One row per fingerprint: count, total_s, mean_s, rows; slowest first."""
-        import pandas as pd
-
-        frame = self.statements_frame()
-        columns = ["fingerprint", "count", "total_s", "mean_s", "max_s", "rows", "sql", "lines", "origins"]
-        if frame.empty:
-            return pd.DataFrame(columns=columns).set_index("fingerprint")
-        frame["row_total"] = [_statement_rows(s) for s in self.statements]
-        grouped = frame.groupby("fingerprint", sort=False)
-        groups = pd.DataFrame(
-            {
-                "count": grouped.size(),
-                "total_s": grouped["duration_s"].sum(),
-                "mean_s": grouped["duration_s"].mean(),
-                "max_s": grouped["duration_s"].max(),
-                "rows": grouped["row_total"].sum(),
-                "sql": grouped["sql"].first(),
-                "lines": grouped["line"].agg(lambda v: sorted({int(x) for x in v.dropna()})),
-                "origins": grouped["origin"].agg(lambda v: sorted(set(v))),
-            }
-        )
-        return groups.sort_values("total_s", ascending=False)
+        """One row per fingerprint: count, total_s, mean_s, rows; slowest first (needs pandas)."""
+        return VIEWS.groups_frame(self)
 
     # -- serialisation ---------------------------------------------------------------
 
     def to_dict(self) -> dict[str, Any]:
-        return typing.cast(dict[str, Any], _to_plain(self))
+        plain = typing.cast(dict[str, Any], _to_plain(self))
+        return {**plain, "format": FORMAT_VERSION}
 
     def to_json(self, indent: Optional[int] = None) -> str:
         return json.dumps(self.to_dict(), indent=indent, allow_nan=True)
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Report:
+        """The report `to_dict` wrote, by this version or an older one.
+
+        Fields an older format did not have take their defaults; a newer format is
+        refused rather than read wrongly.
+        """
+        version = data.get("format", 0) if isinstance(data, Mapping) else 0
+        if not isinstance(version, int) or version > FORMAT_VERSION:
+            raise ValueError(
+                f"report format {version!r} is newer than this sqla_magic reads ({FORMAT_VERSION}): "
+                "upgrade sqla_magic to open it"
+            )
         return typing.cast(Report, _from_plain(cls, data))
 
     @classmethod
@@ -455,42 +447,58 @@ class Report:
             raise ValueError(f"not a sqla_magic report: {type(problem).__name__}: {problem}") from None
         return report
 
-    # -- display -----------------------------------------------------------------------
-    # Renderers live in `sqla_magic.render`; imported lazily so the model stays plain.
+    # -- display ---------------------------------------------------------------------
+    # The renderers live in `sqla_magic.render`; the package's facade puts them in `VIEWS`.
 
     def to_text(self) -> str:
-        from sqla_magic.render.text import render_text
-
-        return render_text(self)
+        return VIEWS.text(self)
 
     def to_html(self) -> str:
         """A standalone HTML page (no network needed to view it)."""
-        from sqla_magic.render.html import render_page
-
-        return render_page(self)
+        return VIEWS.page(self)
 
     def save(self, path: Any, redact: bool = False) -> None:
         """Write the report: `.html` as a standalone page, `.json` as `to_json()`.
 
         `redact` replaces parameter values with `?` in what is written.
         """
-        from sqla_magic.render.files import save_report
-
-        save_report(self, path, redact=redact)
+        VIEWS.save(self, path, redact)
 
     def __repr__(self) -> str:
-        return self.to_text()
+        return VIEWS.text(self)
 
     def _repr_pretty_(self, printer: Any, cycle: bool) -> None:
-        printer.text(self.to_text())
+        printer.text(VIEWS.text(self))
 
     def _repr_html_(self) -> str:
-        from sqla_magic.render.html import render_fragment
-
-        return render_fragment(self)
+        return VIEWS.fragment(self)
 
 
-def _statement_rows(statement: Statement) -> int:
+def _not_set(*args: Any) -> Any:
+    raise RuntimeError("no renderer set: import sqla_magic (its facade sets sqla_magic.model.VIEWS)")
+
+
+@dataclass
+class Views:
+    """How a Report becomes text, HTML, a file or a frame.
+
+    Filled in by `sqla_magic/__init__.py` with the functions of `sqla_magic.render`, so
+    that the model, which everything imports, imports nothing of the package itself.
+    """
+
+    text: Callable[[Report], str] = _not_set
+    fragment: Callable[[Report], str] = _not_set
+    page: Callable[[Report], str] = _not_set
+    save: Callable[[Report, Any, bool], None] = _not_set
+    statements_frame: Callable[[Report], Any] = _not_set
+    groups_frame: Callable[[Report], Any] = _not_set
+
+
+VIEWS = Views()
+
+
+def statement_rows(statement: Statement) -> int:
+    """Rows a statement fetched, or its rowcount where fetch counts are unknown."""
     if statement.rows is not None:
         return statement.rows
     return max(statement.rowcount, 0)

@@ -103,9 +103,12 @@ def transform(value: Any, policy: Policy, field: str = "", *, build: bool = Fals
 # -- passwords ---------------------------------------------------------------------------------
 
 
-def without_passwords(report: Any, passwords: Iterable[str] = ()) -> Any:
-    """`report` with passwords masked by structure (see the module docstring)."""
+def without_passwords(report: Any, engines: Iterable[Any] = (), passwords: Iterable[str] = ()) -> Any:
+    """`report` with passwords masked by structure (see the module docstring): those of
+    `engines` and `passwords` (from `watch_connections`) as values, any URL's by position."""
     known = {str(p) for p in passwords if p}
+    for engine in engines:
+        known |= engine_passwords(engine)
     encoded = {urllib.parse.quote_plus(p) for p in known} | {urllib.parse.quote(p, safe="") for p in known}
 
     def mask(qualified: str, text: str) -> str:
@@ -201,14 +204,9 @@ def watch_connections() -> contextlib.AbstractContextManager[set[str]]:
 
 
 def engine_passwords(engine: Any) -> set[str]:
-    """An engine's URL passwords and its `connect_args` passwords (kept by the pool's
-    creator; read through `_compat.connect_args`)."""
-    from sqla_magic import _compat
-
-    found = url_passwords(engine.url)
-    arguments = _compat.connect_args(engine)
-    found.update(str(arguments[key]) for key in PASSWORD_KEYS if arguments.get(key))
-    return found
+    """An engine's URL passwords (its `connect_args` come from `watch_connections` or the
+    caller, who can read them through `_compat.connect_args`)."""
+    return url_passwords(engine.url)
 
 
 # -- redaction ---------------------------------------------------------------------------------

@@ -66,6 +66,33 @@ def test_statement_of_builds_the_same_statement_as_the_constructor() -> None:
         Statement.of({k: v for k, v in values.items() if k != "rows"})
 
 
+def test_saved_reports_carry_their_format_and_older_ones_still_open() -> None:
+    from sqla_magic.model import FORMAT_VERSION
+
+    statement = Statement(
+        sql="SELECT 1", params=(), duration_s=0.1, rowcount=1, executemany=False, fingerprint="f",
+        cache="cached", line=2, origin="core", engine="sqlite://", thread="MainThread",
+    )  # fmt: skip
+    report = Report(wall_s=0.5, cpu_s=0.25, statements=(statement,), notes=())
+    saved = report.to_dict()
+    assert saved["format"] == FORMAT_VERSION
+    older = {k: v for k, v in saved.items() if k not in ("format", "notes", "dropped_statements")}
+    older["statements"] = [{k: v for k, v in saved["statements"][0].items() if k != "streamed"}]
+    assert Report.from_dict(older) == report  # what an older version did not write takes its default
+    with pytest.raises(ValueError, match="newer than this sqla_magic reads"):
+        Report.from_dict({**saved, "format": FORMAT_VERSION + 1})
+
+
+def test_frames_without_pandas_say_what_to_install(monkeypatch: pytest.MonkeyPatch) -> None:
+    import sys
+
+    monkeypatch.setitem(sys.modules, "pandas", None)  # import fails, as when it is not installed
+    with pytest.raises(ImportError, match=r"statements_frame\(\) needs pandas.*sqla_magic\[frames\]"):
+        Report(wall_s=0.0, cpu_s=0.0).statements_frame()
+    with pytest.raises(ImportError, match=r"groups_frame\(\) needs pandas"):
+        Report(wall_s=0.0, cpu_s=0.0).groups_frame()
+
+
 def test_a_deferred_rewrite_is_built_once_on_first_read_and_a_failing_one_is_none() -> None:
     from sqla_magic.model import DeferredRewrite, Finding, Rewrite
 

@@ -26,12 +26,13 @@ def postgres_password_engine(pg_engine: sa.Engine) -> Iterator[sa.Engine]:
 
 def test_a_password_that_is_a_common_word_masks_nothing_else(postgres_password_engine: sa.Engine) -> None:
     source = "rows = conn.exec_driver_sql(\"SELECT 'postgres' AS who\").all()\n"
-    with sqla_magic.profile(memory=False, source=source) as report:
-        with postgres_password_engine.connect() as conn:
-            rows = conn.exec_driver_sql("SELECT 'postgres' AS who").all()
-            warnings.warn(
-                f"connected to {postgres_password_engine.url.render_as_string(False)}", stacklevel=1
-            )
+    full_url = postgres_password_engine.url.render_as_string(False)
+    with (
+        sqla_magic.profile(memory=False, source=source) as report,
+        postgres_password_engine.connect() as conn,
+    ):
+        rows = conn.exec_driver_sql("SELECT 'postgres' AS who").all()
+        warnings.warn(f"connected to {full_url}", stacklevel=1)
     assert rows == [("postgres",)]
     (statement,) = [s for s in report.statements if "who" in s.sql]
     assert statement.engine.startswith("postgresql+psycopg2://postgres:***@")

@@ -99,6 +99,30 @@ def analyse_plans(report: Report, thresholds: Optional[Thresholds] = None) -> li
     return _run(__getattr__("PLAN_RULES"), report, thresholds)
 
 
+def run_rules(
+    rules: Sequence[Rule], report: Report, thresholds: Optional[Thresholds] = None
+) -> tuple[list[Finding], list[str]]:
+    """The findings of `rules`, each rule on its own: one that raises becomes a note naming it."""
+    source = profiled_source(report)
+    limits = thresholds or Thresholds()
+    findings: list[Finding] = []
+    failures: list[str] = []
+    for rule in rules:
+        try:
+            findings.extend(rule(report, source, limits))
+        except Exception as problem:  # a broken rule must not cost the user the other findings
+            failures.append(f"rule {rule_name(rule)} failed: {type(problem).__name__}: {problem}")
+    return findings, failures
+
+
+def rule_name(rule: Rule) -> str:
+    """The rule's id as findings carry it: its module's name (`n_plus_one` → `n-plus-one`)."""
+    module = getattr(rule, "__module__", "") or ""
+    if module.startswith("sqla_magic.analysis.rules."):
+        return module.rsplit(".", 1)[-1].replace("_", "-")
+    return getattr(rule, "__qualname__", None) or repr(rule)
+
+
 def _run(rules: Sequence[Rule], report: Report, thresholds: Optional[Thresholds]) -> list[Finding]:
     source = profiled_source(report)
     limits = thresholds or Thresholds()

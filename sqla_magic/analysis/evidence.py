@@ -2,33 +2,22 @@
 
 from __future__ import annotations
 
-import re
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from typing import Optional
 
+from sqla_magic import sqltext
 from sqla_magic.model import Report, Statement
-
-_TABLE_AFTER = {
-    "INSERT": re.compile(r"^\s*INSERT\s+(?:OR\s+\w+\s+)?INTO\s+([\w.\"`\[\]]+)", re.I),
-    "UPDATE": re.compile(r"^\s*UPDATE\s+([\w.\"`\[\]]+)", re.I),
-    "DELETE": re.compile(r"^\s*DELETE\s+FROM\s+([\w.\"`\[\]]+)", re.I),
-}
 
 
 def verb(statement: Statement) -> str:
     """First SQL keyword, upper case (`SELECT`, `INSERT`, ...)."""
-    match = re.match(r"\s*(\w+)", statement.sql)
-    return match.group(1).upper() if match else ""
+    return sqltext.verb(statement.sql)
 
 
 def dml_table(statement: Statement) -> Optional[str]:
     """Table an INSERT/UPDATE/DELETE writes to, unquoted."""
-    pattern = _TABLE_AFTER.get(verb(statement))
-    if pattern is None:
-        return None
-    match = pattern.match(statement.sql)
-    return match.group(1).strip('"`[]') if match else None
+    return sqltext.dml_table(statement.sql)
 
 
 def executions(statements: Sequence[Statement]) -> int:
@@ -52,6 +41,18 @@ def by_key(report: Report, key: object, indexes: Optional[Iterable[int]] = None)
         if value is not None:
             groups[value].append(index)
     return dict(groups)
+
+
+def writes_by_table(report: Report, verb_: str, threshold: int) -> list[tuple[str, list[int], int]]:
+    """Tables that `verb_` statements (INSERT, UPDATE) wrote at least `threshold` rows to:
+    the table, its statements' indexes and the rows they carried, in order of first write."""
+    groups = by_key(report, lambda s: dml_table(s) if verb(s) == verb_ else None)
+    written = []
+    for table, indexes in groups.items():
+        rows = executions([report.statements[i] for i in indexes])
+        if rows >= threshold:
+            written.append((str(table), indexes, rows))
+    return written
 
 
 def lines_of(report: Report, indexes: Iterable[int]) -> tuple[int, ...]:
@@ -88,39 +89,3 @@ def line_words(lines: Sequence[int]) -> str:
 
 def plural(count: int, word: str) -> str:
     return f"{count} {word}" if count == 1 else f"{count} {word}s"
-
-
-def selected_columns(sql: str) -> list[str]:
-    """Column names of a SELECT's top-level select list (labels dropped)."""
-    match = re.match(r"\s*SELECT\s+(?:DISTINCT\s+)?(.*?)\s+FROM\s", sql, re.I | re.S)
-    if not match:
-        return []
-    names = []
-    for item in split_top_level(match.group(1), ","):
-        expression = re.split(r"\s+AS\s+", item.strip(), flags=re.I)[0]
-        names.append(expression.rsplit(".", 1)[-1].strip('"`[] '))
-    return names
-
-
-def split_top_level(text: str, separator: str) -> list[str]:
-    """`text` split on `separator` outside parentheses and quotes."""
-    parts: list[str] = []
-    current: list[str] = []
-    depth, quote = 0, ""
-    for char in text:
-        if quote:
-            if char == quote:
-                quote = ""
-        elif char in "'\"":
-            quote = char
-        elif char == "(":
-            depth += 1
-        elif char == ")":
-            depth -= 1
-        elif char == separator and depth == 0:
-            parts.append("".join(current))
-            current = []
-            continue
-        current.append(char)
-    parts.append("".join(current))
-    return parts

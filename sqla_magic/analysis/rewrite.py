@@ -375,12 +375,6 @@ def _is_query(cell: Cell, node: cst.BaseExpression) -> bool:
     return False
 
 
-def statement_lines(report_lines: Sequence[Optional[int]], cell: Cell, node: cst.CSTNode) -> list[int]:
-    """Those of `report_lines` that fall within `node`'s lines."""
-    first, last = cell.lines(node)
-    return [line for line in report_lines if line is not None and first <= line <= last]
-
-
 def chain_of(cell: Cell, node: cst.BaseExpression) -> Optional[QueryChain]:
     """The query chain whose start, a chained call, the runner or a result call is `node`
     (following a name assigned once)."""

@@ -1,13 +1,14 @@
-"""`profile()`: start every recorder, run the code, stop them all, build the `Report`.
+"""Start every recorder, run the code, stop them all: the captured run as a raw `Report`.
 
-Stop order mirrors start order, in `finally`, so nothing stays installed whatever the
-profiled code raised.  EXPLAIN and the rules run after capture has stopped, so their
-own statements are never part of the report.
+Capture only records.  The recorders are entered through one `ExitStack`, so stopping
+(or a recorder that fails to start) undoes every step taken, in reverse order, whatever
+the profiled code raised.  What happens to the recording afterwards (rules, EXPLAIN,
+privacy) is `sqla_magic.pipeline`'s business.
 """
 
 from __future__ import annotations
 
-import collections
+import contextlib
 import cProfile
 import datetime
 import sys
@@ -15,27 +16,19 @@ import time
 import types
 import warnings
 import weakref
-from collections.abc import Iterable
-from dataclasses import dataclass, field, fields, replace
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
 from typing import Any, Optional
 
 import sqlalchemy
 
 from sqla_magic import _compat, privacy
 from sqla_magic.capture.callgraph import CallGraph, build_call_graph
-from sqla_magic.capture.fingerprint import fingerprint
 from sqla_magic.capture.memory import LineMemory, PeakRss
 from sqla_magic.capture.params import display_params, safe_text, truncate
 from sqla_magic.capture.statements import Recorder, StatementRecord
-from sqla_magic.model import (
-    LAYERS,
-    CapturedWarning,
-    CellError,
-    Memory,
-    Report,
-    Site,
-    Statement,
-)
+from sqla_magic.model import LAYERS, CapturedWarning, CellError, Memory, Report, Site, Statement
+from sqla_magic.sqltext import fingerprint
 
 
 @dataclass(frozen=True)
@@ -62,6 +55,8 @@ class Recording:
 
     report: Report
     records: list[StatementRecord] = field(default_factory=list)
+    passwords: set[str] = field(default_factory=set)
+    """Passwords of the connections opened while it ran (`privacy.watch_connections`)."""
 
 
 class Profiler:
@@ -78,15 +73,16 @@ class Profiler:
         self.source = source
         self.notes: list[str] = []
         self.warnings: list[CapturedWarning] = []
+        self._passwords: set[str] = set()
         self.recorder = Recorder(
             self.filenames, options.engines, options.max_statements, user_packages=options.user_packages
         )
         self._cprofile: Optional[cProfile.Profile] = None
-        self._password_watch: Any = None
-        self._passwords: set[str] = set()
         self._peak: Optional[PeakRss] = None
         self._lines: Optional[LineMemory] = None
         self._showwarning: Any = None
+        self._installed = contextlib.ExitStack()
+        self._peak_bytes: Optional[int] = None
         self._started_at = ""
         self._wall0 = 0.0
         self._cpu0 = 0.0
@@ -96,25 +92,31 @@ class Profiler:
     # -- start / stop ------------------------------------------------------------------
 
     def start(self, running_frame: Optional[types.FrameType] = None) -> None:
+        """Install every recorder; if one fails, the ones already installed are removed."""
         options = self.options
         self._direct_calls = running_frame is not None
         self._started_at = datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")
-        self._showwarning = warnings.showwarning
-        warnings.showwarning = self._record_warning  # type: ignore[assignment]
-        if options.memory_lines and options.memory:
-            self._lines = LineMemory(self.filenames)
-            note = self._lines.start(running_frame)
-            if note:
-                self.notes.append(note)
-                self._lines = None
-        if options.memory and self._lines is None:
-            self._peak = PeakRss()
-            self._peak.start()
-        self._password_watch = privacy.watch_connections()
-        self._passwords = self._password_watch.__enter__()
-        self.recorder.__enter__()
-        if options.call_tree:
-            self._cprofile = self._start_call_tree()
+        with contextlib.ExitStack() as installed:
+            installed.enter_context(self._warnings_recorded())
+            if options.memory_lines and options.memory:
+                lines = LineMemory(self.filenames)
+                note = lines.start(running_frame)
+                if note:
+                    self.notes.append(note)
+                else:
+                    self._lines = lines
+                    installed.callback(lines.stop)
+            if options.memory and self._lines is None:
+                peak = self._peak = PeakRss()
+                peak.start()
+                installed.callback(self._stop_peak, peak)
+            self._passwords = installed.enter_context(privacy.watch_connections())
+            installed.enter_context(self.recorder)
+            if options.call_tree:
+                self._cprofile = self._start_call_tree()
+                if self._cprofile is not None:
+                    installed.callback(self._cprofile.disable)
+            self._installed = installed.pop_all()
         self._running = True
         self._wall0 = time.perf_counter()
         self._cpu0 = time.process_time()
@@ -136,30 +138,26 @@ class Profiler:
         return profiler
 
     def stop(self, error: Optional[BaseException] = None) -> Recording:
-        """Stop every recorder and build the report (findings and plans included)."""
+        """Stop every recorder and build the raw report (no findings, plans or masking)."""
         wall = time.perf_counter() - self._wall0
         cpu = time.process_time() - self._cpu0
         try:
-            if self._cprofile is not None:
-                self._cprofile.disable()
+            self._installed.close()
         finally:
-            self.recorder.__exit__()
-            if self._password_watch is not None:
-                self._password_watch.__exit__(None, None, None)
-                self._password_watch = None
-            warnings.showwarning = self._showwarning
-            if self._lines is not None:
-                self._lines.stop()
-            peak = self._peak.stop() if self._peak is not None else None
             self._running = False
-        recording = _analyse(self._build(wall, cpu, peak, error), self.options)
-        engines = {id(r.engine): r.engine for r in recording.records}
-        engines.update((id(e), e) for e in self.options.engines or ())
-        passwords = set(self._passwords)
-        for engine in engines.values():
-            passwords |= privacy.engine_passwords(engine)
-        recording.report = privacy.without_passwords(recording.report, passwords)
-        return recording
+        return self._build(wall, cpu, self._peak_bytes, error)
+
+    @contextlib.contextmanager
+    def _warnings_recorded(self) -> Iterator[None]:
+        self._showwarning = warnings.showwarning
+        warnings.showwarning = self._record_warning  # type: ignore[assignment]
+        try:
+            yield
+        finally:
+            warnings.showwarning = self._showwarning
+
+    def _stop_peak(self, peak: PeakRss) -> None:
+        self._peak_bytes = peak.stop()
 
     @property
     def running(self) -> bool:
@@ -208,12 +206,12 @@ class Profiler:
             started_at=self._started_at,
             objects_loaded=_objects(recorder),
             warnings=tuple(self.warnings),
-            error=_cell_error(error, self.filenames),
+            error=cell_error(error, self.filenames),
             notes=tuple(notes),
             dropped_statements=recorder.dropped,
             versions={"sqlalchemy": sqlalchemy.__version__, "python": sys.version.split()[0]},
         )
-        return Recording(report=report, records=list(recorder.records))
+        return Recording(report=report, records=list(recorder.records), passwords=set(self._passwords))
 
     def _memory(self, peak: Optional[int], filename: str) -> Optional[Memory]:
         if self._lines is not None:
@@ -347,7 +345,7 @@ def _objects(recorder: Recorder) -> dict[str, int]:
     return objects
 
 
-def _cell_error(error: Optional[BaseException], filenames: frozenset[str]) -> Optional[CellError]:
+def cell_error(error: Optional[BaseException], filenames: frozenset[str]) -> Optional[CellError]:
     if error is None:
         return None
     line = None
@@ -359,134 +357,7 @@ def _cell_error(error: Optional[BaseException], filenames: frozenset[str]) -> Op
     return CellError(type=type(error).__name__, message=truncate(safe_text(error), 2000), line=line)
 
 
-def _analyse(recording: Recording, options: Options) -> Recording:
-    """Findings and EXPLAIN plans, each optional and never fatal to the report."""
-    report = recording.report
-    notes = list(report.notes)
-    findings: tuple[Any, ...] = ()
-    plans: tuple[Any, ...] = ()
-    if options.findings:
-        try:
-            from sqla_magic.analysis import analyse
-
-            findings = tuple(analyse(report, options.thresholds))
-        except Exception as problem:  # a broken rule must not cost the user the report
-            notes.append(f"findings not computed: {type(problem).__name__}: {problem}")
-    if options.explain and report.statements:
-        try:
-            from sqla_magic.explain import explain_report  # type: ignore[attr-defined,unused-ignore]
-
-            plans = tuple(
-                explain_report(
-                    replace(report, findings=findings),
-                    recording.records,
-                    analyze=options.explain_analyze,
-                )
-            )
-        except Exception as problem:
-            notes.append(f"EXPLAIN not run: {type(problem).__name__}: {problem}")
-    if plans and options.findings:
-        try:
-            from sqla_magic.analysis import analyse_plans
-
-            findings += tuple(
-                analyse_plans(replace(report, plans=plans, findings=findings), options.thresholds)
-            )
-        except Exception as problem:
-            notes.append(f"plan findings not computed: {type(problem).__name__}: {problem}")
-    recording.report = replace(report, findings=findings, plans=plans, notes=tuple(notes))
-    return recording
-
-
-_history: collections.deque[Report] = collections.deque(maxlen=10)
-
-
-def remember(report: Report) -> None:
-    """Keep `report` as the latest (only the last few are held, to bound memory)."""
-    _history.append(report)
-
-
-def last_report() -> Optional[Report]:
-    """The latest report of this process (from the magic or `profile()`), or None."""
-    return _history[-1] if _history else None
-
-
-def keep_reports(count: int) -> None:
-    """How many past reports to hold (default 10)."""
-    global _history
-    _history = collections.deque(_history, maxlen=max(count, 1))
-
-
-class profile:  # noqa: N801 - used as `with profile() as report:`, like a function
-    """Profile a block of SQLAlchemy code: `with profile() as report: ...`.
-
-    The `as` target is a `Report` that is empty inside the block and filled, once, when
-    the block ends (also when it raises; the exception is not swallowed).
-    """
-
-    def __init__(
-        self,
-        *,
-        memory: bool = True,
-        memory_lines: bool = False,
-        call_tree: bool = True,
-        explain: bool = True,
-        explain_analyze: bool = False,
-        findings: bool = True,
-        engine: Any = None,
-        max_statements: int = 20_000,
-        filename: Optional[str] = None,
-        source: str = "",
-        user_packages: Iterable[str] = (),
-    ) -> None:
-        engines = (
-            None if engine is None else tuple(engine) if isinstance(engine, (list, tuple)) else (engine,)
-        )
-        self.options = Options(
-            memory=memory,
-            memory_lines=memory_lines,
-            call_tree=call_tree,
-            explain=explain,
-            explain_analyze=explain_analyze,
-            findings=findings,
-            engines=_sync_engines(engines),
-            max_statements=max_statements,
-            user_packages=tuple(user_packages),
-        )
-        self._filename = filename
-        self._source = source
-        self._profiler: Optional[Profiler] = None
-        self.report: Optional[Report] = None
-
-    def __enter__(self) -> Report:
-        caller = sys._getframe(1)
-        filename = self._filename or caller.f_code.co_filename
-        self._profiler = Profiler(self.options, (filename,), self._source)
-        self.report = Report(wall_s=0.0, cpu_s=0.0)
-        self._profiler.start(running_frame=caller)
-        return self.report
-
-    def __exit__(self, exc_type: Any, exc: Optional[BaseException], tb: Any) -> None:
-        assert self._profiler is not None and self.report is not None
-        try:
-            built = self._profiler.stop(exc).report
-        except Exception as problem:
-            if exc is None:
-                raise
-            # The block's own exception is what the caller must see, not ours.
-            note = f"report not built: {type(problem).__name__}: {safe_text(problem)}"
-            built = Report(wall_s=0.0, cpu_s=0.0, error=_cell_error(exc, frozenset()), notes=(note,))
-        _fill(self.report, built)
-        remember(self.report)
-
-
-def _fill(target: Report, built: Report) -> None:
-    """Give the pre-made `as` target the finished report's values (see `profile`)."""
-    for f in fields(Report):
-        object.__setattr__(target, f.name, getattr(built, f.name))
-
-
-def _sync_engines(engines: Optional[tuple[Any, ...]]) -> Optional[tuple[Any, ...]]:
+def sync_engines(engines: Optional[tuple[Any, ...]]) -> Optional[tuple[Any, ...]]:
     """Engines as the events see them: an `AsyncEngine` becomes its `sync_engine`."""
     if engines is None:
         return None

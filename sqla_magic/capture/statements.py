@@ -202,10 +202,6 @@ def _stop(recorder: Recorder) -> None:
             _forget_loads()
 
 
-def active_recorders() -> tuple[Recorder, ...]:
-    return _active
-
-
 def listeners_installed() -> bool:
     """True while any listener of this module is registered (used to prove none leak)."""
     return any(event.contains(target, name, fn) for target, name, fn, _ in _LISTENERS)

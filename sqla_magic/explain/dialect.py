@@ -1,5 +1,6 @@
 """What differs between databases when explaining: the EXPLAIN statement, how to make it
-safe, and how to read its output.  One subclass per database lives in its own module."""
+safe, and how to read its output.  One subclass per database lives in its own module;
+`dialects.DIALECTS` says which serves which database."""
 
 from __future__ import annotations
 
@@ -84,43 +85,3 @@ class DialectExplainer:
         return ParsedPlan(
             PlanNode(label="EXPLAIN", children=tuple(PlanNode(label=line.strip()) for line in lines))
         )
-
-
-TEXT_EXPLAIN_DIALECTS = frozenset(
-    {
-        "duckdb",
-        "cockroachdb",
-        "redshift",
-        "snowflake",
-        "trino",
-        "presto",
-        "databricks",
-        "clickhouse",
-        "clickhousedb",
-        "crate",
-        "risingwave",
-        "yugabytedb",
-        "greenplum",
-    }
-)
-"""Dialects (by `dialect.name`) known to accept a plain `EXPLAIN <statement>`."""
-
-
-def explainer_for(engine: Any) -> Optional[DialectExplainer]:
-    """The explainer for the engine's database; None when it has no EXPLAIN we know."""
-    name = engine.dialect.name
-    if name == "sqlite":
-        from sqla_magic.explain.sqlite import SQLiteExplainer
-
-        return SQLiteExplainer(engine)
-    if name == "postgresql":
-        from sqla_magic.explain.postgresql import PostgreSQLExplainer
-
-        return PostgreSQLExplainer(engine)
-    if name in ("mysql", "mariadb"):
-        from sqla_magic.explain.mysql import MySQLExplainer
-
-        return MySQLExplainer(engine)
-    if name in TEXT_EXPLAIN_DIALECTS:
-        return DialectExplainer(engine)
-    return None

@@ -32,7 +32,8 @@ from typing import Any, Optional, TypeVar
 
 from sqla_magic import _compat
 from sqla_magic.explain import lexer
-from sqla_magic.explain.dialect import DialectExplainer, explainer_for
+from sqla_magic.explain.dialect import DialectExplainer
+from sqla_magic.explain.dialects import explainer_for
 from sqla_magic.explain.plan import describe_error, joined_notes, unexplained
 from sqla_magic.model import Plan
 
@@ -135,9 +136,7 @@ def _in_worker_thread(work: Callable[[], _T], is_async: bool, timeout_s: float) 
 
 
 async def _in_greenlet(work: Callable[[], _T]) -> _T:
-    from sqlalchemy.util import greenlet_spawn
-
-    result: _T = await greenlet_spawn(work)
+    result: _T = await _compat.greenlet_spawn(work)
     return result
 
 

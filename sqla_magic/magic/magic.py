@@ -30,7 +30,7 @@ from sqla_magic.analysis.thresholds import Thresholds
 from sqla_magic.model import Report
 
 if TYPE_CHECKING:
-    from sqla_magic.capture.run import Options, Profiler
+    from sqla_magic.pipeline import Options, Profiler
 
 _PREFIX = "%%sqlprofile"
 _START_CALL = "__import__('sqla_magic').magic.start_cell({args!r})\n"
@@ -48,7 +48,7 @@ class _SqlProfileMagics(Magics):
 
     @traitlets.observe("keep_reports")
     def _keep_reports_changed(self, change: Any) -> None:
-        from sqla_magic.capture.run import keep_reports
+        from sqla_magic.pipeline import keep_reports
 
         keep_reports(change["new"])
 
@@ -101,7 +101,7 @@ class _SqlProfileMagics(Magics):
         here because this runs as an execute request; a widget button must not use
         `set_next_input` (its payload would land on whatever cell runs next).
         """
-        from sqla_magic import last_report
+        from sqla_magic.pipeline import last_report
         from sqla_magic.render.view_model import rewrite_source
 
         args = parse_argstring(self.sqlprofile_apply, line)
@@ -157,7 +157,7 @@ def parse_options(line: str) -> Any:
 
 
 def _options(shell: Any, args: Any) -> Options:
-    from sqla_magic.capture.run import Options
+    from sqla_magic.pipeline import Options, sync_engines
 
     engines = None
     if args.engine:
@@ -166,10 +166,8 @@ def _options(shell: Any, args: Any) -> Options:
         except Exception as problem:
             raise UsageError(f"--engine {args.engine}: {type(problem).__name__}: {problem}") from None
         engines = tuple(value) if isinstance(value, (list, tuple)) else (value,)
-        from sqla_magic.capture.run import _sync_engines
-
         try:
-            engines = _sync_engines(engines)
+            engines = sync_engines(engines)
         except TypeError as problem:
             raise UsageError(f"--engine {args.engine}: {problem}") from None
     return Options(
@@ -226,7 +224,7 @@ def start_cell(arg_string: str) -> None:
     if args.statement:
         raise UsageError(f"unexpected arguments for %%sqlprofile: {' '.join(args.statement)}")
     options = _options(shell, args)
-    from sqla_magic.capture.run import Profiler
+    from sqla_magic.pipeline import Profiler
 
     if _current is not None:  # a previous cell never reached post_run_cell
         _current.profiler.stop()
@@ -259,7 +257,7 @@ def post_run_cell(result: Any) -> None:
 
 
 def _finish(shell: Any, args: Any, report: Report) -> None:
-    from sqla_magic.capture.run import remember
+    from sqla_magic.pipeline import remember
 
     remember(report)
     if args.output:
@@ -311,7 +309,7 @@ def _run_source(shell: Any, args: Any, source: str, first_line: int) -> Any:
     assert last is None or isinstance(last, ast.Expr)
     body = compile(tree, filename, "exec")
     tail = compile(ast.Expression(last.value), filename, "eval") if last is not None else None
-    from sqla_magic.capture.run import Profiler
+    from sqla_magic.pipeline import Profiler
 
     profiler = Profiler(options, (filename,), padded)
     profiler.start()

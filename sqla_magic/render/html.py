@@ -11,15 +11,21 @@ report with tens of thousands of statements still renders in a fraction of a sec
 from __future__ import annotations
 
 import html
-import json
-import re
 from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import Any, Optional
+from typing import Optional
 
-import sqlparse
-
-from sqla_magic.model import CallNode, CapturedWarning, Finding, Memory, Plan, PlanNode, Report, Statement
+from sqla_magic.model import (
+    CallNode,
+    CapturedWarning,
+    Finding,
+    Memory,
+    Plan,
+    PlanNode,
+    Report,
+    Statement,
+    statement_rows,
+)
 from sqla_magic.render.escapes import visible
 from sqla_magic.render.summary import (
     LAYER_TITLES,
@@ -36,12 +42,13 @@ from sqla_magic.render.summary import (
     layer_shares,
     node_place,
     one_line_sql,
+    params_text,
     plural,
     shorten,
     slowest_statements,
-    statement_rows,
     tree_size,
 )
+from sqla_magic.sqltext import MAX_FORMATTED_SQL, break_clauses, reindent
 
 MAX_GROUPS = 50
 MAX_EXECUTIONS = 50
@@ -55,8 +62,6 @@ MAX_MEMORY_LINES = 1_000
 MAX_PLANS = 20
 MAX_PLAN_NODES = 300
 MAX_LISTED = 100
-MAX_FORMATTED_SQL = 5_000
-"""Longer SQL only gets line breaks: sqlparse would take too long on it."""
 MAX_SQLPARSE_CALLS = 30
 """sqlparse takes a few ms per statement; beyond this many, SQL only gets line breaks."""
 MAX_PARAMS_TEXT = 400
@@ -255,13 +260,14 @@ class _Renderer:
     def execution_row(self, index: int, statement: Statement) -> str:
         error = f'<div class="sm-error">{escape(statement.error)}</div>' if statement.error else ""
         sets = f" ({format_count(statement.param_sets)} sets)" if statement.param_sets > 1 else ""
+        params = params_text(statement.params, MAX_PARAMS_TEXT)
         return (
             f"<tr><td>{index}</td><td class='n'>{format_ms(statement.duration_s)}</td>"
             f"<td class='n'>{format_count(statement_rows(statement))}</td>"
             f"<td>{escape(statement.cache)}</td>"
             f"<td>{escape(statement.line if statement.line is not None else '')}</td>"
             f"<td>{escape(statement.origin)}</td><td>{escape(statement.thread)}</td>"
-            f"<td><code>{escape(_params_text(statement.params))}</code>{escape(sets)}{error}</td></tr>"
+            f"<td><code>{escape(params)}</code>{escape(sets)}{error}</td></tr>"
         )
 
     def slowest(self) -> str:
@@ -274,6 +280,7 @@ class _Renderer:
         ]
         for index in slowest_statements(report, MAX_SLOWEST):
             statement = report.statements[index]
+            params = params_text(statement.params, MAX_PARAMS_TEXT)
             rows.append(
                 f"<tr><td>{index}</td><td class='n'>{format_ms(statement.duration_s)}</td>"
                 f"<td class='n'>{format_count(statement_rows(statement))}</td>"
@@ -282,7 +289,7 @@ class _Renderer:
                 f"<td>{escape(statement.origin)}</td>"
                 f"<td><details><summary><code>{escape(one_line_sql(statement.sql, 100))}</code></summary>"
                 f"<pre>{escape(self.format_sql(statement.sql))}</pre>"
-                f"<div>parameters: <code>{escape(_params_text(statement.params))}</code></div>"
+                f"<div>parameters: <code>{escape(params)}</code></div>"
                 f"<div class='sm-muted'>engine {escape(statement.engine)} · thread {escape(statement.thread)}"
                 "</div></details></td></tr>"
             )
@@ -295,10 +302,7 @@ class _Renderer:
             formatted = ""
             if len(sql) <= MAX_FORMATTED_SQL and self.sqlparse_calls < MAX_SQLPARSE_CALLS:
                 self.sqlparse_calls += 1
-                try:
-                    formatted = sqlparse.format(sql, reindent=True, keyword_case="upper").strip()
-                except Exception:  # sqlparse refuses some inputs (e.g. too deeply nested)
-                    formatted = ""
+                formatted = reindent(sql)
             self.formatted_sql[sql] = formatted = formatted or break_clauses(sql)
         return formatted
 
@@ -451,24 +455,6 @@ class _Renderer:
         if not notes:
             return ""
         return "<h3>Notes</h3><ul>" + "".join(f"<li>{escape(note)}</li>" for note in notes) + "</ul>"
-
-
-_CLAUSE = re.compile(
-    r"(?<!\bLEFT)(?<!\bRIGHT)(?<!\bFULL)(?<!\bINNER)(?<!\bCROSS)(?<!\bOUTER)"
-    r"\s+(?=(?:FROM|WHERE|(?:LEFT |RIGHT |FULL |INNER |CROSS )?(?:OUTER )?JOIN|GROUP BY|ORDER BY|HAVING|"
-    r"LIMIT|OFFSET|UNION(?: ALL)?|VALUES|SET|RETURNING)\b)",
-    re.IGNORECASE,
-)
-
-
-def break_clauses(sql: str) -> str:
-    """A cheap stand-in for sqlparse: each main clause on its own line."""
-    return _CLAUSE.sub("\n", sql.strip())
-
-
-def _params_text(params: Any) -> str:
-    text = json.dumps(params, default=str, ensure_ascii=False)
-    return shorten(text, MAX_PARAMS_TEXT)
 
 
 def _hot_path(root: CallNode) -> set[int]:

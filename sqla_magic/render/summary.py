@@ -8,12 +8,13 @@ which nodes are "hot" and how a duration or a size is written.
 from __future__ import annotations
 
 import heapq
+import json
 import re
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Optional
+from typing import Any, Optional
 
-from sqla_magic.model import CACHE_STATES, LAYERS, CallNode, Report, Statement
+from sqla_magic.model import CACHE_STATES, LAYERS, CallNode, Report, statement_rows
 
 LAYER_TITLES: Mapping[str, str] = {
     "database": "database",
@@ -52,13 +53,6 @@ class StatementGroup:
     @property
     def mean_s(self) -> float:
         return self.total_s / self.count if self.indexes else 0.0
-
-
-def statement_rows(statement: Statement) -> int:
-    """Rows fetched, or the rowcount where the fetch count is unknown (as `Report.rows`)."""
-    if statement.rows is not None:
-        return statement.rows
-    return max(statement.rowcount, 0)
 
 
 @dataclass(frozen=True)
@@ -205,6 +199,15 @@ def one_line_sql(sql: str, width: int) -> str:
     return shorten(flat, width)
 
 
+def params_text(params: Any, width: int) -> str:
+    """Parameters as one line of JSON (their repr where JSON cannot say them), shortened."""
+    try:
+        text = json.dumps(params, default=str, ensure_ascii=False)
+    except (TypeError, ValueError):
+        text = repr(params)
+    return shorten(text, width)
+
+
 def shorten(text: str, width: int) -> str:
     return text if len(text) <= width else text[: max(width - 1, 0)] + "…"
 
@@ -271,9 +274,3 @@ def findings_by_severity(report: Report) -> list[int]:
         range(len(report.findings)),
         key=lambda i: (SEVERITY_ORDER.get(report.findings[i].severity, len(SEVERITY_ORDER)), i),
     )
-
-
-def peak_memory(report: Report) -> Optional[str]:
-    if report.memory is None:
-        return None
-    return format_bytes(report.memory.peak_bytes, signed=True)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import textwrap
 
-from sqla_magic.model import CallNode, Finding, Memory, Report
+from sqla_magic.model import CallNode, Finding, Memory, Report, statement_rows
 from sqla_magic.render.escapes import visible
 from sqla_magic.render.summary import (
     LAYER_TITLES,
@@ -28,7 +28,6 @@ from sqla_magic.render.summary import (
     plural,
     shorten,
     slowest_statements,
-    statement_rows,
     tree_size,
     walk_chosen,
 )

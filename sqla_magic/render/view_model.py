@@ -12,17 +12,14 @@ surrogates) visible, so a value cannot disguise itself, and caps very long value
 
 from __future__ import annotations
 
-import functools
-import json
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Optional
 
-import sqlparse
-
-from sqla_magic.model import CallNode, Finding, Plan, PlanNode, Report, Statement
-from sqla_magic.render.html import LAYER_COLOURS, OTHER_LAYER_COLOUR, break_clauses
+from sqla_magic import _compat
+from sqla_magic.model import CallNode, Finding, Plan, PlanNode, Report, Statement, statement_rows
+from sqla_magic.render.html import LAYER_COLOURS, OTHER_LAYER_COLOUR
 from sqla_magic.render.summary import (
     LAYER_TITLES,
     StatementGroup,
@@ -37,10 +34,11 @@ from sqla_magic.render.summary import (
     layer_shares,
     node_place,
     one_line_sql,
+    params_text,
     plural,
     shorten,
-    statement_rows,
 )
+from sqla_magic.sqltext import format_sql, sql_tokens
 
 PAGE_SIZE = 50
 """Rows per page of statement groups and of a group's executions."""
@@ -51,7 +49,6 @@ HOT_SHARE = 0.01
 MAX_TEXT = 20_000
 """Longer strings are cut: a page of the view never carries megabytes of one value."""
 MAX_PARAMS_TEXT = 2_000
-MAX_FORMATTED_SQL = 5_000
 MAX_EVIDENCE_SHAPES = 3
 MAX_PLAN_NODES = 300
 MAX_MEMORY_LINES = 2_000
@@ -60,13 +57,7 @@ SORT_KEYS = ("total", "count", "mean", "max", "rows", "first")
 
 TABS = ("findings", "statements", "tree", "memory", "explain", "orm")
 
-ORM_LOAD_FUNCTIONS: Mapping[str, tuple[str, ...]] = {
-    "orm/loading.py": ("_instance", "_populate_full", "_populate_partial", "chunks", "_instance_processor"),
-    "orm/instrumentation.py": ("new_instance",),
-    "orm/state.py": ("__init__",),
-    "orm/identity.py": ("_add_unpresent",),
-}
-"""The ORM's row-to-object functions, by file suffix (names as cProfile reports them)."""
+ORM_LOAD_FUNCTIONS = _compat.ORM_ROW_FUNCTIONS
 
 
 # -- text safety ------------------------------------------------------------------------
@@ -101,74 +92,6 @@ def _visible(match: re.Match[str]) -> str:
 
 
 # -- SQL --------------------------------------------------------------------------------
-
-_SQL_TOKEN = re.compile(
-    r"(?P<str>'(?:[^']|'')*'?)"
-    r"|(?P<ident>\"(?:[^\"]|\"\")*\"?|`[^`]*`?)"
-    r"|(?P<comment>--[^\n]*|/\*.*?(?:\*/|$))"
-    r"|(?P<param>\?|%\(\w+\)s|%s|:\w+|\$\d+)"
-    r"|(?P<num>\b\d+(?:\.\d+)?\b)"
-    r"|(?P<word>\b[A-Za-z_]\w*\b)",
-    re.DOTALL,
-)
-SQL_KEYWORDS = frozenset(
-    """select from where and or not in is null as on join left right full inner outer cross
-    group by order having limit offset union all distinct insert into values update set delete
-    returning with recursive case when then else end exists between like ilike asc desc count
-    sum avg min max create table index primary key foreign references default begin commit
-    rollback savepoint release explain analyze query plan using natural lateral for share
-    nowait skip locked cast true false over partition window filter coalesce""".split()  # noqa: SIM905
-)
-
-
-@functools.lru_cache(maxsize=2048)
-def format_sql(sql: str) -> str:
-    """Reindented SQL; long statements only get a line break before each clause."""
-    if len(sql) <= MAX_FORMATTED_SQL:
-        try:
-            formatted = sqlparse.format(sql, reindent=True, keyword_case="upper").strip()
-        except Exception:  # sqlparse refuses some inputs (e.g. too deeply nested)
-            formatted = ""
-        if formatted:
-            return formatted
-    return break_clauses(sql)
-
-
-def sql_tokens(sql: str) -> list[list[str]]:
-    """`[kind, text]` pairs for highlighting; kind is `kw`, `str`, `num`, `param`, `comment`
-    or `` (plain). Plain runs are merged so a long statement stays a short list."""
-    tokens: list[list[str]] = []
-    position = 0
-
-    def add(kind: str, text: str) -> None:
-        if tokens and tokens[-1][0] == kind == "":
-            tokens[-1][1] += text
-        else:
-            tokens.append([kind, text])
-
-    for match in _SQL_TOKEN.finditer(sql):
-        if match.start() > position:
-            add("", sql[position : match.start()])
-        kind = match.lastgroup or ""
-        text = match.group()
-        if kind == "word":
-            kind = "kw" if text.lower() in SQL_KEYWORDS else ""
-        elif kind == "ident":
-            kind = ""
-        add(kind, text)
-        position = match.end()
-    if position < len(sql):
-        add("", sql[position:])
-    return tokens
-
-
-def params_text(params: Any) -> str:
-    try:
-        text = json.dumps(params, default=str, ensure_ascii=False)
-    except (TypeError, ValueError):
-        text = repr(params)
-    return shorten(text, MAX_PARAMS_TEXT)
-
 
 # -- header -----------------------------------------------------------------------------
 
@@ -400,7 +323,7 @@ def execution_row(index: int, statement: Statement) -> dict[str, Any]:
         "cache": statement.cache,
         "line": "" if statement.line is None else str(statement.line),
         "origin": statement.origin,
-        "params": params_text(statement.params),
+        "params": params_text(statement.params, MAX_PARAMS_TEXT),
         "sets": format_count(statement.param_sets) if statement.param_sets > 1 else "",
         "error": statement.error or "",
     }

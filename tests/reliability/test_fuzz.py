@@ -11,10 +11,10 @@ from hypothesis import strategies as st
 from sqla_magic.analysis import PLAN_RULES, RULES
 from sqla_magic.analysis.rewrite import parse_cell
 from sqla_magic.analysis.thresholds import Thresholds
-from sqla_magic.capture.fingerprint import _normalize, fingerprint, normalize
 from sqla_magic.model import CallNode, CapturedWarning, CellError, Finding, Report, Rewrite, Statement
 from sqla_magic.render.html import render_fragment
 from sqla_magic.render.text import render_text
+from sqla_magic.sqltext import _normalize, fingerprint, normalize
 
 FUZZ = settings(max_examples=150, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow])
 LOW_THRESHOLDS = Thresholds(

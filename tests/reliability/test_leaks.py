@@ -16,6 +16,7 @@ from IPython.core.interactiveshell import InteractiveShell
 from sqlalchemy import event
 
 import sqla_magic
+from sqla_magic import pipeline
 from sqla_magic.capture import run as capture_run
 from sqla_magic.capture import statements
 from tests.reliability.conftest import run
@@ -77,7 +78,7 @@ def test_two_hundred_cells_leave_nothing_installed(
         assert reports[-1]() is sqla_magic.last_report()
     finally:
         shell.run_line_magic("config", "SqlProfile.keep_reports = 10")
-    assert capture_run._history.maxlen == 10
+    assert pipeline._history.maxlen == 10
 
 
 def test_keep_reports_config_trait_is_wired(shell: InteractiveShell) -> None:
@@ -85,7 +86,7 @@ def test_keep_reports_config_trait_is_wired(shell: InteractiveShell) -> None:
     try:
         for _ in range(4):
             run(shell, "%%sqlprofile --quiet --no-explain --no-memory\nx = 1\n").raise_error()
-        assert len(capture_run._history) == 2
+        assert len(pipeline._history) == 2
     finally:
         shell.run_line_magic("config", "SqlProfile.keep_reports = 10")
 
@@ -131,7 +132,7 @@ def test_unload_extension_restores_the_shell() -> None:
     assert not statements.listeners_installed()
     for target, name, fn, _ in statements._LISTENERS:
         assert not event.contains(target, name, fn)
-    capture_run.keep_reports(10)
+    pipeline.keep_reports(10)
 
 
 def test_unload_in_the_middle_of_a_profile_stops_it() -> None:

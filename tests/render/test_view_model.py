@@ -11,8 +11,9 @@ from conftest import CELL, REWRITTEN, make_report, node
 
 from sqla_magic.model import CallNode, Finding, Memory, Report, Statement
 from sqla_magic.render import view_model
-from sqla_magic.render.view_model import ReportView, clean_text, rewrite_source, sql_tokens
+from sqla_magic.render.view_model import ReportView, clean_text, rewrite_source
 from sqla_magic.render.widget import STATIC
+from sqla_magic.sqltext import sql_tokens
 
 ESM = (STATIC / "widget.js").read_text(encoding="utf-8")
 

@@ -11,8 +11,8 @@ from conftest import REWRITTEN
 from IPython.core.error import UsageError
 from IPython.core.interactiveshell import InteractiveShell
 
-from sqla_magic.capture.run import remember
 from sqla_magic.model import Report
+from sqla_magic.pipeline import remember
 from sqla_magic.render import widget
 
 anywidget = pytest.importorskip("anywidget")

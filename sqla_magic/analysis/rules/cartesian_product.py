@@ -11,12 +11,12 @@ from __future__ import annotations
 import re
 from typing import Optional
 
+from sqla_magic import sqltext
 from sqla_magic.analysis import evidence
 from sqla_magic.analysis.thresholds import Thresholds
 from sqla_magic.model import Finding, Report
 
 RULE = "cartesian-product"
-_CLAUSE_END = re.compile(r"\b(WHERE|GROUP BY|ORDER BY|HAVING|LIMIT|OFFSET|UNION|FOR UPDATE)\b", re.I)
 _LINK = re.compile(r"([\w\"`]+)\.[\w\"`]+\s*=\s*([\w\"`]+)\.[\w\"`]+")
 
 
@@ -80,10 +80,10 @@ def _lines(line: Optional[int]) -> tuple[int, ...]:
 
 def unjoined(sql: str) -> Optional[list[str]]:
     """The top-level FROM elements of `sql` if some are not linked by a condition."""
-    clause, where = _from_clause(sql)
+    clause, where = sqltext.from_clause(sql)
     if clause is None:
         return None
-    elements = [e.strip() for e in evidence.split_top_level(clause, ",") if e.strip()]
+    elements = [e.strip() for e in sqltext.split_top_level(clause, ",") if e.strip()]
     if len(elements) < 2:
         return None
     names = [_names(e) for e in elements]
@@ -102,47 +102,6 @@ def unjoined(sql: str) -> Optional[list[str]]:
     if len({root(i) for i in range(len(elements))}) == 1:
         return None
     return [e.split()[0].strip('"`') for e in elements]
-
-
-def _from_clause(sql: str) -> tuple[Optional[str], str]:
-    depth, quote = 0, ""
-    upper = sql.upper()
-    start = None
-    for position, char in enumerate(sql):
-        if quote:
-            quote = "" if char == quote else quote
-            continue
-        if char in "'\"":
-            quote = char
-        elif char == "(":
-            depth += 1
-        elif char == ")":
-            depth -= 1
-        elif depth == 0 and upper.startswith("FROM", position) and _word_boundary(sql, position, 4):
-            start = position + 4
-            break
-    if start is None:
-        return None, ""
-    rest = sql[start:]
-    end = _top_level_match(rest)
-    if end is None:
-        return rest, ""
-    return rest[:end], rest[end:]
-
-
-def _top_level_match(text: str) -> Optional[int]:
-    depth = 0
-    for match in _CLAUSE_END.finditer(text):
-        depth = text[: match.start()].count("(") - text[: match.start()].count(")")
-        if depth == 0:
-            return match.start()
-    return None
-
-
-def _word_boundary(sql: str, position: int, length: int) -> bool:
-    before = sql[position - 1] if position else " "
-    after = sql[position + length] if position + length < len(sql) else " "
-    return not (before.isalnum() or before == "_") and not (after.isalnum() or after == "_")
 
 
 def _names(element: str) -> set[str]:

@@ -26,16 +26,9 @@ RULE = "loop-insert"
 
 
 def rule(report: Report, source: str, thresholds: Thresholds) -> list[Finding]:
-    groups = evidence.by_key(
-        report, lambda s: evidence.dml_table(s) if evidence.verb(s) == "INSERT" else None
-    )
     cell = None
     findings = []
-    for table, indexes in groups.items():
-        group = [report.statements[i] for i in indexes]
-        rows = evidence.executions(group)
-        if rows < thresholds.loop_insert_threshold:
-            continue
+    for table, indexes, rows in evidence.writes_by_table(report, "INSERT", thresholds.loop_insert_threshold):
         cell = cell or parse_cell(source)
         if cell is None:
             continue

@@ -28,18 +28,11 @@ _DROPPED = ("order_by", "all")
 
 
 def rule(report: Report, source: str, thresholds: Thresholds) -> list[Finding]:
-    groups = evidence.by_key(
-        report, lambda s: evidence.dml_table(s) if evidence.verb(s) == "UPDATE" else None
-    )
     cell = None
     findings = []
-    for table, indexes in groups.items():
-        group = [report.statements[i] for i in indexes]
-        rows = evidence.executions(group)
-        if rows < thresholds.loop_update_threshold:
-            continue
+    for table, indexes, rows in evidence.writes_by_table(report, "UPDATE", thresholds.loop_update_threshold):
         cell = cell or parse_cell(source)
-        loop = _loop(cell, report, indexes, str(table)) if cell is not None else None
+        loop = _loop(cell, report, indexes, table) if cell is not None else None
         if loop is None:
             continue
         assert cell is not None

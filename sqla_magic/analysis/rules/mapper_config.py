@@ -9,12 +9,13 @@ defined: in a worker or a request it lands on whoever is first.  The fix is a
 
 from __future__ import annotations
 
+from sqla_magic import _compat
 from sqla_magic.analysis import evidence
 from sqla_magic.analysis.thresholds import Thresholds
 from sqla_magic.model import CallNode, Finding, Report
 
 RULE = "mapper-config"
-_CONFIGURE = ("_do_configure_registries", "_configure_registries", "configure_mappers")
+_CONFIGURE = _compat.MAPPER_CONFIGURE_NAMES
 
 
 def rule(report: Report, source: str, thresholds: Thresholds) -> list[Finding]:

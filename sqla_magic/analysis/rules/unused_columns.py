@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Optional
 
+from sqla_magic import sqltext
 from sqla_magic.analysis import evidence
 from sqla_magic.analysis.sources import deferred, parse_cell
 from sqla_magic.analysis.thresholds import Thresholds
@@ -47,7 +48,7 @@ def rule(report: Report, source: str, thresholds: Thresholds) -> list[Finding]:
     seen: set[int] = set()
     for index in loaded:
         statement = report.statements[index]
-        columns = evidence.selected_columns(statement.sql)
+        columns = sqltext.selected_columns(statement.sql)
         if len(columns) < 3:
             continue
         for chain in query_chains(cell):
