@@ -483,3 +483,15 @@ def connect_args(engine: Any) -> dict[str, Any]:
                 if isinstance(value, dict):
                     return value
     return {}
+
+
+def cancel_statement(dbapi_connection: Any) -> None:
+    """Stop the statement running on a DBAPI connection, from another thread: sqlite3's
+    `interrupt()`, psycopg2/psycopg's `cancel()`; drivers without one (pymysql) are left
+    to their statement time limit."""
+    for name in ("interrupt", "cancel"):
+        method = getattr(dbapi_connection, name, None)
+        if callable(method):
+            with contextlib.suppress(Exception):
+                method()
+            return

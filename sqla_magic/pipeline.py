@@ -71,6 +71,8 @@ def finish(recording: Recording, options: Options) -> Report:
                     analyze=options.explain_analyze,
                 )
             )
+        except KeyboardInterrupt:  # Ctrl-C stops EXPLAIN, not the report
+            notes.append("EXPLAIN interrupted (Ctrl-C): the report has no plans")
         except Exception as problem:
             notes.append(f"EXPLAIN not run: {type(problem).__name__}: {problem}")
     if plans and options.findings:

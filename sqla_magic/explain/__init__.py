@@ -16,6 +16,8 @@ from sqla_magic.explain import lexer
 from sqla_magic.explain.plan import unexplained
 from sqla_magic.explain.runner import (
     DEFAULT_TIME_BUDGET_S,
+    INTERRUPTED,
+    ExplainInterrupted,
     ExplainRequest,
     explain_requests,
     first_parameter_set,
@@ -54,6 +56,7 @@ def explain_report(
         engine = records[index].engine
         by_engine.setdefault(id(engine), (engine, []))[1].append(index)
     plans: dict[int, Plan] = {}
+    interrupted = False
     for engine, members in by_engine.values():
         setups = _session_setups(engine, records, max(members))
         requests = []
@@ -77,8 +80,21 @@ def explain_report(
                     ),
                 )
             )
+        if interrupted:
+            explained = [
+                unexplained(r.fingerprint, engine.dialect.name, INTERRUPTED, sql=r.sql, statement=r.statement)
+                for r in requests
+            ]
+            plans.update(zip(members, explained, strict=True))
+            continue
         try:
             explained = explain_requests(engine, requests, analyze=analyze, time_budget_s=time_budget_s)
+        except (ExplainInterrupted, KeyboardInterrupt):
+            interrupted = True
+            explained = [
+                unexplained(r.fingerprint, engine.dialect.name, INTERRUPTED, sql=r.sql, statement=r.statement)
+                for r in requests
+            ]
         except Exception as problem:  # a bug here must not cost the user the report
             explained = [
                 unexplained(

@@ -27,7 +27,7 @@ import asyncio
 import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any, Optional, TypeVar
 
 from sqla_magic import _compat
@@ -38,6 +38,9 @@ from sqla_magic.explain.plan import describe_error, joined_notes, unexplained
 from sqla_magic.model import Plan
 
 DEFAULT_TIME_BUDGET_S = 60.0
+INTERRUPT_WAIT_S = 3.0
+"""After Ctrl-C, how long to wait for the EXPLAIN thread to stop once its statement is cancelled."""
+INTERRUPTED = "not explained: EXPLAIN was interrupted (Ctrl-C); the rest of the report is kept"
 
 _T = TypeVar("_T")
 Explained = tuple[Any, dict[str, float]]
@@ -79,6 +82,7 @@ def explain_requests(
         return [_note(r, dialect, f"EXPLAIN not supported for dialect {dialect}") for r in requests]
     deadline = time.monotonic() + time_budget_s
     is_async = bool(getattr(engine.dialect, "is_async", False))
+    cancel = Cancellation()
     if dialect == "sqlite" and _compat.shares_one_connection(engine):
         dbapi_connection = _compat.shared_dbapi_connection(engine)
         if dbapi_connection is None:
@@ -87,18 +91,23 @@ def explain_requests(
 
         def on_shared() -> list[Plan]:
             run = _shared_connection_runner(dbapi_connection, explainer)
-            return _explain_all(run, explainer, requests, analyze, deadline)
+            return _explain_all(run, explainer, requests, analyze, deadline, cancel)
 
         if not is_async:
-            return on_shared()
+            try:
+                return on_shared()
+            except KeyboardInterrupt:
+                raise ExplainInterrupted from None
         work = on_shared
     else:
 
         def work() -> list[Plan]:
-            return _explain_on_private_connection(engine, explainer, requests, analyze, deadline)
+            return _explain_on_private_connection(engine, explainer, requests, analyze, deadline, cancel)
 
     try:
-        return _in_worker_thread(work, is_async, max(deadline - time.monotonic(), 0.1))
+        return _in_worker_thread(work, is_async, max(deadline - time.monotonic(), 0.1), cancel)
+    except ExplainInterrupted:
+        raise
     except TimeoutError:
         note = f"not explained: EXPLAIN did not finish within {time_budget_s:.0f}s"
     except Exception as problem:
@@ -110,9 +119,30 @@ def _note(request: ExplainRequest, dialect: str, note: Optional[str]) -> Plan:
     return unexplained(request.fingerprint, dialect, note or "", sql=request.sql, statement=request.statement)
 
 
-def _in_worker_thread(work: Callable[[], _T], is_async: bool, timeout_s: float) -> _T:
+class ExplainInterrupted(Exception):  # noqa: N818 - it names what happened, like KeyboardInterrupt
+    """Ctrl-C while EXPLAIN ran: the EXPLAIN thread was stopped, the report is kept."""
+
+
+@dataclass
+class Cancellation:
+    """How the caller's thread stops the EXPLAIN thread: a flag checked between
+    statements, and the DBAPI connection whose running statement it cancels."""
+
+    requested: threading.Event = field(default_factory=threading.Event)
+    connection: Any = None
+
+    def cancel(self) -> None:
+        self.requested.set()
+        if self.connection is not None:
+            _compat.cancel_statement(self.connection)
+
+
+def _in_worker_thread(
+    work: Callable[[], _T], is_async: bool, timeout_s: float, cancel: Optional[Cancellation] = None
+) -> _T:
     """Run `work` in a daemon thread (with its own event loop and greenlet for async
-    engines) and wait at most `timeout_s` for it."""
+    engines) and wait at most `timeout_s` for it.  Ctrl-C while waiting cancels the work
+    and raises `ExplainInterrupted` once the thread has stopped (or a few seconds passed)."""
     outcome: dict[str, Any] = {}
 
     def target() -> None:
@@ -126,7 +156,13 @@ def _in_worker_thread(work: Callable[[], _T], is_async: bool, timeout_s: float) 
 
     thread = threading.Thread(target=target, name="sqla_magic-explain", daemon=True)
     thread.start()
-    thread.join(timeout_s)
+    try:
+        thread.join(timeout_s)
+    except KeyboardInterrupt:
+        if cancel is not None:
+            cancel.cancel()
+        thread.join(INTERRUPT_WAIT_S)
+        raise ExplainInterrupted from None
     if thread.is_alive():
         raise TimeoutError
     if "error" in outcome:
@@ -146,6 +182,7 @@ def _explain_on_private_connection(
     requests: Sequence[ExplainRequest],
     analyze: bool,
     deadline: float,
+    cancel: Optional[Cancellation] = None,
 ) -> list[Plan]:
     try:
         conn = _compat.private_engine(engine).connect()
@@ -167,8 +204,10 @@ def _explain_on_private_connection(
         except Exception as problem:
             note = f"not explained: could not set lock and statement timeouts: {describe_error(problem)}"
             return [_note(r, explainer.dialect, note) for r in requests]
+        if cancel is not None:
+            cancel.connection = conn.connection.dbapi_connection
         return _explain_all(
-            _private_connection_runner(conn, explainer), explainer, requests, analyze, deadline
+            _private_connection_runner(conn, explainer), explainer, requests, analyze, deadline, cancel
         )
     finally:
         # The connection carries session settings: discard it rather than reuse it.
@@ -267,10 +306,13 @@ def _explain_all(
     requests: Sequence[ExplainRequest],
     analyze: bool,
     deadline: float,
+    cancel: Optional[Cancellation] = None,
 ) -> list[Plan]:
     plans = []
     locked: Optional[str] = None
     for request in requests:
+        if cancel is not None and cancel.requested.is_set():
+            break
         if time.monotonic() > deadline:
             plans.append(
                 _note(request, explainer.dialect, "not explained: the EXPLAIN time budget was spent")
