@@ -113,10 +113,16 @@ class Profiler:
             self._passwords = installed.enter_context(privacy.watch_connections())
             installed.enter_context(self.recorder)
             if options.call_tree:
-                self._cprofile = self._start_call_tree()
-                if self._cprofile is not None:
-                    installed.callback(self._cprofile.disable)
+                installed.callback(self._stop_call_tree)
             self._installed = installed.pop_all()
+        if options.call_tree:
+            # Started last and stopped first, outside the stack, so that none of the
+            # capture's own setup and teardown shows in the call tree or its overhead.
+            try:
+                self._cprofile = self._start_call_tree()
+            except BaseException:
+                self._installed.close()
+                raise
         self._running = True
         self._wall0 = time.perf_counter()
         self._cpu0 = time.process_time()
@@ -142,10 +148,18 @@ class Profiler:
         wall = time.perf_counter() - self._wall0
         cpu = time.process_time() - self._cpu0
         try:
-            self._installed.close()
+            if self._cprofile is not None:
+                self._cprofile.disable()
         finally:
-            self._running = False
+            try:
+                self._installed.close()
+            finally:
+                self._running = False
         return self._build(wall, cpu, self._peak_bytes, error)
+
+    def _stop_call_tree(self) -> None:
+        if self._cprofile is not None:
+            self._cprofile.disable()
 
     @contextlib.contextmanager
     def _warnings_recorded(self) -> Iterator[None]:
