@@ -9,7 +9,7 @@ from __future__ import annotations
 import contextlib
 import sys
 import types
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any, Optional
 
 import sqlalchemy
@@ -288,6 +288,31 @@ def shared_dbapi_connection(engine: Any) -> Optional[Any]:
     if record is None:
         return None
     return getattr(record, "dbapi_connection", None)
+
+
+def main_thread_scheduler(kernel: Any) -> Optional[Callable[[Callable[[], None]], None]]:
+    """A function running jobs on the kernel's main thread, one at a time and never during a cell.
+
+    JupyterLab 4.6 sends widget messages to a kernel subshell, whose handler runs on
+    another thread; the user's objects may refuse that thread (SQLite) and a running
+    cell may be using them.  `kernel.io_loop` is the main thread's Tornado loop and
+    `kernel._main_asyncio_lock` the lock every main-shell execute request holds (checked
+    on ipykernel 7.4).  ipykernel 6, without subshells, handles comm messages on the main
+    thread between cells already, and gets `None`: run the job directly.
+    """
+    loop = getattr(kernel, "io_loop", None)
+    lock = getattr(kernel, "_main_asyncio_lock", None)
+    if loop is None or lock is None or not hasattr(lock, "acquire"):
+        return None
+
+    async def run(job: Callable[[], None]) -> None:
+        async with lock:
+            job()
+
+    def schedule(job: Callable[[], None]) -> None:
+        loop.add_callback(run, job)
+
+    return schedule
 
 
 # -- SQLAlchemy's own functions, by file suffix and name as cProfile reports them ---------

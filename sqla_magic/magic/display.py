@@ -1,7 +1,8 @@
-"""What the front end is given: the widget with the static renderings beside it.
+"""What the front end is given: one output per report, and the live view's kernel side.
 
 Renderers return strings or a widget and know nothing of IPython; choosing between them
-for the running shell, and reading the cell id the kernel saw, happens here.
+for the running shell, reading the cell id the kernel saw, and giving the widget its way
+to run on the kernel's main thread happen here.
 """
 
 from __future__ import annotations
@@ -11,36 +12,42 @@ from typing import Any, Optional
 
 from sqla_magic.model import Report
 
-WIDGET_VIEW_MIME = "application/vnd.jupyter.widget-view+json"
 
+def report_bundle(report: Report, widget: Any = None) -> dict[str, Any]:
+    """The one output of a report: its static renderings, marked for the widget to mount on.
 
-def report_bundle(report: Report, widget: Any) -> dict[str, Any]:
-    """The widget view with the static renderings beside it in one mime bundle.
-
-    Widget front ends pick the widget; nbconvert, GitHub and terminals, which cannot
-    render it (or have no saved widget state), fall back to `text/html` / `text/plain`.
+    No widget-view entry: front ends would pick it and, once the kernel is gone (a
+    reopened notebook, nbconvert), show "model not found" instead of the report.  The
+    live view is mounted by the widget's own script on the element carrying
+    `widget.mount_class`, and only while the kernel answers.
     """
     from sqla_magic.render.html import render_fragment
     from sqla_magic.render.text import render_text
 
-    return {
-        WIDGET_VIEW_MIME: {"version_major": 2, "version_minor": 1, "model_id": widget.model_id},
-        "text/html": render_fragment(report),
-        "text/plain": render_text(report),
-    }
+    html = render_fragment(report)
+    if widget is not None:
+        html = f'<div class="{widget.mount_class}">{html}</div>'
+    return {"text/html": html, "text/plain": render_text(report)}
 
 
 def display_report(report: Report, shell: Any, verify: Any = None) -> None:
-    """Show `report` as the widget in a notebook kernel, as text/HTML anywhere else."""
+    """Show `report` with the live view in a notebook kernel, as text/HTML anywhere else.
+
+    `verify` is what the view's Try it calls; the view runs it on the kernel's main thread.
+    """
     from IPython.display import display
 
-    if getattr(shell, "kernel", None) is None:  # terminal IPython: no front end for widgets
+    kernel = getattr(shell, "kernel", None)
+    if kernel is None:  # terminal IPython: no front end for widgets
         display(report)
         return
     try:
+        from sqla_magic._compat import main_thread_scheduler
         from sqla_magic.render.widget import report_widget
 
-        widget = report_widget(report, cell_id(shell), verify)
+        widget = report_widget(
+            report, cell_id(shell), verify=verify, schedule=main_thread_scheduler(kernel)
+        )
     except ImportError as problem:  # anywidget/ipywidgets missing: the static view still works
         print(f"sqlprofile: showing the static report ({problem})", file=sys.stderr)
         display(report)

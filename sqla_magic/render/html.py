@@ -82,11 +82,21 @@ ROOT_CLASS = "sqla-magic-report"
 
 STYLE = (Path(__file__).parent / "static" / "report.css").read_text(encoding="utf-8")
 """The report's own style, scoped to ROOT_CLASS; kept as a real .css file beside this module."""
+PAGE_STYLE = (Path(__file__).parent / "static" / "page.css").read_text(encoding="utf-8")
+"""The standalone page's: the reader's light or dark colour scheme."""
 
 
 def escape(value: object) -> str:
     """Every piece of report data on its way into HTML passes here."""
     return html.escape(str(value), quote=True)
+
+
+def prose(text: str) -> str:
+    """Escaped prose whose `backticked` parts (code, in the rules' messages) become <code>."""
+    parts = text.split("`")
+    if len(parts) % 2 == 0:  # unbalanced: leave it as written
+        return escape(text)
+    return "".join(f"<code>{escape(part)}</code>" if i % 2 else escape(part) for i, part in enumerate(parts))
 
 
 def render_fragment(report: Report) -> str:
@@ -101,7 +111,8 @@ def render_page(report: Report) -> str:
         '<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
         '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
         f"<title>{escape(title)}</title>\n"
-        '</head>\n<body style="margin:16px">\n'
+        f"<style>{PAGE_STYLE}</style>\n"
+        "</head>\n<body>\n"
         f"{render_fragment(report)}\n</body>\n</html>\n"
     )
 
@@ -116,15 +127,16 @@ class _Renderer:
         self.execution_rows_left = MAX_EXECUTION_ROWS
 
     def fragment(self) -> str:
+        # What to do first, then the evidence behind it.
         sections = [
             self.header(),
             self.layers(),
+            self.findings(),
             self.groups(),
             self.slowest(),
+            self.plans(),
             self.call_tree(),
             self.memory(),
-            self.plans(),
-            self.findings(),
             self.warnings(),
             self.notes(),
         ]
@@ -262,7 +274,7 @@ class _Renderer:
         sets = f" ({format_count(statement.param_sets)} sets)" if statement.param_sets > 1 else ""
         params = params_text(statement.params, MAX_PARAMS_TEXT)
         return (
-            f"<tr><td>{index}</td><td class='n'>{format_ms(statement.duration_s)}</td>"
+            f"<tr><td>#{index + 1}</td><td class='n'>{format_ms(statement.duration_s)}</td>"
             f"<td class='n'>{format_count(statement_rows(statement))}</td>"
             f"<td>{escape(statement.cache)}</td>"
             f"<td>{escape(statement.line if statement.line is not None else '')}</td>"
@@ -282,7 +294,7 @@ class _Renderer:
             statement = report.statements[index]
             params = params_text(statement.params, MAX_PARAMS_TEXT)
             rows.append(
-                f"<tr><td>{index}</td><td class='n'>{format_ms(statement.duration_s)}</td>"
+                f"<tr><td>#{index + 1}</td><td class='n'>{format_ms(statement.duration_s)}</td>"
                 f"<td class='n'>{format_count(statement_rows(statement))}</td>"
                 f"<td>{escape(statement.cache)}</td>"
                 f"<td>{escape(statement.line if statement.line is not None else '')}</td>"
@@ -398,7 +410,7 @@ class _Renderer:
         return "\n".join(parts)
 
     def plan(self, plan: Plan) -> str:
-        where = f"statement #{plan.statement}" if plan.statement is not None else plan.fingerprint[:12]
+        where = f"statement #{plan.statement + 1}" if plan.statement is not None else plan.fingerprint[:12]
         kind = "EXPLAIN ANALYZE" if plan.analyzed else "EXPLAIN"
         warned_tables = {w.table for w in plan.warnings if w.table}
         parts = [
@@ -539,14 +551,16 @@ def _finding_card(finding: Finding) -> str:
         f' <span class="sm-tag">{escape(finding.severity)}</span>'
         f' <span class="sm-tag">{escape(finding.rule)}</span>'
         + (f' <span class="sm-muted">{escape(", ".join(where))}</span>' if where else "")
-        + f'<div style="white-space:pre-wrap">{escape(finding.message)}</div>'
+        + f'<div style="white-space:pre-wrap">{prose(finding.message)}</div>'
     ]
     if finding.rewrite is not None:
         if finding.rewrite.explanation:
-            parts.append(f"<div>{escape(finding.rewrite.explanation)}</div>")
+            parts.append(f"<div>{prose(finding.rewrite.explanation)}</div>")
         parts.append(_diff(finding.rewrite.diff().splitlines()))
     if finding.fix:
-        parts.append(f"<div>Fix:</div><pre>{escape(finding.fix)}</pre>")
+        code_only = "`" not in finding.fix
+        fix = f"<pre>{escape(finding.fix)}</pre>" if code_only else f"<div>{prose(finding.fix)}</div>"
+        parts.append(f"<div>Fix:</div>{fix}")
     parts.append("</div>")
     return "".join(parts)
 

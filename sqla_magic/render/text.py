@@ -147,7 +147,7 @@ def _slowest(report: Report) -> str:
         line = f"line {statement.line}" if statement.line is not None else "no line"
         rows = format_count(statement_rows(statement))
         lines.append(
-            f"  #{index:<6} {format_ms(statement.duration_s):>8} ms {rows:>7} rows"
+            f"  #{index + 1:<6} {format_ms(statement.duration_s):>8} ms {rows:>7} rows"
             f"  {line:<9} {shorten(statement.origin, 28):<28} {one_line_sql(statement.sql, 40)}"
         )
     return "\n".join(lines)
@@ -199,7 +199,7 @@ def _memory(memory: Memory | None) -> str:
 def _plan_warnings(report: Report) -> str:
     lines = []
     for plan in report.plans:
-        where = f"statement #{plan.statement}" if plan.statement is not None else plan.fingerprint[:12]
+        where = f"statement #{plan.statement + 1}" if plan.statement is not None else plan.fingerprint[:12]
         for warning in plan.warnings:
             lines.append(f"  {where} [{plan.dialect}] {warning.kind}: {shorten(warning.message, WIDTH)}")
     if not lines:

@@ -13,8 +13,8 @@ surrogates) visible, so a value cannot disguise itself, and caps very long value
 from __future__ import annotations
 
 import re
+import weakref
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
 from typing import Any, Optional
 
 from sqla_magic import _compat
@@ -99,10 +99,18 @@ def _visible(match: re.Match[str]) -> str:
 def header(report: Report) -> dict[str, Any]:
     """The headline figures, the layer bar, and what each tab holds (for its label)."""
     figures: list[dict[str, Any]] = [
-        {"label": "wall time", "value": format_duration(report.wall_s)},
+        {
+            "label": "wall time",
+            "value": format_duration(report.wall_s),
+            "detail": "under the profiler (slower than bare)",
+        },
         {"label": "statements", "value": format_count(len(report.statements))},
         {"label": "rows", "value": format_count(report.rows)},
-        {"label": "ORM objects", "value": format_count(report.objects)},
+        {
+            "label": "ORM objects",
+            "value": format_count(report.objects),
+            "detail": "" if report.objects or not report.rows else "rows matched objects already held",
+        },
     ]
     if report.memory is not None:
         figures.append({"label": "peak memory", "value": format_bytes(report.memory.peak_bytes, signed=True)})
@@ -207,13 +215,42 @@ def finding_card(report: Report, index: int, source_lines: Sequence[str]) -> dic
     return card
 
 
+def exact_code(report: Report, cards: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Cleaned cards with the code for the editor put back exactly as written.
+
+    `clean` shortens long text and spells out invisible characters, which is right for
+    reading and wrong for Apply and Copy: they get the rewrite (and the cell it replaces)
+    untouched, however long, zero-width joiners and all.
+    """
+    for card in cards:
+        finding = report.findings[card["index"]]
+        if card.get("rewrite") and finding.rewrite is not None:
+            card["rewrite"]["code"] = finding.rewrite.rewritten
+            card["rewrite"]["original"] = finding.rewrite.original
+        card["fix_code"] = fix_code(finding.fix or "")
+    return cards
+
+
+def fix_code(fix: str) -> str:
+    """What Copy takes from a change outside the cell: its code, not the prose around it.
+
+    Fix texts quote code in backticks; the SQL statement (`CREATE INDEX ...`) is preferred,
+    else the last quoted piece, else the whole text.
+    """
+    quoted: list[str] = re.findall(r"`([^`]+)`", fix)
+    for piece in quoted:
+        if re.match(r"\s*(CREATE|ALTER|DROP)\b", piece, re.I):
+            return piece.strip()
+    return quoted[-1].strip() if quoted else fix
+
+
 def _where(finding: Finding) -> str:
     where = []
     if finding.lines:
         where.append(f"{'line' if len(finding.lines) == 1 else 'lines'} {format_lines(finding.lines)}")
     if finding.statements:
         where.append(plural(len(finding.statements), "statement"))
-    return ", ".join(where)
+    return " · ".join(where)
 
 
 def _evidence(report: Report, finding: Finding) -> dict[str, Any]:
@@ -318,6 +355,7 @@ def group_row(report: Report, group: StatementGroup, group_id: int) -> dict[str,
 def execution_row(index: int, statement: Statement) -> dict[str, Any]:
     return {
         "index": index,
+        "number": index + 1,
         "ms": format_ms(statement.duration_s),
         "rows": format_count(statement_rows(statement)),
         "cache": statement.cache,
@@ -397,7 +435,7 @@ def plan_view(plan: Plan) -> dict[str, Any]:
                 {
                     "depth": depth,
                     "label": node.label,
-                    "detail": node.detail,
+                    "detail": _without_label(node.label, node.detail),
                     "figures": _plan_figures(node),
                     "warned": bool(node.filter_columns)
                     or (node.table is not None and node.table in warned_tables),
@@ -406,7 +444,7 @@ def plan_view(plan: Plan) -> dict[str, Any]:
             stack.extend((depth + 1, child) for child in reversed(node.children))
     return {
         "title": ("EXPLAIN ANALYZE" if plan.analyzed else "EXPLAIN")
-        + (f" of statement #{plan.statement}" if plan.statement is not None else ""),
+        + (f" of statement #{plan.statement + 1}" if plan.statement is not None else ""),
         "dialect": plan.dialect,
         "sql": one_line_sql(plan.sql, 140),
         "sql_tokens": sql_tokens(format_sql(plan.sql)) if plan.sql else [],
@@ -418,6 +456,13 @@ def plan_view(plan: Plan) -> dict[str, Any]:
         "nodes": nodes,
         "cut": plan.root is not None and len(nodes) >= MAX_PLAN_NODES,
     }
+
+
+def _without_label(label: str, detail: str) -> str:
+    """SQLite's detail repeats the operation ("SCAN customer" under "SCAN"): say it once."""
+    if detail.upper().startswith(label.upper() + " "):
+        return detail[len(label) + 1 :]
+    return "" if detail.strip().upper() == label.strip().upper() else detail
 
 
 def _plan_figures(node: PlanNode) -> str:
@@ -601,19 +646,28 @@ def _signed_bytes(value: float) -> str:
 # -- the state behind one view --------------------------------------------------------------
 
 
-@dataclass
 class ReportView:
     """Answers the browser's requests for one report; holds only caches, never view state.
 
     Groups are built on the first request for them, and call-tree nodes get ids as they
     are sent, so opening the view costs the header and the first tab, whatever the size
-    of the report.
+    of the report.  With `hold=False` the report is held weakly, so a view kept by a
+    long-lived widget does not keep its report (and its statements) alive.
     """
 
-    report: Report
-    _groups: Optional[list[StatementGroup]] = None
-    _order: dict[str, list[int]] = field(default_factory=dict)
-    _nodes: list[CallNode] = field(default_factory=list)
+    def __init__(self, report: Report, hold: bool = True) -> None:
+        self._held: Optional[Report] = report if hold else None
+        self._ref = weakref.ref(report)
+        self._groups: Optional[list[StatementGroup]] = None
+        self._order: dict[str, list[int]] = {}
+        self._nodes: list[CallNode] = []
+
+    @property
+    def report(self) -> Report:
+        report = self._ref()
+        if report is None:
+            raise LookupError("the report is no longer held by the kernel")
+        return report
 
     def header(self) -> dict[str, Any]:
         return clean(header(self.report))  # type: ignore[no-any-return]
@@ -621,7 +675,7 @@ class ReportView:
     def answer(self, kind: str, args: Mapping[str, Any]) -> Any:
         """The payload for one request of the browser, cleaned for display."""
         if kind == "findings":
-            return clean(findings(self.report))
+            return exact_code(self.report, clean(findings(self.report)))
         if kind == "groups":
             return clean(self.groups(str(args.get("sort", "total")), int(args.get("page", 0))))
         if kind == "executions":

@@ -38,7 +38,7 @@ def test_unused_selectin_is_found_and_dropped() -> None:
     )
     (finding,) = unused_eager_load.rule(report, SOURCE, Thresholds())
     assert finding.rule == "unused-eager-load" and finding.lines == (3,) and finding.statements == (1,)
-    assert "Author.books" in finding.title and "1 extra statements" in finding.message
+    assert "Author.books" in finding.title and "1 extra statement (" in finding.message
     assert finding.rewrite is not None
     rewritten = finding.rewrite.rewritten
     assert "session.scalars(select(Author))]" in rewritten and "# loaders" in rewritten

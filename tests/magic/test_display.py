@@ -35,24 +35,27 @@ def report(sqlite_engine: sa.Engine) -> Report:
     return report
 
 
-def test_the_mime_bundle_keeps_the_static_renderings(report: Report) -> None:
+def test_the_output_is_the_static_report_marked_for_the_live_view(report: Report) -> None:
     from sqla_magic.render import widget
 
     view = widget.report_widget(report)
     bundle = display.report_bundle(report, view)
-    assert bundle[display.WIDGET_VIEW_MIME]["model_id"] == view.model_id
-    assert bundle["text/html"] == report._repr_html_()
+    assert set(bundle) == {"text/html", "text/plain"}  # no widget-view: nothing to be "not found"
+    assert bundle["text/html"] == f'<div class="{view.mount_class}">{report._repr_html_()}</div>'
+    assert view.mount_class == widget.MOUNT_CLASS_PREFIX + view.mount and len(view.mount) == 32
     assert bundle["text/plain"] == repr(report)
 
 
 def test_a_terminal_shell_gets_the_plain_display(report: Report, monkeypatch: pytest.MonkeyPatch) -> None:
+    from sqla_magic.render import widget
+
     shown: list[Any] = []
     monkeypatch.setattr("IPython.display.display", lambda *args, **kwargs: shown.append((args, kwargs)))
     display.display_report(report, _Shell(kernel=None))
     assert shown == [((report,), {})]
     display.display_report(report, _Shell(kernel=object()))
     (bundle,), options = shown[1]
-    assert options == {"raw": True} and display.WIDGET_VIEW_MIME in bundle
+    assert options == {"raw": True} and widget.MOUNT_CLASS_PREFIX in bundle["text/html"]
 
 
 def test_the_cell_id_comes_from_the_execute_request() -> None:

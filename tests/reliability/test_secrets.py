@@ -63,12 +63,8 @@ def _every_output(report: Report) -> dict[str, str]:
         "html": report._repr_html_(),
         "page": report.to_html(),
         "json": report.to_json(),
-        "bundle": json.dumps(report_bundle(report, _StubWidget())),
+        "bundle": json.dumps(report_bundle(report)),
     }
-
-
-class _StubWidget:
-    model_id = "0" * 32
 
 
 def test_password_never_appears(secret_engine: sa.Engine, table_prefix: str) -> None:
@@ -227,7 +223,7 @@ def _html_outputs(report: Report) -> dict[str, str]:
         "to_html": report.to_html(),
         "fragment": render_fragment(report),
         "page": render_page(report),
-        "bundle": report_bundle(report, _StubWidget())["text/html"],
+        "bundle": report_bundle(report)["text/html"],
     }
 
 

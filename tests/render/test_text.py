@@ -56,7 +56,7 @@ def test_n_plus_one_group_comes_first_with_its_count(report: Report) -> None:
 def test_slowest_statement_is_the_users_query(report: Report) -> None:
     lines = render_text(report).splitlines()
     start = lines.index("Slowest statements")
-    assert lines[start + 1].split()[:5] == ["#0", "3.10", "ms", "300", "rows"]
+    assert lines[start + 1].split()[:5] == ["#1", "3.10", "ms", "300", "rows"]
 
 
 def test_call_tree_hot_path_marks_the_cell(report: Report) -> None:
@@ -78,7 +78,7 @@ def test_memory_table_shows_increments_and_source(report: Report) -> None:
 
 def test_plan_warnings_and_findings(report: Report) -> None:
     text = render_text(report)
-    assert "statement #1 [sqlite] seq-scan: full scan of addresses filtered on user_id" in text
+    assert "statement #2 [sqlite] seq-scan: full scan of addresses filtered on user_id" in text
     assert text.index("[HIGH] N+1 lazy loads") < text.index("[MEDIUM] Full scan of addresses")
     assert "+users = session.scalars(select(User).where(User.api_key != key).options(selectinload(" in text
     assert "Index('ix_addresses_user_id', Address.user_id)" in text

@@ -148,6 +148,7 @@ def test_executions_of_a_group_are_paged_with_their_details(report: Report) -> N
     row = page["rows"][-1]
     assert row == {
         "index": 300,
+        "number": 301,
         "ms": row["ms"],
         "rows": "2",
         "cache": "cached",
@@ -233,7 +234,7 @@ def test_memory_tab(report: Report) -> None:
 
 def test_explain_tab_marks_the_warned_plan_nodes(report: Report) -> None:
     (plan,) = ReportView(report).answer("explain", {})
-    assert plan["title"] == "EXPLAIN of statement #1"
+    assert plan["title"] == "EXPLAIN of statement #2"
     assert plan["warnings"][0]["kind"] == "seq-scan"
     assert [(n["depth"], n["label"], n["warned"]) for n in plan["nodes"]] == [
         (0, "QUERY PLAN", False),
@@ -303,6 +304,7 @@ def test_the_front_end_never_parses_data_as_html() -> None:
     assert sends == ["{ request: kind, id, args: args || {} }"]
     requests = re.findall(r'api\.request\("(\w+)"(?:, \{([^}]*)\})?', ESM)
     assert {name for name, _ in requests} == {
+        "hello",
         "findings",
         "groups",
         "executions",

@@ -1,46 +1,86 @@
-"""The widget glue without a browser: requests and replies, Try it, %sqlprofile_apply."""
+"""The widget glue without a browser: requests and replies, Try it, the output, %sqlprofile_apply."""
 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterator
+import gc
+import threading
+from collections.abc import Callable, Iterator
 from typing import Any, Optional
 
 import pytest
-from conftest import REWRITTEN
+from conftest import REWRITTEN, make_report
 from IPython.core.error import UsageError
 from IPython.core.interactiveshell import InteractiveShell
 
-from sqla_magic.model import Report
+from sqla_magic.model import Finding, Report
 from sqla_magic.pipeline import remember
 from sqla_magic.render import widget
 
 anywidget = pytest.importorskip("anywidget")
 
 
-class _Shell:
-    def __init__(self, kernel: Any = None) -> None:
-        self.kernel = kernel
-        self.user_ns: dict[str, Any] = {"session": object()}
+def _replies(view: Any) -> list[Any]:
+    sent: list[Any] = []
+    view.send = sent.append
+    return sent
 
 
 def test_requests_are_answered_with_their_id(report: Report) -> None:
     view = widget.report_widget(report, "cell-1")
-    sent: list[Any] = []
-    view.send = sent.append
+    sent = _replies(view)
     view._on_request(view, {"request": "groups", "id": "a:1", "args": {"page": 0}}, [])
     view._on_request(view, {"request": "children", "id": "a:2", "args": {"node": 999}}, [])
     view._on_request(view, {"unrelated": True}, [])
+    view._on_request(view, {"request": "hello", "id": "a:3"}, [])
     assert sent[0]["reply_to"] == "a:1" and sent[0]["payload"]["shapes"] == "2"
     assert sent[1] == {"reply_to": "a:2", "error": "IndexError: list index out of range"}
-    assert len(sent) == 2
+    assert sent[2]["payload"] == view.header
+    assert len(sent) == 3
     assert view.cell_id == "cell-1" and view.header["first_tab"] == "findings"
+
+
+def test_requests_run_where_the_scheduler_puts_them(report: Report) -> None:
+    jobs: list[Callable[[], None]] = []
+    view = widget.report_widget(report, schedule=jobs.append)
+    sent = _replies(view)
+    view._on_request(view, {"request": "findings", "id": "b:1"}, [])
+    assert sent == [] and len(jobs) == 1  # nothing answered on the receiving thread
+    worker = threading.Thread(target=jobs.pop())
+    worker.start()
+    worker.join()
+    assert sent[0]["reply_to"] == "b:1" and sent[0]["payload"][0]["rule"]
+
+
+def test_the_widget_holds_its_report_weakly_and_closes_with_it() -> None:
+    report = make_report()
+    view = widget.report_widget(report)
+    sent = _replies(view)
+    assert view.comm is not None
+    del report
+    gc.collect()
+    assert view.report is None
+    assert view.comm is None  # closed: the browser puts the static report back
+    view._reply({"request": "findings", "id": "c:1"})
+    assert sent == [{"reply_to": "c:1", "error": f"LookupError: {widget.REPORT_GONE}"}]
+
+
+def test_apply_and_copy_get_the_code_exactly(report: Report) -> None:
+    long_code = "%%sqlprofile\n" + "x = 1  # \u200d\x1b[31m\n" * 3000
+    finding = dataclasses.replace(
+        report.findings[1], rewrite=dataclasses.replace(report.findings[1].rewrite, rewritten=long_code)
+    )
+    changed = dataclasses.replace(report, findings=[report.findings[0], finding])
+    view = widget.report_widget(changed)
+    cards = view.answer("findings", {})
+    (card,) = [c for c in cards if c["rewrite"]]
+    assert card["rewrite"]["code"] == long_code
 
 
 # -- Try it -----------------------------------------------------------------------------------
 
 
-def test_try_it_without_a_verifier_says_so(report: Report) -> None:
+def test_try_it_without_verification_says_so(report: Report) -> None:
     outcome = widget.try_rewrite(report, 1, None)
     assert outcome == {"ok": False, "message": widget.VERIFY_MISSING, "rows": []}
     assert widget.try_rewrite(report, 0, None)["message"] == "This finding has no rewrite to try."
@@ -63,14 +103,14 @@ class _Verification:
 
 
 def test_try_it_compares_the_runs(report: Report) -> None:
-    calls: list[Any] = []
+    calls: list[tuple[Any, ...]] = []
 
-    def verify(finding: Any) -> _Verification:
-        calls.append(finding)
+    def verify(finding: Finding) -> _Verification:
+        calls.append((finding,))
         return _Verification(True, "", _Run(301, 0.5, 100), _Run(2, 0.1, 200), same_result=True)
 
     outcome = widget.try_rewrite(report, 1, verify)
-    assert calls == [report.findings[1]]
+    assert calls == [(report.findings[1],)]
     assert outcome["ok"] is True
     rows = {row["label"]: row for row in outcome["rows"]}
     assert (rows["statements"]["before"], rows["statements"]["after"], rows["statements"]["better"]) == (
@@ -82,14 +122,15 @@ def test_try_it_compares_the_runs(report: Report) -> None:
     assert outcome["notes"] == ["Both versions give the same result."]
 
 
-def test_try_it_reports_a_refusal_or_a_failure(report: Report) -> None:
-    refused = widget.try_rewrite(
-        report, 1, lambda finding: _Verification(False, "the cell commits", same_result=True)
-    )
-    assert refused["message"] == "Not verified: the cell commits."
-    assert not any("same result" in note for note in refused["notes"])
+def test_a_failed_verification_shows_only_the_error(report: Report) -> None:
+    refused = _Verification(False, "the cell commits", _Run(0, 0.1), _Run(0, 0.1))
+    assert widget.try_rewrite(report, 1, lambda finding: refused) == {
+        "ok": False,
+        "message": "Not verified: the cell commits.",
+        "rows": [],
+    }
 
-    def broken(finding: Any) -> Any:
+    def broken(finding: Finding) -> Any:
         raise RuntimeError("database is locked")
 
     message = widget.try_rewrite(report, 1, broken)["message"]
@@ -100,8 +141,7 @@ def test_the_verify_request_sends_an_index_and_gets_figures(report: Report) -> N
     view = widget.report_widget(
         report, verify=lambda finding: _Verification(True, "", _Run(3, 1.0), _Run(1, 0.5))
     )
-    sent: list[Any] = []
-    view.send = sent.append
+    sent = _replies(view)
     view._on_request(view, {"request": "verify", "id": "x", "args": {"finding": 1}}, [])
     assert sent[0]["payload"]["rows"][0]["label"] == "wall time"
 

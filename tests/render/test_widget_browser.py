@@ -1,8 +1,11 @@
 """The notebook view in a real JupyterLab, driven by headless Chromium.
 
-One JupyterLab server and one browser for the whole module (they are heavy): a notebook
-with an N+1 cell is run, every tab is opened, and the Apply, Try it and Copy buttons are
-clicked.  Screenshots go to `test-artifacts/` for a human look.
+One JupyterLab server (default settings) and one browser for the whole module (they are
+heavy): the quickstart's in-memory SQLite library with an N+1 cell is run, every tab is
+opened, the Apply, Try it and Copy buttons are clicked, the view is measured in the light
+and dark themes and at 600 px, then the kernel is restarted and the page reloaded to find
+the static report in its place, in JupyterLab and in Notebook 7.  Screenshots go to
+`test-artifacts/` for a human look.
 
 Skipped when chromium, JupyterLab or Playwright is missing, unless
 SQLA_MAGIC_REQUIRE_BROWSER=1 (CI), where that is a failure.
@@ -17,6 +20,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -44,7 +48,7 @@ SETUP_CELL = """\
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 from sqla_magic import demo
-engine = sa.create_engine("sqlite:///demo.db")
+engine = sa.create_engine("sqlite://")
 models = demo.declare()
 models.metadata.create_all(engine)
 demo.populate(engine, models, authors=300, books_per_author=5)
@@ -100,9 +104,8 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     env["JUPYTERLAB_SETTINGS_DIR"] = str(home / "settings")
     env["JUPYTERLAB_WORKSPACES_DIR"] = str(home / "workspaces")
     (home / "work").mkdir()
-    for name in ("n_plus_one", "notebook7"):  # each with its own database file
-        text = json.dumps(notebook).replace("demo.db", f"{name}.db")
-        (home / "work" / f"{name}.ipynb").write_text(text)
+    for name in ("n_plus_one", "notebook7"):
+        (home / "work" / f"{name}.ipynb").write_text(json.dumps(notebook))
     port = _free_port()
     log = (home / "lab.log").open("w")
     server = subprocess.Popen(
@@ -128,6 +131,7 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     try:
         _wait_for(f"{url}/api/status", server, home / "lab.log")
         yield url
+        print((home / "lab.log").read_text()[-5000:])
     finally:
         server.terminate()
         try:
@@ -192,10 +196,14 @@ def _run_notebook(context: Any, url: str) -> Any:
     page.goto(url)
     page.wait_for_selector(".jp-Notebook .jp-Cell .cm-content")
     _accept_kernel_dialog(page)
-    page.locator(".jp-Notebook .jp-Cell").first.click()
-    page.keyboard.press("Escape")
-    page.keyboard.press("Shift+Enter")
-    page.keyboard.press("Shift+Enter")
+    for index in range(2):  # each cell, once the previous one has run (a busy page drops keys)
+        page.locator(".jp-Notebook .jp-Cell").nth(index).locator(".jp-InputPrompt").click()
+        page.keyboard.press("Shift+Enter")
+        page.wait_for_function(
+            """(i) => /\\[\\d+\\]/.test(document.querySelectorAll('.jp-Notebook .jp-Cell')[i]
+                .querySelector('.jp-InputPrompt').textContent)""",
+            arg=index,
+        )
     try:
         page.wait_for_selector(".sqm .sqm-tabs", timeout=TIMEOUT_MS)
     except Exception:
@@ -285,7 +293,8 @@ def test_apply_inserts_the_rewritten_cell_below(page: Any) -> None:
     page.screenshot(path=str(ARTIFACTS / "widget-applied.png"))
 
 
-def test_try_it_shows_before_and_after(page: Any) -> None:
+def test_try_it_verifies_the_rewrite_on_the_kernels_main_thread(page: Any) -> None:
+    """In-memory SQLite only works on the thread that made it: JupyterLab's subshell is not it."""
     _open_tab(page, "findings")
     card = page.locator(".sqm .sqm-card", has=page.locator(".sqm-try")).first
     card.locator(".sqm-try").click()
@@ -293,8 +302,8 @@ def test_try_it_shows_before_and_after(page: Any) -> None:
     page.wait_for_function(
         "el => el.textContent && !el.textContent.startsWith('Running')", arg=status.element_handle()
     )
+    assert status.inner_text().startswith("Ran the original and the rewritten cell"), status.inner_text()
     table = card.locator(".sqm-compare")
-    table.wait_for()
     rows = {}
     for row in table.locator("tbody tr").all():
         cells = [cell.inner_text() for cell in row.locator("td").all()]
@@ -313,19 +322,209 @@ def test_copy_puts_the_rewrite_on_the_clipboard(page: Any) -> None:
     assert "selectinload" in page.evaluate("navigator.clipboard.readText()")
 
 
-def test_the_saved_output_keeps_static_renderings(lab: str, page: Any) -> None:
-    """The mime bundle carries text/html and text/plain beside the widget view."""
-    page.keyboard.press("Control+s")
-    time.sleep(2)
-    with urllib.request.urlopen(f"{lab}/api/contents/n_plus_one.ipynb") as response:
-        notebook = json.load(response)["content"]
+# Every visible piece of text in the view, with its colour composited over the backgrounds
+# it is drawn on (translucent layers and opacity included), as WCAG 2 defines the ratio.
+CONTRAST = """(root) => {
+  const parse = (text) => {
+    const m = text.match(/rgba?\\(([^)]+)\\)/);
+    if (!m) return [0, 0, 0, 0];
+    const p = m[1].split(/[ ,\\/]+/).filter(Boolean).map(Number);
+    return [p[0], p[1], p[2], p.length > 3 ? p[3] : 1];
+  };
+  const over = (top, bottom) => {
+    const a = top[3];
+    return [0, 1, 2].map((i) => top[i] * a + bottom[i] * (1 - a)).concat([1]);
+  };
+  const page = parse(getComputedStyle(document.body).backgroundColor);
+  const backdrop = (el) => {
+    const layers = [];
+    for (let node = el; node && node !== document.documentElement; node = node.parentElement) {
+      layers.push(parse(getComputedStyle(node).backgroundColor));
+    }
+    let colour = page[3] > 0 ? page : [255, 255, 255, 1];
+    for (const layer of layers.reverse()) if (layer[3] > 0) colour = over(layer, colour);
+    return colour;
+  };
+  const opacity = (el) => {
+    let value = 1;
+    for (let node = el; node; node = node.parentElement) value *= Number(getComputedStyle(node).opacity);
+    return value;
+  };
+  const luminance = (c) => {
+    const [r, g, b] = c.slice(0, 3).map((v) => {
+      const s = v / 255;
+      return s <= 0.03928 ? s / 12.92 : Math.pow((s + 0.055) / 1.055, 2.4);
+    });
+    return 0.2126 * r + 0.7152 * g + 0.0722 * b;
+  };
+  const found = [];
+  for (const el of [root, ...root.querySelectorAll("*")]) {
+    const own = Array.from(el.childNodes).some((n) => n.nodeType === 3 && n.textContent.trim());
+    if (!own || !el.getClientRects().length || el.closest("button:disabled")) continue;
+    const style = getComputedStyle(el);
+    if (style.visibility === "hidden") continue;
+    const bg = backdrop(el);
+    const fg = parse(style.color);
+    const ink = over([fg[0], fg[1], fg[2], fg[3] * opacity(el)], bg);
+    const [hi, lo] = [luminance(ink), luminance(bg)].sort((a, b) => b - a);
+    const text = el.textContent.trim().slice(0, 40);
+    found.push({ ratio: (hi + 0.05) / (lo + 0.05), text, cls: el.className });
+  }
+  return found;
+}"""
+
+
+def _contrast(page: Any) -> list[dict[str, Any]]:
+    """Open every tab (and a statement's SQL) and measure all the text in the view."""
+    for name in ("statements", "tree", "memory", "explain", "orm", "findings"):
+        panel = _open_tab(page, name)
+        if name == "statements":
+            if panel.locator(".sqm-detail-row:not([hidden])").count() == 0:
+                panel.locator(".sqm-group-row").first.click()
+            panel.locator(".sqm-detail-row:not([hidden]) .sqm-sql .sqm-kw").first.wait_for()
+    measured: list[dict[str, Any]] = []
+    for name in ("statements", "tree", "explain", "findings"):
+        page.locator(f".sqm .sqm-tab-{name}").first.click()
+        measured += page.evaluate(CONTRAST, page.locator(".sqm").first.element_handle())
+    return measured
+
+
+def _set_theme(lab: str, page: Any, theme: str) -> None:
+    """Change JupyterLab's theme setting as the Settings menu would; save and reload."""
+    _saved(lab, page, "n_plus_one.ipynb")
+    status = page.evaluate(
+        """async (theme) => {
+            const xsrf = (document.cookie.match(/_xsrf=([^;]+)/) || [])[1] || "";
+            const response = await fetch("/lab/api/settings/@jupyterlab/apputils-extension:themes", {
+                method: "PUT",
+                headers: { "X-XSRFToken": decodeURIComponent(xsrf), "Content-Type": "application/json" },
+                body: JSON.stringify({ raw: JSON.stringify({ theme }) }),
+            });
+            return response.status;
+        }""",
+        theme,
+    )
+    assert status in (200, 204), status
+    page.reload()
+    page.wait_for_selector(".jp-Notebook .jp-Cell .cm-content")
+    page.wait_for_function(
+        "(light) => document.body.dataset.jpThemeLight === light", arg="false" if "Dark" in theme else "true"
+    )
+    page.wait_for_selector(".sqm-live .sqm-tabs")  # the kernel lives: the view comes back
+
+
+def test_text_contrast_in_the_light_and_dark_themes(lab: str, page: Any) -> None:
+    for theme, name in (("JupyterLab Light", "light"), ("JupyterLab Dark", "dark")):
+        if name == "dark":
+            _set_theme(lab, page, theme)
+        measured = _contrast(page)
+        assert len(measured) > 100, measured[:5]
+        weak = [m for m in measured if m["ratio"] < 4.5]
+        assert not weak, f"{name}: {weak[:10]}"
+        print(name, "lowest contrast", min(m["ratio"] for m in measured))
+        page.locator(".sqm").first.screenshot(path=str(ARTIFACTS / f"widget-{name}.png"))
+    _set_theme(lab, page, "JupyterLab Light")
+
+
+def test_the_view_is_usable_in_a_600_px_output(page: Any) -> None:
+    viewport = page.viewport_size
+    output = page.locator(".jp-OutputArea-output:has(.sqm)").first
+    width = output.bounding_box()["width"]
+    page.set_viewport_size({"width": int(viewport["width"] - (width - 600)), "height": viewport["height"]})
+    try:
+        page.wait_for_function(
+            "(el) => Math.abs(el.getBoundingClientRect().width - 600) < 20", arg=output.element_handle()
+        )
+        statements = _open_tab(page, "statements")
+        view = page.locator(".sqm").first
+        assert view.evaluate("el => el.scrollWidth <= el.clientWidth + 1"), "the view overflows sideways"
+        right = output.bounding_box()["x"] + 600 + 20
+        sql = statements.locator(".sqm-sql-cell code").first
+        box = sql.bounding_box()
+        assert box["x"] + box["width"] <= right, (box, right)
+        toggle = statements.locator(".sqm-sql-cell .sqm-toggle").first.bounding_box()
+        assert abs(toggle["y"] - box["y"]) < 6, "the toggle sits on the SQL's first line"
+        assert "SELECT" in sql.inner_text()
+        view.screenshot(path=str(ARTIFACTS / "widget-600px.png"))
+        _open_tab(page, "findings")
+        page.locator(".sqm").first.screenshot(path=str(ARTIFACTS / "widget-600px-findings.png"))
+    finally:
+        page.set_viewport_size(viewport)
+
+
+def test_the_saved_output_is_the_static_report_only(lab: str, page: Any) -> None:
+    """One output per report, and nothing in it that a front end could fail to find."""
+    notebook = _saved(lab, page, "n_plus_one.ipynb")
     outputs = [o for o in notebook["cells"][1]["outputs"] if o["output_type"] == "display_data"]
-    assert outputs, notebook["cells"][1]["outputs"]
-    data = outputs[0]["data"]
-    assert {"application/vnd.jupyter.widget-view+json", "text/html", "text/plain"} <= set(data)
+    assert len(outputs) == 1, notebook["cells"][1]["outputs"]
+    assert set(outputs[0]["data"]) == {"text/html", "text/plain"}
+    assert "sqm-mount-" in "".join(outputs[0]["data"]["text/html"])
 
 
-def test_apply_in_notebook_7(lab: str, context: Any) -> None:
+def _saved(lab: str, page: Any, name: str) -> Any:
+    """Save the notebook (Ctrl+S, again until the file has the report's output) and read it back."""
+    deadline = time.monotonic() + 60
+    while True:
+        page.locator(".jp-Notebook .jp-Cell .jp-InputPrompt").first.click()
+        page.keyboard.press("Control+s")
+        time.sleep(2)
+        try:
+            with urllib.request.urlopen(f"{lab}/api/contents/{name}") as response:
+                notebook = json.load(response)["content"]
+        except urllib.error.HTTPError:  # read while the server was writing it
+            continue
+        outputs = [o for c in notebook["cells"] for o in c.get("outputs", [])]
+        if any(o.get("output_type") == "display_data" for o in outputs):
+            return notebook
+        assert time.monotonic() < deadline, f"{name} was not saved with its outputs"
+
+
+def _restart_kernel_and_reload(lab: str, page: Any, name: str) -> None:
+    """What a user sees reopening the notebook later: no widget model survives a restart."""
+    _saved(lab, page, name)
+    with urllib.request.urlopen(f"{lab}/api/sessions") as response:
+        sessions = json.load(response)
+    (kernel,) = [s["kernel"]["id"] for s in sessions if s["path"].endswith(name)]
+    status = page.evaluate(
+        """async (kernel) => {
+            const xsrf = (document.cookie.match(/_xsrf=([^;]+)/) || [])[1] || "";
+            const response = await fetch("/api/kernels/" + kernel + "/restart",
+                { method: "POST", headers: { "X-XSRFToken": decodeURIComponent(xsrf) } });
+            return response.status;
+        }""",
+        kernel,
+    )
+    assert status == 200, status
+    page.reload()
+    page.wait_for_selector(".jp-Notebook .jp-Cell .cm-content")
+    _accept_kernel_dialog(page)
+
+
+def _assert_static_report(page: Any, name: str) -> None:
+    static = page.locator(".jp-OutputArea-output .sqla-magic-report").first
+    try:
+        static.wait_for(state="visible")
+    except Exception:
+        page.screenshot(path=str(ARTIFACTS / f"widget-reopened-{name}-missing.png"))
+        raise
+    page.wait_for_function("() => document.querySelector('.jp-Notebook .jp-OutputArea') !== null")
+    time.sleep(3)  # time for a widget manager to (wrongly) replace it
+    text = static.inner_text()
+    assert "Findings" in text and "N+1" in text, text[:2000]
+    assert "301 executions" in text
+    assert text.index("Findings") < text.index("SQL statements"), "what to do comes first"
+    assert page.locator(".sqm-live").count() == 0
+    body = page.locator(".jp-Notebook").first.inner_text()
+    assert "model not found" not in body and "Error displaying widget" not in body
+    page.screenshot(path=str(ARTIFACTS / f"widget-reopened-{name}.png"))
+
+
+def test_reopened_after_a_kernel_restart_the_static_report_shows(lab: str, page: Any) -> None:
+    _restart_kernel_and_reload(lab, page, "n_plus_one.ipynb")
+    _assert_static_report(page, "lab")
+
+
+def test_apply_and_reopen_in_notebook_7(lab: str, context: Any) -> None:
     page = _run_notebook(context, f"{lab}/notebooks/notebook7.ipynb")
     try:
         cells = page.locator(".jp-Notebook .jp-Cell")
@@ -339,5 +538,7 @@ def test_apply_in_notebook_7(lab: str, context: Any) -> None:
         assert cells.count() == before  # replaced in place, not inserted
         assert cells.nth(1).locator(".cm-content").inner_text().startswith("%%sqlprofile")
         page.screenshot(path=str(ARTIFACTS / "widget-notebook7.png"))
+        _restart_kernel_and_reload(lab, page, "notebook7.ipynb")
+        _assert_static_report(page, "notebook7")
     finally:
         page.close()

@@ -49,7 +49,7 @@ def rule(report: Report, source: str, thresholds: Thresholds) -> list[Finding]:
         name = f"{entity}.{attribute}"
         extra = [i for i, s in enumerate(report.statements) if s.origin == f"eager load {name}"]
         cost = (
-            f"{len(extra)} extra statements (`eager load {name}`), "
+            f"{len(extra)} extra statement{'' if len(extra) == 1 else 's'} (`eager load {name}`), "
             f"{evidence.ms(evidence.seconds(report, extra))} in the database"
             if extra
             else "the related rows joined into every row of the query"

@@ -1,8 +1,23 @@
 """The notebook view: an anywidget that shows a Report in tabs and offers one-click rewrites.
 
-The Report stays in the kernel.  The widget syncs only view state (the open tab, the
-apply mode) and the small header; the browser asks for each tab, page or call-tree
-branch with a custom comm message and gets back a payload from `view_model`.
+One output per report.  The output's mime bundle holds only the static renderings
+(`text/html`, `text/plain`); the widget has no view of its own in it.  The widget's
+script, loaded when the kernel creates the widget, finds the static report by the mount
+token both carry, asks the kernel for the header, and only once the kernel answers puts
+the interactive view in its place.  So wherever no live kernel answers (a reopened
+notebook after a restart, nbconvert's HTML, GitHub, a front end without widgets) the
+static report is what is shown, and no "model not found" can appear.
+
+The Report stays in the kernel, held weakly: the widget answers requests while the
+report lives (the magic keeps the last few) and closes itself when the report is
+dropped, which turns the view back into the static report.  The browser asks for each
+tab, page or call-tree branch with a custom comm message and gets back a payload from
+`view_model`.
+
+Every kernel-side action of the view (answering a request, Try it) is handed to
+`schedule`, which the display code sets to run it on the kernel's main thread, one at a
+time and never while a cell runs: JupyterLab 4.6 delivers widget messages on a subshell
+thread, where the user's objects (an in-memory SQLite connection) cannot be used.
 
 One-click rewrites, and why they work the way they do:
 
@@ -10,7 +25,7 @@ One-click rewrites, and why they work the way they do:
   model through the widget manager (JupyterLab 4 / Notebook 7), finds the profiled cell by
   the id the kernel saw in the execute request's metadata, and inserts the rewritten cell
   below it (or replaces its source).  The rewritten code travels kernel → browser inside
-  the findings payload; nothing travels back.
+  the findings payload, exactly as written (never shortened or cleaned for display).
 - A button click reaches the kernel as a *comm message*, not an execute request, so
   `set_next_input` must never be called from one: its payload rides on the next execute
   reply and would overwrite whatever cell the user runs next.  `%sqlprofile_apply N` is the
@@ -18,7 +33,8 @@ One-click rewrites, and why they work the way they do:
   `set_next_input` is safe.
 - **Try it** sends only the finding's index; the kernel re-runs the rewrite it already
   holds with the `verify` callback the magic hands in (`sqla_magic.verify`, bound to the
-  user namespace) and answers with before/after figures.
+  user namespace), on the kernel's main thread, and answers with before/after figures, or
+  only the reason when it could not verify.
 - **Copy** is `navigator.clipboard.writeText` from the click handler.
 
 Nothing the browser sends is code or SQL: requests are a name with numbers.
@@ -26,6 +42,8 @@ Nothing the browser sends is code or SQL: requests are a name with numbers.
 
 from __future__ import annotations
 
+import uuid
+import weakref
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, Optional
@@ -33,21 +51,38 @@ from typing import Any, Optional
 from sqla_magic.model import Finding, Report
 from sqla_magic.render import view_model
 
+STATIC = Path(__file__).parent / "static"
+"""The browser half: an ES module and its style, plain files with no build step."""
+
+MOUNT_CLASS_PREFIX = "sqm-mount-"
+"""The static report's root carries this class plus the widget's token; the script mounts there."""
+
 VERIFY_MISSING = (
     "Trying a rewrite needs the kernel that made this report. "
     "Use Apply (or %sqlprofile_apply N) and run the new cell with %%sqlprofile to compare."
 )
+REPORT_GONE = "This report is no longer held by the kernel (only the last few are kept)."
 
-STATIC = Path(__file__).parent / "static"
-"""The browser half: an ES module and its style, plain files with no build step."""
+Verify = Callable[[Finding], Any]
+"""Re-runs a finding's cell and its rewrite (the magic hands in `sqla_magic.verify.verify`
+bound to the user namespace); returns a `Verification` or anything with its fields."""
+Schedule = Callable[[Callable[[], None]], None]
+"""Runs a job later on the kernel's main thread, one job or cell at a time."""
 
 _widget_class: Optional[type] = None
 
 
-def report_widget(report: Report, cell_id: Optional[str] = None, verify: Optional[Verifier] = None) -> Any:
-    """A widget showing `report`; `cell_id` is the notebook cell that was profiled, `verify`
-    what Try it calls (None: Try it explains that it cannot run here)."""
-    return _class()(report, cell_id=cell_id or "", verify=verify)
+def report_widget(
+    report: Report,
+    cell_id: Optional[str] = None,
+    verify: Optional[Verify] = None,
+    schedule: Optional[Schedule] = None,
+) -> Any:
+    """A widget showing `report`; `cell_id` is the notebook cell that was profiled.
+
+    Without `schedule` requests are answered on the thread that receives them.
+    """
+    return _class()(report, cell_id=cell_id or "", verify=verify, schedule=schedule)
 
 
 def _class() -> type:
@@ -69,22 +104,44 @@ def _build_class() -> type:
         _css = STATIC / "widget.css"
         header = traitlets.Dict().tag(sync=True)
         cell_id = traitlets.Unicode("").tag(sync=True)
+        mount = traitlets.Unicode("").tag(sync=True)
         tab = traitlets.Unicode("").tag(sync=True)
         apply_mode = traitlets.Unicode("below").tag(sync=True)
 
-        def __init__(self, report: Report, cell_id: str = "", verify: Optional[Verifier] = None) -> None:
-            self.view = view_model.ReportView(report)
-            self.verify = verify
-            super().__init__(header=self.view.header(), cell_id=cell_id)
+        def __init__(
+            self,
+            report: Report,
+            cell_id: str = "",
+            verify: Optional[Verify] = None,
+            schedule: Optional[Schedule] = None,
+        ) -> None:
+            self._report = weakref.ref(report)
+            self._view: Optional[view_model.ReportView] = view_model.ReportView(report, hold=False)
+            self._verify = verify
+            self._schedule = schedule
+            super().__init__(header=self._view.header(), cell_id=cell_id, mount=uuid.uuid4().hex)
             self.on_msg(self._on_request)
+            # Closing sends comm_close: the browser puts the static report back.
+            weakref.finalize(report, _close_widget, weakref.ref(self))
 
         @property
-        def report(self) -> Report:
-            return self.view.report
+        def report(self) -> Optional[Report]:
+            """The report, while something else (the magic's history, a variable) holds it."""
+            return self._report()
+
+        @property
+        def mount_class(self) -> str:
+            return MOUNT_CLASS_PREFIX + self.mount
 
         def _on_request(self, _widget: Any, content: Any, _buffers: Any) -> None:
             if not isinstance(content, Mapping) or "request" not in content:
                 return
+            if self._schedule is None:
+                self._reply(content)
+            else:
+                self._schedule(lambda: self._reply(content))
+
+        def _reply(self, content: Mapping[str, Any]) -> None:
             reply: dict[str, Any] = {"reply_to": content.get("id")}
             try:
                 reply["payload"] = self.answer(str(content["request"]), content.get("args") or {})
@@ -93,25 +150,36 @@ def _build_class() -> type:
             self.send(reply)
 
         def answer(self, kind: str, args: Mapping[str, Any]) -> Any:
+            report = self.report
+            if report is None or self._view is None:
+                raise LookupError(REPORT_GONE)
+            if kind == "hello":
+                return self._view.header()
             if kind == "verify":
-                return view_model.clean(try_rewrite(self.report, int(args["finding"]), self.verify))
-            return self.view.answer(kind, args)
+                return view_model.clean(try_rewrite(report, int(args["finding"]), self._verify))
+            return self._view.answer(kind, args)
+
+        def close(self) -> None:
+            self._view = None
+            super().close()
 
     return ReportWidget
 
 
+def _close_widget(widget: Any) -> None:
+    alive = widget()
+    if alive is not None:
+        alive.close()
+
+
 # -- Try it --------------------------------------------------------------------------------
 
-Verifier = Callable[[Finding], Any]
-"""Re-runs a finding's cell and its rewrite (the magic hands in `sqla_magic.verify.verify`
-bound to the user namespace); returns a `Verification` or anything with its fields."""
 
+def try_rewrite(report: Report, index: int, verify: Optional[Verify]) -> dict[str, Any]:
+    """Re-run finding `index`'s rewrite with `verify` and compare it with `report`.
 
-def try_rewrite(report: Report, index: int, verify: Optional[Verifier]) -> dict[str, Any]:
-    """Re-run finding `index`'s rewrite with `verify` and compare the runs.
-
-    Degrades to a message (never an exception) when there is no verifier, the finding has
-    no rewrite, or verification fails: the button must always say what happened.
+    Degrades to a message (never an exception) when verification is not available, does
+    not apply, or fails: the button must always say what happened.
     """
     if not 0 <= index < len(report.findings) or report.findings[index].rewrite is None:
         return {"ok": False, "message": "This finding has no rewrite to try.", "rows": []}
@@ -135,7 +203,7 @@ def _outcome(report: Report, result: Any) -> dict[str, Any]:
     reason = _field(result, "reason")
     notice = _field(result, "notice")
     notes = [notice] if isinstance(notice, str) and notice else []
-    same_result = _field(result, "same_result") if verified is not False else None
+    same_result = _field(result, "same_result")
     if same_result is True:
         notes.append("Both versions give the same result.")
     elif same_result is False:
@@ -146,9 +214,9 @@ def _outcome(report: Report, result: Any) -> dict[str, Any]:
         rows = view_model.run_comparison(before, after)
     else:
         rows = []
-    if verified is False or not rows:
+    if verified is False or not rows:  # only the reason: figures of a failed run mislead
         why = reason if isinstance(reason, str) and reason else "verification gave no figures"
-        return {"ok": False, "message": f"Not verified: {why}.", "rows": rows, "notes": notes}
+        return {"ok": False, "message": f"Not verified: {why.rstrip('.')}.", "rows": []}
     message = "Ran the original and the rewritten cell, each rolled back afterwards:"
     return {"ok": True, "message": message, "rows": rows, "notes": notes}
 

@@ -1,14 +1,39 @@
+// @ts-check
 // The browser half of the notebook view (an anywidget ES module), with no build step.
 // It only lays out what the kernel sends: every piece of report data goes into the page as
 // text (append(string) / textContent), never parsed as markup. What it sends back is a
 // request name with numbers (a page, a node id, a finding index), never code or SQL.
+
+/**
+ * The anywidget model as the view uses it.
+ * @typedef {object} Model
+ * @property {(name: string) => any} get
+ * @property {(name: string, value: any) => void} set
+ * @property {() => void} save_changes
+ * @property {(content: any) => void} send
+ * @property {(event: string, callback: (message: any) => void) => void} on
+ * @property {(event: string, callback: (message: any) => void) => void} off
+ * @property {any} [widget_manager]
+ */
+/**
+ * Requests to the kernel: a name and numbers in, a payload out.
+ * @typedef {object} Api
+ * @property {(kind: string, args?: Record<string, number | string>) => Promise<any>} request
+ * @property {() => void} dispose
+ */
 
 const TABS = [
   ["findings", "Findings"], ["statements", "Statements"], ["tree", "Call tree"],
   ["memory", "Memory"], ["explain", "EXPLAIN"], ["orm", "ORM cost"],
 ];
 
-// An element with a class and children; strings become text nodes, never markup.
+/**
+ * An element with a class and children; strings become text nodes, never markup.
+ * @param {string} tag
+ * @param {string} [cls]
+ * @param {...(Node | string | number | null | undefined | false)} children
+ * @returns {HTMLElement}
+ */
 function h(tag, cls, ...children) {
   const node = document.createElement(tag);
   if (cls) node.className = cls;
@@ -19,15 +44,40 @@ function h(tag, cls, ...children) {
   return node;
 }
 
+/**
+ * Prose from the kernel, where `backticks` quote code: the quoted parts become <code>.
+ * @param {string} tag
+ * @param {string} cls
+ * @param {string} text
+ * @returns {HTMLElement}
+ */
+function prose(tag, cls, text) {
+  const parts = String(text).split("`");
+  if (parts.length % 2 === 0) return h(tag, cls, text); // unbalanced: leave it as written
+  return h(tag, cls, ...parts.map((part, i) => (i % 2 ? h("code", "", part) : part)));
+}
+
+/**
+ * @param {string} label
+ * @param {(event: Event) => void} onClick
+ * @param {string} [cls]
+ * @returns {HTMLButtonElement}
+ */
 function button(label, onClick, cls) {
-  const b = h("button", "sqm-button" + (cls ? " " + cls : ""), label);
+  const b = /** @type {HTMLButtonElement} */ (h("button", "sqm-button" + (cls ? " " + cls : ""), label));
   b.type = "button";
   b.addEventListener("click", onClick);
   return b;
 }
 
+/**
+ * @param {string[]} headers
+ * @param {Array<Array<Node | string>>} rows
+ * @param {boolean[]} [numeric] which columns hold figures (right-aligned)
+ * @returns {HTMLTableElement}
+ */
 function table(headers, rows, numeric) {
-  const t = h("table", "sqm-table");
+  const t = /** @type {HTMLTableElement} */ (h("table", "sqm-table"));
   const head = h("tr");
   headers.forEach((label, i) => head.append(h("th", numeric && numeric[i] ? "n" : "", label)));
   t.append(h("thead", "", head));
@@ -47,7 +97,11 @@ function sqlBlock(tokens) {
   return pre;
 }
 
-// Requests to the kernel ride on custom comm messages; replies carry the request id.
+/**
+ * Requests to the kernel ride on custom comm messages; replies carry the request id.
+ * @param {Model} model
+ * @returns {Api}
+ */
 function client(model) {
   let counter = 0;
   const waiting = new Map();
@@ -173,7 +227,7 @@ function findingCard(card, model, api) {
     h("span", "sqm-tag", "#" + card.number),
     h("span", "sqm-tag", card.rule),
     card.where ? h("span", "sqm-muted", card.where) : null));
-  box.append(h("div", "sqm-message", card.message));
+  box.append(prose("div", "sqm-message", card.message));
   const evidence = card.evidence;
   if (evidence.summary || card.lines.length) {
     const ev = h("details", "sqm-evidence", h("summary", "", "Evidence" + (evidence.summary ? ": " + evidence.summary : "")));
@@ -187,7 +241,7 @@ function findingCard(card, model, api) {
   }
   if (card.rewrite) {
     const rewrite = card.rewrite;
-    if (rewrite.explanation) box.append(h("div", "sqm-explanation", rewrite.explanation));
+    if (rewrite.explanation) box.append(prose("div", "sqm-explanation", rewrite.explanation));
     const diff = h("pre", "sqm-diff");
     rewrite.diff.forEach(([kind, text], i) => {
       diff.append(kind ? h("span", "sqm-d-" + kind, text) : text);
@@ -218,6 +272,8 @@ function findingCard(card, model, api) {
       if (mode.value === "replace") {
         notebook.cells[index].setSource(rewrite.code);
         status.textContent = "Replaced the profiled cell with the rewrite.";
+      } else if (index + 1 < notebook.cells.length && notebook.cells[index + 1].getSource() === rewrite.code) {
+        status.textContent = "The rewrite is already the cell below the profiled cell.";
       } else {
         notebook.insertCell(index + 1, { cell_type: "code", source: rewrite.code });
         status.textContent = "Inserted the rewrite below the profiled cell: run it to see the difference.";
@@ -250,9 +306,9 @@ function findingCard(card, model, api) {
   }
   if (card.fix) {
     const status = h("span", "sqm-status");
-    box.append(h("div", "sqm-fix-title", "Change outside the cell:"), h("pre", "sqm-fix", card.fix),
+    box.append(h("div", "sqm-fix-title", "Change outside the cell:"), prose("div", "sqm-fix", card.fix),
       h("div", "sqm-actions", button("Copy", async () => {
-        status.textContent = (await copyText(card.fix)) ? "Copied." : "The browser refused the clipboard.";
+        status.textContent = (await copyText(card.fix_code || card.fix)) ? "Copied: " + (card.fix_code || card.fix) : "The browser refused the clipboard.";
       }, "sqm-copy"), status));
   }
   return box;
@@ -291,7 +347,7 @@ async function executionsInto(cell, api, group, page) {
   const rows = data.rows.map((row) => {
     const params = h("span", "", h("code", "", row.params), row.sets ? " (" + row.sets + " sets)" : "");
     if (row.error) params.append(h("div", "sqm-error", row.error));
-    return ["#" + row.index, row.ms, row.rows, row.cache, row.line, row.origin, params];
+    return ["#" + row.number, row.ms, row.rows, row.cache, row.line, row.origin, params];
   });
   cell.replaceChildren(
     sqlBlock(data.sql_tokens),
@@ -311,7 +367,7 @@ async function statementsTab(panel, model, api) {
     const t = h("table", "sqm-table sqm-groups");
     const head = h("tr");
     for (const [key, label, sortKey] of GROUP_COLUMNS) {
-      const th = h("th", sortKey ? "n sqm-sortable" : "", label + (sortKey === data.sort ? " ▾" : ""));
+      const th = h("th", "sqm-col-" + key + (sortKey ? " n sqm-sortable" : ""), label + (sortKey === data.sort ? " ▾" : ""));
       if (sortKey) th.addEventListener("click", () => { sort = sortKey; page = 0; draw(); });
       head.append(th);
     }
@@ -320,8 +376,8 @@ async function statementsTab(panel, model, api) {
     const body = h("tbody");
     for (const row of data.rows) {
       const tr = h("tr", "sqm-group-row" + (row.repeated ? " sqm-repeated" : ""));
-      for (const [key, , sortKey] of GROUP_COLUMNS) tr.append(h("td", sortKey ? "n" : "", row[key]));
-      const sql = h("td", "sqm-sql-cell", h("span", "sqm-toggle", "▸ "), h("code", "", row.sql));
+      for (const [key, , sortKey] of GROUP_COLUMNS) tr.append(h("td", "sqm-col-" + key + (sortKey ? " n" : ""), row[key]));
+      const sql = h("td", "sqm-sql-cell", h("div", "sqm-sql-line", h("span", "sqm-toggle", "▸"), h("code", "", row.sql)));
       if (row.errors) sql.append(h("span", "sqm-tag sqm-failed", row.errors + " failed"));
       tr.append(sql);
       const detail = h("tr", "sqm-detail-row");
@@ -331,7 +387,8 @@ async function statementsTab(panel, model, api) {
       detail.hidden = true;
       tr.addEventListener("click", () => {
         detail.hidden = !detail.hidden;
-        tr.querySelector(".sqm-toggle").textContent = detail.hidden ? "▸ " : "▾ ";
+        const toggle = tr.querySelector(".sqm-toggle");
+        if (toggle) toggle.textContent = detail.hidden ? "▸" : "▾";
         if (!detail.hidden && !cell.childNodes.length) {
           cell.append(h("span", "sqm-muted", "loading…"));
           executionsInto(cell, api, row.id, 0).catch((error) => cell.replaceChildren(failure(error)));
@@ -477,17 +534,25 @@ async function ormTab(panel, model, api) {
 
 const RENDERERS = { findings: findingsTab, statements: statementsTab, tree: treeTab, memory: memoryTab, explain: explainTab, orm: ormTab };
 
-function render({ model, el }) {
-  const api = client(model);
-  const head = model.get("header");
+/**
+ * The live view of a report: title, headline figures, tabs filled on demand.
+ * @param {Model} model
+ * @param {Api} api
+ * @param {any} head the header payload
+ * @returns {HTMLElement}
+ */
+function reportView(model, api, head) {
   const root = h("div", "sqm");
   root.append(h("div", "sqm-title", h("b", "", "sqla_magic"), head.context ? h("span", "sqm-muted", " " + head.context) : null));
   root.append(renderHeader(head));
   const bar = h("div", "sqm-tabs");
   bar.setAttribute("role", "tablist");
   const panels = h("div", "sqm-panels");
+  /** @type {Record<string, HTMLElement>} */
   const built = {};
+  /** @type {Record<string, HTMLElement>} */
   const buttons = {};
+  /** @param {string} name */
   const show = (name) => {
     for (const [key, b] of Object.entries(buttons)) b.classList.toggle("sqm-active", key === name);
     for (const [key, p] of Object.entries(built)) p.hidden = key !== name;
@@ -512,9 +577,71 @@ function render({ model, el }) {
     bar.append(b);
   }
   root.append(bar, panels);
-  el.append(root);
   show(model.get("tab") || head.first_tab);
+  return root;
+}
+
+/**
+ * A widget displayed on its own (e.g. as a cell's last expression).
+ * @param {{model: Model, el: HTMLElement}} context
+ */
+function render({ model, el }) {
+  const api = client(model);
+  el.append(reportView(model, api, model.get("header")));
   return () => api.dispose();
 }
 
-export default { render };
+/**
+ * The usual case: the cell's output is the static report, marked with this widget's
+ * mount token.  Once the kernel answers, the live view takes the static report's place;
+ * when the widget closes (the report was dropped) the static report comes back.  Where no
+ * kernel answers (a restarted kernel, an exported page) nothing changes.
+ * @param {{model: Model, signal: AbortSignal}} context
+ */
+function initialize({ model, signal }) {
+  const token = model.get("mount");
+  if (!token) return undefined;
+  const api = client(model);
+  /** @type {Set<HTMLElement>} */
+  const hosts = new Set();
+  /** @type {any} */
+  let head = null;
+  let pending = false;
+  const mountAll = () => {
+    pending = false;
+    if (!head || signal.aborted) return;
+    for (const host of Array.from(document.getElementsByClassName("sqm-mount-" + token))) {
+      if (!(host instanceof HTMLElement) || host.querySelector(":scope > .sqm-live")) continue;
+      for (const child of Array.from(host.children)) if (child instanceof HTMLElement) child.hidden = true;
+      const live = reportView(model, api, head);
+      live.classList.add("sqm-live");
+      host.prepend(live);
+      hosts.add(host);
+    }
+  };
+  // Outputs are (re)rendered after the widget exists: watch for this report's output.
+  const observer = new MutationObserver(() => {
+    if (!pending) { pending = true; requestAnimationFrame(mountAll); }
+  });
+  const unmount = () => {
+    observer.disconnect();
+    for (const host of hosts) {
+      for (const child of Array.from(host.children)) {
+        if (!(child instanceof HTMLElement)) continue;
+        if (child.classList.contains("sqm-live")) child.remove();
+        else child.hidden = false;
+      }
+    }
+    hosts.clear();
+    api.dispose();
+  };
+  signal.addEventListener("abort", unmount);
+  api.request("hello").then((answer) => {
+    head = answer;
+    observer.observe(document.body, { childList: true, subtree: true });
+    mountAll();
+  }).catch(() => { /* the kernel cannot show this report any more: the static report stays */ });
+  return unmount;
+}
+
+export default { initialize, render };
