@@ -22,11 +22,17 @@ from sqla_magic.model import (
 )
 
 if TYPE_CHECKING:
+    from sqla_magic.budgets import BudgetExceeded, budget
     from sqla_magic.pipeline import profile
 
 __version__ = "0.1.0"
 
+pytest_plugins = ["sqla_magic.pytest_plugin"]
+"""What `pytest -p sqla_magic` loads when the package is not installed (installed, the
+`pytest11` entry point names the plugin module itself)."""
+
 __all__ = [
+    "BudgetExceeded",
     "CallNode",
     "Finding",
     "Memory",
@@ -36,6 +42,7 @@ __all__ = [
     "Report",
     "Rewrite",
     "Statement",
+    "budget",
     "last_report",
     "load_ipython_extension",
     "profile",
@@ -87,6 +94,30 @@ def _groups_frame(report: Report) -> Any:
     return groups_frame(report)
 
 
+def _findings_frame(report: Report) -> Any:
+    from sqla_magic.render.frames import findings_frame
+
+    return findings_frame(report)
+
+
+def _comparison_text(comparison: model.Comparison) -> str:
+    from sqla_magic.render.compare import render_comparison_text
+
+    return render_comparison_text(comparison)
+
+
+def _comparison_fragment(comparison: model.Comparison) -> str:
+    from sqla_magic.render.compare import render_comparison_fragment
+
+    return render_comparison_fragment(comparison)
+
+
+def _comparison_page(comparison: model.Comparison) -> str:
+    from sqla_magic.render.compare import render_comparison_page
+
+    return render_comparison_page(comparison)
+
+
 model.VIEWS = model.Views(
     text=_text,
     fragment=_fragment,
@@ -94,6 +125,10 @@ model.VIEWS = model.Views(
     save=save,
     statements_frame=_statements_frame,
     groups_frame=_groups_frame,
+    findings_frame=_findings_frame,
+    comparison_text=_comparison_text,
+    comparison_fragment=_comparison_fragment,
+    comparison_page=_comparison_page,
 )
 
 
@@ -102,6 +137,10 @@ def __getattr__(name: str) -> Any:
         from sqla_magic.pipeline import profile
 
         return profile
+    if name in ("budget", "BudgetExceeded"):
+        from sqla_magic import budgets
+
+        return getattr(budgets, name)
     if name == "magic":
         import importlib
 

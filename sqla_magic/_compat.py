@@ -379,10 +379,12 @@ def is_savepoint_clause(clause: Any) -> bool:
 
 
 def is_ddl(clause: Any) -> bool:
-    """A DDL construct (`CreateTable`, `DDL(...)`, what `metadata.create_all` executes)."""
-    from sqlalchemy.schema import ExecutableDDLElement
+    """A DDL construct (`CreateTable`, `DDL(...)`, what `metadata.create_all` executes).
 
-    return isinstance(clause, ExecutableDDLElement)
+    `DDLElement` is the executable base on 1.4 and its alias `ExecutableDDLElement` on 2.0/2.1."""
+    from sqlalchemy.schema import DDLElement
+
+    return isinstance(clause, DDLElement)
 
 
 def textual_sql(clause: Any) -> Optional[str]:

@@ -409,6 +409,14 @@ class Report:
         """One row per fingerprint: count, total_s, mean_s, rows; slowest first (needs pandas)."""
         return VIEWS.groups_frame(self)
 
+    def compare(self, other: Report, names: tuple[str, str] = ("before", "after")) -> Comparison:
+        """How `other` differs from this report (this one is "before", `other` "after")."""
+        return Comparison.between(self, other, names)
+
+    def findings_frame(self) -> Any:
+        """One row per finding, as a `pandas.DataFrame`."""
+        return VIEWS.findings_frame(self)
+
     # -- serialisation ---------------------------------------------------------------
 
     def to_dict(self) -> dict[str, Any]:
@@ -474,6 +482,228 @@ class Report:
         return VIEWS.fragment(self)
 
 
+# -- comparing two runs -------------------------------------------------------------------
+
+NOISE_RATIO = 1.5
+"""Two times (or peaks) within a factor of 1.5 of each other are "no clear change".
+A comparison sets one run against one run.  Ten profiled runs of the same N+1 workload in
+one process spread by about ±20% on a quiet machine and by up to 2× in wall time, and more
+in small layers, on a loaded two-core machine; 1.5× hides the first with margin and
+still shows the 5-10× a fixed N+1 gives.  On a busy machine, compare repeated runs."""
+TIME_NOISE_S = 0.005
+"""Differences under 5 ms are noise whatever the ratio (timer, scheduler, GC pauses)."""
+MEMORY_NOISE_BYTES = 1 << 20
+"""Peak memory is measured in pages and allocator arenas: a MiB either way is noise."""
+
+VERDICTS = ("better", "worse", "same", "no clear change", "not measured")
+"""`Change.verdict` values; lower is better for every measure."""
+
+
+@dataclass(frozen=True)
+class Change:
+    """One measure of two runs: statements, rows, a layer's seconds, peak memory..."""
+
+    name: str
+    unit: str
+    """`count`, `seconds` or `bytes`."""
+    before: Optional[float]
+    after: Optional[float]
+    verdict: str
+    """One of `VERDICTS`; times and memory within noise are `no clear change`."""
+
+    @property
+    def delta(self) -> Optional[float]:
+        if self.before is None or self.after is None:
+            return None
+        return self.after - self.before
+
+    @property
+    def ratio(self) -> Optional[float]:
+        """`after / before` (None when either is missing or before is zero)."""
+        if self.before is None or self.after is None or not self.before:
+            return None
+        return self.after / self.before
+
+
+@dataclass(frozen=True)
+class ShapeChange:
+    """A statement shape (fingerprint) that ran a different number of times."""
+
+    fingerprint: str
+    sql: str
+    before: int
+    after: int
+    status: str
+    """`added` (only after), `removed` (only before) or `changed` (in both, count differs)."""
+    origin: str = ""
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """What changed from one run to another, as plain data (see `Report.compare`)."""
+
+    names: tuple[str, str]
+    counts: tuple[Change, ...]
+    """`statements`, `parameter sets`, `rows`, `ORM objects`."""
+    times: tuple[Change, ...]
+    """`wall time`, `CPU time`."""
+    layers: tuple[Change, ...]
+    """Seconds per layer, named as in `Report.layers`."""
+    memory: Change
+    """Peak memory (`not measured` unless both runs traced it)."""
+    shapes: tuple[ShapeChange, ...]
+    """Shapes added, removed or run a different number of times; most changed first."""
+    unchanged_shapes: int
+    fixed: tuple[Finding, ...]
+    """Findings of the first run that the second no longer has."""
+    new: tuple[Finding, ...]
+    kept: tuple[Finding, ...]
+    """Findings both runs have (as the second run reported them)."""
+
+    @classmethod
+    def between(
+        cls, before: Report, after: Report, names: tuple[str, str] = ("before", "after")
+    ) -> Comparison:
+        counts = (
+            _count_change("statements", len(before.statements), len(after.statements)),
+            _count_change(
+                "parameter sets",
+                sum(s.param_sets for s in before.statements),
+                sum(s.param_sets for s in after.statements),
+            ),
+            _count_change("rows", before.rows, after.rows),
+            _count_change("ORM objects", before.objects, after.objects),
+        )
+        times = (
+            _measured_change("wall time", "seconds", before.wall_s, after.wall_s),
+            _measured_change("CPU time", "seconds", before.cpu_s, after.cpu_s),
+        )
+        # Layers neither run spent time in (often mapper configuration) are left out.
+        spent = {name for report in (before, after) for name, seconds in report.layers.items() if seconds}
+        names_of_layers = [name for name in LAYERS if name in spent] + sorted(spent - set(LAYERS))
+        layers = tuple(
+            _measured_change(name, "seconds", before.layers.get(name, 0.0), after.layers.get(name, 0.0))
+            for name in names_of_layers
+        )
+        memory = _measured_change(
+            "peak memory",
+            "bytes",
+            before.memory.peak_bytes if before.memory is not None else None,
+            after.memory.peak_bytes if after.memory is not None else None,
+        )
+        shapes, unchanged = _shape_changes(before, after)
+        fixed, new, kept = _finding_changes(before, after)
+        return cls(
+            names=names,
+            counts=counts,
+            times=times,
+            layers=layers,
+            memory=memory,
+            shapes=shapes,
+            unchanged_shapes=unchanged,
+            fixed=fixed,
+            new=new,
+            kept=kept,
+        )
+
+    def changes(self) -> tuple[Change, ...]:
+        """Every measure, counts first, then times, layers and peak memory."""
+        return (*self.counts, *self.times, *self.layers, self.memory)
+
+    def measure(self, name: str) -> Change:
+        """The measure called `name` (`statements`, `wall time`, `database`, `peak memory`...)."""
+        for change in self.changes():
+            if change.name == name:
+                return change
+        raise KeyError(name)
+
+    # Rendered by `sqla_magic.render.compare`, through `VIEWS` as the report is.
+
+    def to_text(self) -> str:
+        return VIEWS.comparison_text(self)
+
+    def to_html(self) -> str:
+        """A standalone HTML page (no network needed to view it)."""
+        return VIEWS.comparison_page(self)
+
+    def __repr__(self) -> str:
+        return VIEWS.comparison_text(self)
+
+    def _repr_pretty_(self, printer: Any, cycle: bool) -> None:
+        printer.text(VIEWS.comparison_text(self))
+
+    def _repr_html_(self) -> str:
+        return VIEWS.comparison_fragment(self)
+
+
+def _count_change(name: str, before: int, after: int) -> Change:
+    verdict = "same" if after == before else "better" if after < before else "worse"
+    return Change(name, "count", float(before), float(after), verdict)
+
+
+def _measured_change(name: str, unit: str, before: Optional[float], after: Optional[float]) -> Change:
+    if before is None or after is None:
+        return Change(name, unit, before, after, "not measured")
+    absolute = TIME_NOISE_S if unit == "seconds" else MEMORY_NOISE_BYTES
+    difference = after - before
+    low, high = sorted((abs(before), abs(after)))
+    if abs(difference) <= absolute or high < low * NOISE_RATIO:
+        verdict = "no clear change"
+    else:
+        verdict = "better" if difference < 0 else "worse"
+    return Change(name, unit, float(before), float(after), verdict)
+
+
+def _shape_changes(before: Report, after: Report) -> tuple[tuple[ShapeChange, ...], int]:
+    def shapes(report: Report) -> dict[str, list[Statement]]:
+        grouped: dict[str, list[Statement]] = {}
+        for statement in report.statements:
+            grouped.setdefault(statement.fingerprint, []).append(statement)
+        return grouped
+
+    old, new = shapes(before), shapes(after)
+    changes = []
+    unchanged = 0
+    for fingerprint in [*old, *(f for f in new if f not in old)]:
+        first = (old.get(fingerprint) or new[fingerprint])[0]
+        count_before, count_after = len(old.get(fingerprint, ())), len(new.get(fingerprint, ()))
+        if count_before == count_after:
+            unchanged += 1
+            continue
+        status = "added" if not count_before else "removed" if not count_after else "changed"
+        changes.append(ShapeChange(fingerprint, first.sql, count_before, count_after, status, first.origin))
+    changes.sort(key=lambda change: -abs(change.after - change.before))
+    return tuple(changes), unchanged
+
+
+def _finding_changes(
+    before: Report, after: Report
+) -> tuple[tuple[Finding, ...], tuple[Finding, ...], tuple[Finding, ...]]:
+    """Findings matched by rule and the statement shapes they are about (lines move when a
+    cell is edited; shapes do not)."""
+
+    def key(report: Report, finding: Finding) -> tuple[str, frozenset[str]]:
+        shapes = frozenset(
+            report.statements[i].fingerprint for i in finding.statements if 0 <= i < len(report.statements)
+        )
+        return finding.rule, shapes
+
+    waiting: dict[tuple[str, frozenset[str]], list[Finding]] = {}
+    for finding in before.findings:
+        waiting.setdefault(key(before, finding), []).append(finding)
+    new, kept = [], []
+    for finding in after.findings:
+        matches = waiting.get(key(after, finding))
+        if matches:
+            matches.pop(0)
+            kept.append(finding)
+        else:
+            new.append(finding)
+    unmatched = {id(finding) for findings in waiting.values() for finding in findings}
+    fixed = [finding for finding in before.findings if id(finding) in unmatched]
+    return tuple(fixed), tuple(new), tuple(kept)
+
+
 def _not_set(*args: Any) -> Any:
     raise RuntimeError("no renderer set: import sqla_magic (its facade sets sqla_magic.model.VIEWS)")
 
@@ -492,6 +722,10 @@ class Views:
     save: Callable[[Report, Any, bool], None] = _not_set
     statements_frame: Callable[[Report], Any] = _not_set
     groups_frame: Callable[[Report], Any] = _not_set
+    findings_frame: Callable[[Report], Any] = _not_set
+    comparison_text: Callable[[Comparison], str] = _not_set
+    comparison_fragment: Callable[[Comparison], str] = _not_set
+    comparison_page: Callable[[Comparison], str] = _not_set
 
 
 VIEWS = Views()

@@ -63,11 +63,18 @@ class _SqlProfileMagics(Magics):
         help="EXPLAIN ANALYZE read-only statements, inside a transaction that is rolled back",
     )
     @argument("--engine", metavar="EXPR", help="capture only this engine (evaluated in the user namespace)")
-    @argument("--save", metavar="PATH", help="write the report to PATH (.html or .json)")
+    @argument(
+        "--save",
+        metavar="PATH",
+        help="write the report to PATH (.html, .json, .sarif findings, .csv statements)",
+    )
     @argument(
         "--redact", action="store_true", help="with --save: replace parameter values with ? in the file"
     )
     @argument("--quiet", action="store_true", help="display nothing (the report is still stored)")
+    @argument(
+        "--compare", metavar="NAME", help="also show how this run differs from the report stored as NAME"
+    )
     @argument("statement", nargs="*", help="the statement to profile (line magic)")
     @line_magic("sqlprofile")
     @cell_magic("sqlprofile")  # type: ignore[arg-type]
@@ -85,9 +92,11 @@ class _SqlProfileMagics(Magics):
             code = " ".join(args.statement)
             if not code.strip():
                 raise UsageError("%sqlprofile needs a statement; use %%sqlprofile for a whole cell")
+            args.baseline = _baseline(self.shell, args)
             return _run_source(self.shell, args, code, first_line=1)
         if args.statement:
             raise UsageError(f"unexpected arguments for %%sqlprofile: {' '.join(args.statement)}")
+        args.baseline = _baseline(self.shell, args)
         return _run_source(self.shell, args, cell, first_line=2)
 
     @magic_arguments()
@@ -114,6 +123,37 @@ class _SqlProfileMagics(Magics):
             shell.set_next_input(rewrite_source(report, args.number), replace=False)
         except ValueError as problem:
             raise UsageError(str(problem)) from None
+
+    @magic_arguments()
+    @argument("number", type=int, help="the finding's number, as on its card (#N)")
+    @argument("--report", metavar="NAME", help="the report with the finding (default: the latest)")
+    @argument("--after", metavar="NAME", help="the report of the fixed cell (default: the latest)")
+    @argument("--name", metavar="TEST_NAME", help="the test function's name")
+    @argument("--file", metavar="PATH", help="write the test module to PATH rather than into a new cell")
+    @line_magic("sqlprofile_test")  # type: ignore[arg-type]
+    def sqlprofile_test(self, line: str) -> None:
+        """Turn a fixed finding into a pytest test: the fixed cell under the budget it achieved."""
+        from sqla_magic.pipeline import last_report
+        from sqla_magic.render.test_code import finding_test_source
+
+        args = parse_argstring(self.sqlprofile_test, line)
+        shell: Any = self.shell
+        reports = []
+        for name in (args.report, args.after):
+            report = shell.user_ns.get(name) if name else last_report()
+            if not isinstance(report, Report):
+                raise UsageError(f"no report {f'named {name}' if name else 'yet'}: run %%sqlprofile first")
+            reports.append(report)
+        try:
+            code = finding_test_source(reports[0], args.number, reports[1], shell.user_ns, args.name)
+        except ValueError as problem:
+            raise UsageError(str(problem)) from None
+        if args.file:
+            with open(os.path.expanduser(args.file), "w", encoding="utf-8") as output:
+                output.write(code)
+            print(f"wrote {args.file}")
+        else:
+            shell.set_next_input(code, replace=False)
 
     def thresholds(self) -> Thresholds:
         """The rules' thresholds as currently configured with `%config SqlProfile.*`."""
@@ -181,6 +221,16 @@ def _options(shell: Any, args: Any) -> Options:
     )
 
 
+def _baseline(shell: Any, args: Any) -> Optional[Report]:
+    """The report `--compare NAME` names, taken before the run (`-o` may reuse the name)."""
+    if not args.compare:
+        return None
+    stored = shell.user_ns.get(args.compare)
+    if not isinstance(stored, Report):
+        raise UsageError(f"--compare {args.compare}: no report of that name (store one with -o NAME)")
+    return stored
+
+
 # -- the cell path: transformer + post_run_cell ----------------------------------------
 
 
@@ -224,6 +274,7 @@ def start_cell(arg_string: str) -> None:
     if args.statement:
         raise UsageError(f"unexpected arguments for %%sqlprofile: {' '.join(args.statement)}")
     options = _options(shell, args)
+    args.baseline = _baseline(shell, args)
     from sqla_magic.pipeline import Profiler
 
     if _current is not None:  # a previous cell never reached post_run_cell
@@ -278,6 +329,14 @@ def _finish(shell: Any, args: Any, report: Report) -> None:
                 "it is stored in sqla_magic.last_report()",
                 file=sys.stderr,
             )
+    baseline = getattr(args, "baseline", None)
+    if baseline is not None and not args.quiet:
+        from IPython.display import display
+
+        try:
+            display(baseline.compare(report, names=(args.compare, "this run")))
+        except Exception as problem:
+            print(f"sqlprofile: could not compare ({type(problem).__name__}: {problem})", file=sys.stderr)
 
 
 def _verifier(shell: Any) -> Any:

@@ -52,3 +52,27 @@ def groups_frame(report: Report) -> Any:
         }
     )
     return groups.sort_values("total_s", ascending=False)
+
+
+def findings_frame(report: Report) -> Any:
+    """One row per finding: rule, severity, title, message, where (first site or line),
+    how many statements, whether it has a rewrite."""
+    pd = _pandas("findings_frame()")
+    columns = ["rule", "severity", "title", "message", "lines", "file", "line", "statements", "rewrite"]
+    rows = []
+    for finding in report.findings:
+        sites = finding.sites
+        rows.append(
+            [
+                finding.rule,
+                finding.severity,
+                finding.title,
+                finding.message,
+                list(finding.lines),
+                sites[0].file if sites else report.filename,
+                sites[0].line if sites else (finding.lines[0] if finding.lines else None),
+                len(finding.statements),
+                finding.rewrite is not None,
+            ]
+        )
+    return pd.DataFrame(rows, columns=columns).rename_axis("index")

@@ -86,7 +86,7 @@ def test_save_to_unwritable_path(
     for target, reason in [
         ("/nonexistent-dir/r.json", "No such file or directory"),
         (f"{blocked}/r.html", "Not a directory"),
-        (f"{tmp_path}/r.txt", "use a .html (standalone page) or .json file name"),
+        (f"{tmp_path}/r.txt", "use a .html (standalone page), .json"),
     ]:
         capsys.readouterr()
         result = run(shell, f"%%sqlprofile --quiet --no-explain --save {target}\nx = 1\n")

@@ -31,7 +31,7 @@ def test_save_html_writes_the_standalone_page(report: Report, tmp_path: Path) ->
 
 
 def test_other_suffixes_are_refused(report: Report, tmp_path: Path) -> None:
-    with pytest.raises(ValueError, match=r"report\.txt.*use a \.html .* or \.json"):
+    with pytest.raises(ValueError, match=r"report\.txt.*use a \.html .*, \.json"):
         save_report(report, tmp_path / "report.txt")
     with pytest.raises(ValueError):
         save_report(report, tmp_path / "report")
