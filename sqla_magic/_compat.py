@@ -163,8 +163,12 @@ def _relationship_of(state: Any) -> str:
 
 
 def engine_url(engine: Any) -> str:
-    """The engine URL with the password hidden (`URL.render_as_string`, 1.4+)."""
-    return str(engine.url.render_as_string(hide_password=True))
+    """The engine URL with its password, and any password in its query, hidden."""
+    url = engine.url
+    hidden = {key: "***" for key in url.query if key.lower() in ("password", "passwd", "pwd")}
+    if hidden:
+        url = url.update_query_dict(hidden)
+    return str(url.render_as_string(hide_password=True))
 
 
 async def greenlet_spawn(work: Any) -> Any:
@@ -488,3 +492,33 @@ def shared_pools_without_reset() -> Iterator[None]:
     finally:
         for pool, reset in changed:
             pool._reset_on_return = reset
+
+
+def connect_args(engine: Any) -> dict[str, Any]:
+    """The keyword arguments the engine's pool hands the driver (`connect_args` merged
+    with the URL's), read from the `cparams` cell of the creator `create_engine` builds
+    (2.0.58); empty when the creator is the user's own."""
+    creator = getattr(engine.pool, "_creator", None)
+    code = getattr(creator, "__code__", None)
+    cells = getattr(creator, "__closure__", None) or ()
+    if code is None:
+        return {}
+    for name, cell in zip(code.co_freevars, cells, strict=False):
+        if name == "cparams":
+            with contextlib.suppress(ValueError):
+                value = cell.cell_contents
+                if isinstance(value, dict):
+                    return value
+    return {}
+
+
+def cancel_statement(dbapi_connection: Any) -> None:
+    """Stop the statement running on a DBAPI connection, from another thread: sqlite3's
+    `interrupt()`, psycopg2/psycopg's `cancel()`; drivers without one (pymysql) are left
+    to their statement time limit."""
+    for name in ("interrupt", "cancel"):
+        method = getattr(dbapi_connection, name, None)
+        if callable(method):
+            with contextlib.suppress(Exception):
+                method()
+            return

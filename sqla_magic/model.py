@@ -443,8 +443,18 @@ class Report:
         return typing.cast(Report, _from_plain(cls, data))
 
     @classmethod
-    def from_json(cls, text: str) -> Report:
-        return cls.from_dict(json.loads(text))
+    def from_json(cls, text: Union[str, bytes]) -> Report:
+        """The report `to_json` wrote; anything else raises one `ValueError` saying why."""
+        try:
+            data = json.loads(text)
+            if not isinstance(data, Mapping):
+                raise TypeError(f"the top level is a JSON {type(data).__name__}, not an object")
+            report = cls.from_dict(data)
+            if not all(isinstance(getattr(report, name), (int, float)) for name in ("wall_s", "cpu_s")):
+                raise TypeError("wall_s and cpu_s must be numbers")
+        except (ValueError, TypeError, KeyError, AttributeError, IndexError, RecursionError) as problem:
+            raise ValueError(f"not a sqla_magic report: {type(problem).__name__}: {problem}") from None
+        return report
 
     # -- display ---------------------------------------------------------------------
     # The renderers live in `sqla_magic.render`; the package's facade puts them in `VIEWS`.

@@ -14,11 +14,12 @@ from collections.abc import Iterable
 from dataclasses import fields, replace
 from typing import Any, Optional
 
+from sqla_magic import _compat
 from sqla_magic.capture import run as capture
 from sqla_magic.capture.params import safe_text
 from sqla_magic.capture.run import Options, Recording, cell_error, sync_engines
 from sqla_magic.model import Finding, Plan, Report
-from sqla_magic.privacy import without_passwords
+from sqla_magic.privacy import PASSWORD_KEYS, without_passwords
 
 __all__ = [
     "Options",
@@ -70,6 +71,8 @@ def finish(recording: Recording, options: Options) -> Report:
                     analyze=options.explain_analyze,
                 )
             )
+        except KeyboardInterrupt:  # Ctrl-C stops EXPLAIN, not the report
+            notes.append("EXPLAIN interrupted (Ctrl-C): the report has no plans")
         except Exception as problem:
             notes.append(f"EXPLAIN not run: {type(problem).__name__}: {problem}")
     if plans and options.findings:
@@ -85,7 +88,12 @@ def finish(recording: Recording, options: Options) -> Report:
     report = replace(report, findings=findings, plans=plans, notes=tuple(notes))
     engines = {id(r.engine): r.engine for r in recording.records}
     engines.update((id(e), e) for e in options.engines or ())
-    return without_passwords(report, engines.values())
+    passwords = set(recording.passwords)
+    for engine in engines.values():
+        arguments = _compat.connect_args(engine)
+        passwords.update(str(arguments[key]) for key in PASSWORD_KEYS if arguments.get(key))
+    masked: Report = without_passwords(report, engines.values(), passwords)
+    return masked
 
 
 # -- the latest reports --------------------------------------------------------------------

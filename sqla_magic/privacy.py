@@ -1,63 +1,275 @@
-"""Secrets out of the report: the passwords of the engines it saw, masked everywhere.
+"""What a report must never show (passwords) and what `--redact` takes out (the data).
 
-A password reaches a report's text in more places than the engine URL: an exception or
-warning that quotes a full URL, a DBAPI error, a parameter.  One walker visits every
-string of the finished report, so a new field cannot be forgotten.
+One walker, `transform`, goes through a Report's dataclasses, mappings and sequences and
+hands every string to a policy together with the name of the field it sits in; a policy
+decides by the field and by the structure of the text, never by replacing a word
+everywhere (a password `postgres` must not turn `postgresql://` into `***ql`):
+
+- Passwords, always (`without_passwords`): the password field of any URL in free text
+  (`scheme://user:PASSWORD@`), in the clear or URL-encoded; `password=...` and
+  `'password': '...'` pairs; a parameter whose value *is* a known password.  The known
+  passwords are those of every engine that connected or tried to (`watch_connections`):
+  the URL's, its `?password=` and the `connect_args`.  Code (the cell, rewrites) and SQL
+  are never touched.
+- `--redact` (`redacted`): every parameter value becomes `?`; in free text and SQL (plan
+  filters, errors, notes) every string literal, number, UUID and decimal goes whole; in
+  code, the parameter values that appear in it.
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
-import functools
 import re
-from collections.abc import Iterable
+import threading
+import urllib.parse
+import weakref
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
 
-from sqla_magic.model import Finding, Report, pending_rewrite
+from sqla_magic.model import Finding, pending_rewrite
 
-MIN_HIDDEN_PASSWORD = 4
-"""Shorter passwords are not searched for in the report's text: they would match ordinary words."""
+MASK = "***"
+REDACTED = "?"
+PASSWORD_KEYS = ("password", "passwd", "pwd")
+MIN_SCRUBBED_LENGTH = 4
+"""Shorter parameter values are not searched for in code: they would match ordinary words."""
 
-
-def without_passwords(report: Report, engines: Iterable[Any]) -> Report:
-    """`report` with the passwords of `engines` replaced by `***` wherever they appear."""
-    passwords = {
-        str(password)
-        for engine in engines
-        if (password := engine.url.password) is not None and len(str(password)) >= MIN_HIDDEN_PASSWORD
+CODE_FIELDS = frozenset({"source", "original", "rewritten", "fix"})
+"""Fields holding code the user wrote or will run: passwords are never masked there."""
+SQL_FIELDS = frozenset({"sql"})
+PARAM_FIELDS = frozenset({"params"})
+KEY_FIELDS = frozenset(
+    {
+        "fingerprint",
+        "dialect",
+        "engine",
+        "rule",
+        "severity",
+        "kind",
+        "method",
+        "name",
+        "file",
+        "function",
+        "path",
     }
-    if not passwords:
-        return report
-    pattern = re.compile("|".join(re.escape(p) for p in sorted(passwords, key=len, reverse=True)))
-    cleaned: Report = _hide(report, pattern)
-    return cleaned
+)
+"""Identifiers, names and code locations, never data (`engine` is rendered without its password)."""
+
+Policy = Callable[[str, str], str]
+"""(field as `Class.name`, text) -> text."""
+OUR_WORDS = frozenset({"Finding.title", "Finding.message", "PlanWarning.message"})
+"""Text this package writes about the data (counts, names): only parameter values leave it."""
+
+_URL_PASSWORD = re.compile(r"(?P<head>[A-Za-z][\w+.-]*://[^:/?#@\s'\"]*:)(?P<password>[^@\s'\"/]*)(?=@)")
+_PASSWORD_PAIR = re.compile(
+    r"(?P<head>\b(?:password|passwd|pwd)\b['\"]?\s*[:=]\s*['\"]?)(?P<password>[^'\"\s,;&)}]*)",
+    re.IGNORECASE,
+)
+_STRING_LITERAL = re.compile(r"'(?:[^']|'')*'")
+_UUID = re.compile(r"\b[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}\b")
+_NUMBER = re.compile(r"(?<![\w.$])[-+]?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?(?![\w.])")
+_PARAMETERS_IN_ERROR = re.compile(r"\[parameters: [^\n]*\]")
+_KEY_VALUE_IN_ERROR = re.compile(r"(\)=\()[^)]*(\))")
+_TRUNCATION = re.compile(r"… \(\+\d+ chars\)$")
 
 
-def _hide(value: Any, pattern: re.Pattern[str]) -> Any:
-    """`value` with `pattern` masked in every string; unchanged parts are the same objects."""
+def transform(value: Any, policy: Policy, field: str = "", *, build: bool = False) -> Any:
+    """`value` with `policy` applied to every string, by field; unchanged parts are the
+    same objects.  A finding's rewrite still to be built is left as it is unless `build`."""
     if isinstance(value, str):
-        return pattern.sub("***", value) if pattern.search(value) else value
+        return policy(field, value)
     if isinstance(value, (tuple, list)):
-        items = [_hide(item, pattern) for item in value]
+        items = [transform(item, policy, field, build=build) for item in value]
         changed = any(new is not old for new, old in zip(items, value, strict=True))
         return type(value)(items) if changed else value
-    if isinstance(value, dict):
-        pairs = [(_hide(k, pattern), _hide(v, pattern)) for k, v in value.items()]
-        changed = any(
-            nk is not k or nv is not v for (nk, nv), (k, v) in zip(pairs, value.items(), strict=True)
-        )
+    if isinstance(value, Mapping):
+        pairs = [(key, transform(item, policy, field, build=build)) for key, item in value.items()]
+        changed = any(new is not old for (_, new), old in zip(pairs, value.values(), strict=True))
         return dict(pairs) if changed else value
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         changes = {}
-        pending = pending_rewrite(value) if isinstance(value, Finding) else None
-        if pending is not None:  # masked once built, without building it now
-            changes["rewrite"] = pending.then(functools.partial(_hide, pattern=pattern))
         for f in dataclasses.fields(value):
-            if f.name in changes:
+            if f.name == "rewrite" and not build and isinstance(value, Finding) and pending_rewrite(value):
                 continue
             old = getattr(value, f.name)
-            new = _hide(old, pattern)
+            new = transform(old, policy, f"{type(value).__name__}.{f.name}", build=build)
             if new is not old:
                 changes[f.name] = new
         return dataclasses.replace(value, **changes) if changes else value
     return value
+
+
+# -- passwords ---------------------------------------------------------------------------------
+
+
+def without_passwords(report: Any, engines: Iterable[Any] = (), passwords: Iterable[str] = ()) -> Any:
+    """`report` with passwords masked by structure (see the module docstring): those of
+    `engines` and `passwords` (from `watch_connections`) as values, any URL's by position."""
+    known = {str(p) for p in passwords if p}
+    for engine in engines:
+        known |= engine_passwords(engine)
+    encoded = {urllib.parse.quote_plus(p) for p in known} | {urllib.parse.quote(p, safe="") for p in known}
+
+    def mask(qualified: str, text: str) -> str:
+        field = qualified.rpartition(".")[2]
+        if field in CODE_FIELDS or field in SQL_FIELDS or field in KEY_FIELDS:
+            return text
+        if field in PARAM_FIELDS:
+            return MASK if text in known or text in encoded else text
+        return mask_text(text)
+
+    return transform(report, mask)
+
+
+def mask_text(text: str) -> str:
+    """Free text with the password of every URL and every `password=` pair masked."""
+    if "://" in text:
+        text = _URL_PASSWORD.sub(_masked, text)
+    if re.search(r"pass|pwd", text, re.IGNORECASE):
+        text = _PASSWORD_PAIR.sub(_masked, text)
+    return text
+
+
+def _masked(match: re.Match[str]) -> str:
+    return match.group("head") + MASK if match.group("password") else match.group(0)
+
+
+def url_passwords(url: Any) -> set[str]:
+    """The URL's password and any `?password=` in its query."""
+    found = {str(url.password)} if getattr(url, "password", None) else set()
+    query = getattr(url, "query", None) or {}
+    for key in PASSWORD_KEYS:
+        value = query.get(key)
+        if isinstance(value, str):
+            found.add(value)
+        elif isinstance(value, (tuple, list)):
+            found.update(str(v) for v in value)
+    return found
+
+
+def hidden_url(url: Any) -> str:
+    """The URL as text with its password and any password in its query hidden."""
+    query = getattr(url, "query", None) or {}
+    hidden = {key: MASK for key in query if key.lower() in PASSWORD_KEYS}
+    if hidden:
+        url = url.update_query_dict(hidden)
+    return str(url.render_as_string(hide_password=True))
+
+
+class _ConnectionPasswords:
+    """Passwords of every engine that connected or tried to while a profile ran, taken from
+    the connect arguments SQLAlchemy hands the driver (`do_connect`: URL and connect_args)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._watchers = 0
+        self._seen: weakref.WeakKeyDictionary[Any, set[str]] = weakref.WeakKeyDictionary()
+        self.collected: list[set[str]] = []
+
+    def _on_connect(self, dialect: Any, conn_rec: Any, cargs: Any, cparams: Any) -> None:
+        if not isinstance(cparams, Mapping):
+            return
+        found = {str(cparams[key]) for key in PASSWORD_KEYS if cparams.get(key)}
+        for target in self.collected:
+            target.update(found)
+
+    @contextlib.contextmanager
+    def watch(self) -> Iterator[set[str]]:
+        from sqlalchemy import event
+        from sqlalchemy.engine import Engine
+
+        found: set[str] = set()
+        with self._lock:
+            if self._watchers == 0:
+                event.listen(Engine, "do_connect", self._on_connect)
+            self._watchers += 1
+            self.collected.append(found)
+        try:
+            yield found
+        finally:
+            with self._lock:
+                self.collected.remove(found)
+                self._watchers -= 1
+                if self._watchers == 0:
+                    event.remove(Engine, "do_connect", self._on_connect)
+
+
+_CONNECTIONS = _ConnectionPasswords()
+
+
+def watch_connections() -> contextlib.AbstractContextManager[set[str]]:
+    """While inside, the set it yields fills with the passwords of connections opened."""
+    return _CONNECTIONS.watch()
+
+
+def engine_passwords(engine: Any) -> set[str]:
+    """An engine's URL passwords (its `connect_args` come from `watch_connections` or the
+    caller, who can read them through `_compat.connect_args`)."""
+    return url_passwords(engine.url)
+
+
+# -- redaction ---------------------------------------------------------------------------------
+
+
+def redacted(report: Any) -> Any:
+    """A copy of `report` without its data: parameter values become `?`; literals in SQL
+    and free text go whole; parameter values also leave the code that quotes them."""
+    values = _parameter_texts(statement.params for statement in report.statements)
+    ordered = sorted(values, key=len, reverse=True)  # longest first, so no value is half-replaced
+    in_code = re.compile("|".join(map(re.escape, ordered))) if ordered else None
+
+    def redact(qualified: str, text: str) -> str:
+        field = qualified.rpartition(".")[2]
+        if field in KEY_FIELDS:
+            return text
+        if field in PARAM_FIELDS:
+            return REDACTED
+        if field in CODE_FIELDS:
+            return in_code.sub(REDACTED, text) if in_code is not None else text
+        text = _PARAMETERS_IN_ERROR.sub(f"[parameters: {REDACTED}]", text)
+        text = _KEY_VALUE_IN_ERROR.sub(rf"\g<1>{REDACTED}\g<2>", text)
+        if in_code is not None:
+            text = in_code.sub(REDACTED, text)
+        return text if qualified in OUR_WORDS else scrub_literals(text)
+
+    cleaned = transform(report, redact, build=True)
+    statements = tuple(
+        dataclasses.replace(statement, params=_shape_only(original.params))
+        for statement, original in zip(cleaned.statements, report.statements, strict=True)
+    )
+    return dataclasses.replace(cleaned, statements=statements)
+
+
+def scrub_literals(text: str) -> str:
+    """Every string literal, UUID and number in `text` replaced whole."""
+    text = _STRING_LITERAL.sub(f"'{REDACTED}'", text)
+    text = _UUID.sub(REDACTED, text)
+    return _NUMBER.sub(REDACTED, text)
+
+
+def _shape_only(value: Any) -> Any:
+    """The same shape (names, positions, parameter sets), every value a `"?"`."""
+    if value is None:
+        return None
+    if isinstance(value, Mapping):
+        return {key: _shape_only(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return tuple(_shape_only(item) for item in value)
+    return REDACTED
+
+
+def _parameter_texts(params: Iterable[Any]) -> set[str]:
+    found: set[str] = set()
+    pending = list(params)
+    while pending:
+        value = pending.pop()
+        if isinstance(value, Mapping):
+            pending.extend(value.values())
+        elif isinstance(value, (list, tuple)):
+            pending.extend(value)
+        elif value is not None and not isinstance(value, bool):
+            text = _TRUNCATION.sub("", str(value))
+            if len(text) >= MIN_SCRUBBED_LENGTH:
+                found.add(text)
+    return found

@@ -30,6 +30,7 @@ import sys
 import sysconfig
 import threading
 import time
+import tracemalloc
 from collections.abc import Mapping, MutableMapping
 from dataclasses import dataclass, field
 from typing import Any, Optional
@@ -39,7 +40,6 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import Session, make_transient
 
 from sqla_magic import _compat
-from sqla_magic.capture.memory import PeakRss
 from sqla_magic.explain import lexer
 from sqla_magic.model import Finding, Report
 
@@ -155,14 +155,12 @@ def _run(source: str, namespace: Mapping[str, Any], memory: bool, force: bool) -
     code, final = _compiled(_python(source), filename)
     scope = dict(namespace)
     sandbox = Sandbox(filename, guard_outside=not force, users_pending=_pending_objects(namespace))
-    peak = PeakRss() if memory else None
     value: Any = None
     error: Optional[str] = None
-    if peak is not None:
-        peak.start()
-    start = time.perf_counter()
+    measured = _Measure(memory)
     try:
-        with sandbox, contextlib.redirect_stdout(io.StringIO()):
+        # The sandbox is entered first: its own set-up is not part of the figures.
+        with sandbox, measured, contextlib.redirect_stdout(io.StringIO()):
             exec(code, scope)
             if final is not None:
                 value = eval(final, scope)
@@ -171,8 +169,7 @@ def _run(source: str, namespace: Mapping[str, Any], memory: bool, force: bool) -
     except Exception as problem:
         if sandbox.exit_reason is None:
             error = f"raised {type(problem).__name__}: {problem}"
-    wall = time.perf_counter() - start
-    peak_bytes = peak.stop() if peak is not None else None
+    wall, peak_bytes = measured.wall_s, measured.peak_bytes
     if sandbox.exit_reason is not None:
         error = f"was stopped and rolled back: {sandbox.exit_reason}"
         if sandbox.outside_world:
@@ -188,6 +185,35 @@ def _run(source: str, namespace: Mapping[str, Any], memory: bool, force: bool) -
         writes=sandbox.writes,
     )
     return figures, value
+
+
+class _Measure:
+    """Wall time and what the run allocated at its highest (tracemalloc), not the process's
+    resident size, which never shrinks and so cannot show a rewrite that needs less."""
+
+    def __init__(self, memory: bool) -> None:
+        self.memory = memory
+        self.wall_s = 0.0
+        self.peak_bytes: Optional[int] = None
+        self._owns_tracing = False
+        self._start_bytes = 0
+        self._start = 0.0
+
+    def __enter__(self) -> None:
+        if self.memory:
+            self._owns_tracing = not tracemalloc.is_tracing()
+            if self._owns_tracing:
+                tracemalloc.start(1)
+            tracemalloc.reset_peak()
+            self._start_bytes = tracemalloc.get_traced_memory()[0]
+        self._start = time.perf_counter()
+
+    def __exit__(self, *exc: Any) -> None:
+        self.wall_s = time.perf_counter() - self._start
+        if self.memory:
+            self.peak_bytes = max(tracemalloc.get_traced_memory()[1] - self._start_bytes, 0)
+            if self._owns_tracing:
+                tracemalloc.stop()
 
 
 # -- the sandbox ---------------------------------------------------------------------------

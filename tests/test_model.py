@@ -111,3 +111,23 @@ def test_a_deferred_rewrite_is_built_once_on_first_read_and_a_failing_one_is_non
     assert finding.rewrite is finding.rewrite and built == [1]
     failing = Finding(rule="r", severity="low", title="t", message="m", rewrite=DeferredRewrite(broken))
     assert failing.rewrite is None
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "",
+        "[]",
+        "5",
+        '{"statements": 5}',
+        '{"wall_s": "x", "cpu_s": 1}',
+        '{"wall_s": 1, "cpu_s": 1, "statements": [{"sql": 1}]}',
+        "[" * 100_000 + "]" * 100_000,
+        '{"wall_s": 1, "cpu_s": 1, "findings": [{"rule": 1}]}',
+        '{"wall_s": 1, "cpu_s": 1, "plans": [{"root": []}]}',
+        '{"wall_s": 1, "cpu_s": 1, "memory": "x"}',
+    ],
+)
+def test_hostile_json_raises_one_clear_value_error(text: str) -> None:
+    with pytest.raises(ValueError, match=r"^not a sqla_magic report: "):
+        Report.from_json(text)

@@ -39,6 +39,12 @@ def _status_bytes(field_name: str) -> Optional[int]:
     return None
 
 
+_RUNNING: list[PeakRss] = []
+"""Peaks being measured: resetting the kernel's high-water mark for a nested one must not
+lose the outer ones' peak so far, which is carried over first."""
+_RUNNING_LOCK = threading.Lock()
+
+
 class PeakRss:
     """Peak resident memory above the level at start."""
 
@@ -49,10 +55,16 @@ class PeakRss:
         self._thread: Optional[threading.Thread] = None
         self._stop = threading.Event()
         self._kernel_peak = False
+        self._carried = 0
 
     def start(self) -> None:
         self.start_bytes = _status_bytes("VmRSS:") or _psutil_rss()
         self.peak_bytes = self.start_bytes
+        with _RUNNING_LOCK:
+            high_water = _status_bytes("VmHWM:") or 0
+            for outer in _RUNNING:
+                outer._carried = max(outer._carried, high_water)
+            _RUNNING.append(self)
         try:
             with open(_CLEAR_REFS, "w", encoding="ascii") as clear:
                 clear.write("5")
@@ -69,8 +81,11 @@ class PeakRss:
 
     def stop(self) -> int:
         """Stop and return the peak growth in bytes."""
+        with _RUNNING_LOCK:
+            if self in _RUNNING:
+                _RUNNING.remove(self)
         if self._kernel_peak:
-            self.peak_bytes = _status_bytes("VmHWM:") or self.peak_bytes
+            self.peak_bytes = max(_status_bytes("VmHWM:") or self.peak_bytes, self._carried)
         elif self._thread is not None:
             self._stop.set()
             self._thread.join()

@@ -22,7 +22,7 @@ from typing import Any, Optional
 
 import sqlalchemy
 
-from sqla_magic import _compat
+from sqla_magic import _compat, privacy
 from sqla_magic.capture.callgraph import CallGraph, build_call_graph
 from sqla_magic.capture.memory import LineMemory, PeakRss
 from sqla_magic.capture.params import display_params, safe_text, truncate
@@ -55,6 +55,8 @@ class Recording:
 
     report: Report
     records: list[StatementRecord] = field(default_factory=list)
+    passwords: set[str] = field(default_factory=set)
+    """Passwords of the connections opened while it ran (`privacy.watch_connections`)."""
 
 
 class Profiler:
@@ -71,6 +73,7 @@ class Profiler:
         self.source = source
         self.notes: list[str] = []
         self.warnings: list[CapturedWarning] = []
+        self._passwords: set[str] = set()
         self.recorder = Recorder(
             self.filenames, options.engines, options.max_statements, user_packages=options.user_packages
         )
@@ -107,6 +110,7 @@ class Profiler:
                 peak = self._peak = PeakRss()
                 peak.start()
                 installed.callback(self._stop_peak, peak)
+            self._passwords = installed.enter_context(privacy.watch_connections())
             installed.enter_context(self.recorder)
             if options.call_tree:
                 installed.callback(self._stop_call_tree)
@@ -217,7 +221,7 @@ class Profiler:
             dropped_statements=recorder.dropped,
             versions={"sqlalchemy": sqlalchemy.__version__, "python": sys.version.split()[0]},
         )
-        return Recording(report=report, records=list(recorder.records))
+        return Recording(report=report, records=list(recorder.records), passwords=set(self._passwords))
 
     def _memory(self, peak: Optional[int], filename: str) -> Optional[Memory]:
         if self._lines is not None:

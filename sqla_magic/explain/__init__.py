@@ -12,9 +12,12 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+from sqla_magic.explain import lexer
 from sqla_magic.explain.plan import unexplained
 from sqla_magic.explain.runner import (
     DEFAULT_TIME_BUDGET_S,
+    INTERRUPTED,
+    ExplainInterrupted,
     ExplainRequest,
     explain_requests,
     first_parameter_set,
@@ -53,7 +56,9 @@ def explain_report(
         engine = records[index].engine
         by_engine.setdefault(id(engine), (engine, []))[1].append(index)
     plans: dict[int, Plan] = {}
+    interrupted = False
     for engine, members in by_engine.values():
+        setups = _session_setups(engine, records, max(members))
         requests = []
         for index in members:
             record = records[index]
@@ -64,10 +69,32 @@ def explain_report(
                     executemany=bool(record.executemany),
                     fingerprint=report.statements[index].fingerprint,
                     statement=index,
+                    session_setup=tuple((sql, params) for at, sql, params, _ in setups if at < index),
+                    setup_refusal=next(
+                        (
+                            f"`{sql[:80]}`"
+                            for at, sql, _, replayable in setups
+                            if at < index and not replayable
+                        ),
+                        None,
+                    ),
                 )
             )
+        if interrupted:
+            explained = [
+                unexplained(r.fingerprint, engine.dialect.name, INTERRUPTED, sql=r.sql, statement=r.statement)
+                for r in requests
+            ]
+            plans.update(zip(members, explained, strict=True))
+            continue
         try:
             explained = explain_requests(engine, requests, analyze=analyze, time_budget_s=time_budget_s)
+        except (ExplainInterrupted, KeyboardInterrupt):
+            interrupted = True
+            explained = [
+                unexplained(r.fingerprint, engine.dialect.name, INTERRUPTED, sql=r.sql, statement=r.statement)
+                for r in requests
+            ]
         except Exception as problem:  # a bug here must not cost the user the report
             explained = [
                 unexplained(
@@ -81,6 +108,19 @@ def explain_report(
             ]
         plans.update(zip(members, explained, strict=True))
     return [plans[i] for i in indexes if i in plans]
+
+
+def _session_setups(engine: Any, records: Sequence[Any], last: int) -> list[tuple[int, str, Any, bool]]:
+    """(index, sql, parameters, replayable) of the statements up to `last` that changed the
+    session state of a connection of `engine` (see `lexer.session_change`)."""
+    dialect = getattr(engine, "sync_engine", engine).dialect.name
+    found = []
+    for index, record in enumerate(records[: last + 1]):
+        if record.engine is engine and record.error is None:
+            change = lexer.session_change(record.sql, dialect)
+            if change is not None:
+                found.append((index, record.sql, record.parameters, change))
+    return found
 
 
 def explain_statement(

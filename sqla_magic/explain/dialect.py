@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any, Optional
 
-from sqla_magic.explain import sql as sqltext
+from sqla_magic.explain import lexer
 from sqla_magic.explain.plan import ParsedPlan
 from sqla_magic.model import PlanNode
 
@@ -34,10 +34,30 @@ class DialectExplainer:
         """Why ANALYZE is not used for a statement of this kind (None: it may be)."""
         if not self.analyze_supported:
             return f"ANALYZE is not available on {self.dialect}"
-        if kind == sqltext.LOCKING_READ:
+        if kind == lexer.LOCKING_READ:
             return "explained without ANALYZE: it takes row locks, so it is never executed"
-        if kind != sqltext.READ:
+        if kind != lexer.READ:
             return "explained without ANALYZE: it changes data, so it is never executed"
+        return None
+
+    @property
+    def transaction_isolation(self) -> Optional[str]:
+        """The isolation level the explain connection is given, so that it never inherits
+        AUTOCOMMIT from the user's engine (None: left as the engine has it)."""
+        return None
+
+    @property
+    def needs_transaction(self) -> bool:
+        """Whether EXPLAIN may run only once the driver confirms a transaction is open."""
+        return True
+
+    def plain_refusal(self, statement: lexer.Classified) -> Optional[str]:
+        """Why even a plain EXPLAIN of this statement could change data (None: it cannot)."""
+        return None
+
+    def locked_note(self, note: Optional[str]) -> Optional[str]:
+        """The note for the remaining statements when `note` says the database is locked
+        against EXPLAIN (None: it does not)."""
         return None
 
     def prepare_session(self, conn: Any) -> None:

@@ -66,6 +66,8 @@ class Classified:
     """Names called as functions (upper case), in order of appearance."""
     subquery: bool = False
     """A parenthesised SELECT/WITH inside the statement."""
+    words: tuple[str, ...] = ()
+    """Its unquoted words, upper case."""
 
     @property
     def single(self) -> bool:
@@ -225,7 +227,7 @@ def _kind(statement: list[Token], dialect: str) -> Classified:
     upper = [word for _, word in words]
 
     def result(kind: str) -> Classified:
-        return Classified(kind, first, functions=functions, subquery=subquery)
+        return Classified(kind, first, functions=functions, subquery=subquery, words=tuple(upper))
 
     if first in _WRITE_STARTS:
         return result(WRITE)
@@ -253,6 +255,21 @@ def _kind(statement: list[Token], dialect: str) -> Classified:
     if writes > lock_updates:
         return result(WRITE)
     return result(LOCKING_READ if locking else READ)
+
+
+_NOT_REPLAYED = frozenset(
+    {"GLOBAL", "PERSIST", "PERSIST_ONLY", "TRANSACTION", "AUTOCOMMIT", "CHARACTERISTICS", "PASSWORD"}
+)
+
+
+def session_change(sql: str, dialect: str) -> Optional[bool]:
+    """None when `sql` does not change the session's state; True when it does and can be
+    replayed on another connection (`SET search_path`, `SET ROLE`, `USE`); False when it
+    changes more than one session or the transaction (`SET GLOBAL`, `SET TRANSACTION`)."""
+    classified = classify(sql, dialect)
+    if classified.kind != SESSION:
+        return None
+    return not (_NOT_REPLAYED & set(classified.words))
 
 
 def _keyword_before_parenthesis(word: str) -> bool:

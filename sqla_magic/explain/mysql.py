@@ -19,6 +19,7 @@ import re
 from dataclasses import dataclass, replace
 from typing import Any, Optional
 
+from sqla_magic.explain import lexer
 from sqla_magic.explain import sql as sqltext
 from sqla_magic.explain.dialect import DialectExplainer
 from sqla_magic.explain.plan import (
@@ -52,6 +53,45 @@ _ACCESS_LABELS = {
     "unique_subquery": "Unique Subquery",
 }
 _FULL_SCANS = frozenset({"ALL", "index", "hash_ALL"})
+_PURE_FUNCTIONS = frozenset(
+    [
+        "COALESCE",
+        "IFNULL",
+        "NULLIF",
+        "LOWER",
+        "UPPER",
+        "CONCAT",
+        "CONCAT_WS",
+        "LENGTH",
+        "CHAR_LENGTH",
+        "SUBSTRING",
+        "SUBSTR",
+        "TRIM",
+        "ABS",
+        "ROUND",
+        "FLOOR",
+        "CEIL",
+        "CEILING",
+        "GREATEST",
+        "LEAST",
+        "CAST",
+        "CONVERT",
+        "IF",
+        "NOW",
+        "CURRENT_TIMESTAMP",
+        "UTC_TIMESTAMP",
+        "DATE",
+        "DATE_ADD",
+        "DATE_SUB",
+        "COUNT",
+        "SUM",
+        "MIN",
+        "MAX",
+        "AVG",
+        "VALUES",
+    ]
+)
+"""Built-in functions with no side effects that SQLAlchemy emits in DML."""
 _NOT_PLAN = frozenset({"r_engine_stats", "cost_info", "query_optimization", "used_columns", "possible_keys"})
 _IS_NOT_NULL = re.compile(r"[\w`.$]+\s+is\s+not\s+null", re.IGNORECASE)
 _ANALYZE_LINE = re.compile(
@@ -96,9 +136,27 @@ class MySQLExplainer(DialectExplainer):
             f"lock_wait_timeout={LOCK_WAIT_TIMEOUT_S}, {limit}"
         )
 
+    @property
+    def transaction_isolation(self) -> Optional[str]:
+        return "REPEATABLE READ"
+
     def prepare_transaction(self, conn: Any, *, read_only: bool) -> None:
-        if read_only:
-            conn.exec_driver_sql("START TRANSACTION READ ONLY")
+        # MariaDB runs stored functions and subqueries while planning a plain EXPLAIN, so
+        # reads are explained READ ONLY too; DML cannot be (even EXPLAIN DELETE is refused
+        # there), see plain_refusal.
+        conn.exec_driver_sql("START TRANSACTION READ ONLY" if read_only else "START TRANSACTION")
+
+    def plain_refusal(self, statement: lexer.Classified) -> Optional[str]:
+        if statement.kind == lexer.READ:
+            return None  # explained READ ONLY
+        called = [name for name in statement.functions if name not in _PURE_FUNCTIONS]
+        if statement.subquery or called:
+            what = "a subquery" if statement.subquery else f"a call to {called[0]}()"
+            return (
+                f"this statement changes data or takes row locks and has {what}, which "
+                f"{self.dialect} may run while planning, and its EXPLAIN cannot be made read-only"
+            )
+        return None
 
     def read(self, rows: list[tuple[Any, ...]]) -> Any:
         value = rows[0][0] if rows else None

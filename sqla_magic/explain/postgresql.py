@@ -62,6 +62,10 @@ class PostgreSQLExplainer(DialectExplainer):
         options = "ANALYZE, BUFFERS, FORMAT JSON" if analyze else "FORMAT JSON"
         return f"EXPLAIN ({options}) {sql}"
 
+    @property
+    def transaction_isolation(self) -> Optional[str]:
+        return "READ COMMITTED"
+
     def prepare_transaction(self, conn: Any, *, read_only: bool) -> None:
         conn.exec_driver_sql("SET TRANSACTION READ ONLY")
         conn.exec_driver_sql(f"SET LOCAL lock_timeout = '{LOCK_TIMEOUT}'")

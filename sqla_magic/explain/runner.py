@@ -10,8 +10,15 @@
   an empty database and a pool checkout would roll back the user's transaction on return,
   so `EXPLAIN QUERY PLAN` (read-only, it never runs the statement) goes through a cursor
   of the shared DBAPI connection itself, with no commit or rollback.
-- ANALYZE only for read-only statements (`sql.statement_kind`), inside a READ ONLY
-  transaction where the database has one; when it fails, the plain plan is shown.
+- Only what is provably one statement by the database's own lexical rules
+  (`lexer.classify`) is explained at all; ANALYZE only for read-only ones.  The private
+  connection never inherits AUTOCOMMIT from the user's engine: it gets an isolation level
+  with transactions, and each EXPLAIN runs only once the driver confirms it is inside a
+  transaction (READ ONLY where the database has one), which is always rolled back.
+- Statements the cell ran earlier on the same engine that change the session's state
+  (`SET search_path`, `SET ROLE`, `USE`) are replayed inside that transaction first, so
+  the plan is of what the user ran; those that cannot be replayed safely (`SET GLOBAL`)
+  are named in the plan's note instead.
 """
 
 from __future__ import annotations
@@ -20,21 +27,26 @@ import asyncio
 import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from typing import Any, Optional, TypeVar
 
 from sqla_magic import _compat
-from sqla_magic.explain import sql as sqltext
+from sqla_magic.explain import lexer
 from sqla_magic.explain.dialect import DialectExplainer
 from sqla_magic.explain.dialects import explainer_for
 from sqla_magic.explain.plan import describe_error, joined_notes, unexplained
 from sqla_magic.model import Plan
 
 DEFAULT_TIME_BUDGET_S = 60.0
+INTERRUPT_WAIT_S = 3.0
+"""After Ctrl-C, how long to wait for the EXPLAIN thread to stop once its statement is cancelled."""
+INTERRUPTED = "not explained: EXPLAIN was interrupted (Ctrl-C); the rest of the report is kept"
 
 _T = TypeVar("_T")
-Runner = Callable[[str, Any, bool], tuple[Any, dict[str, float]]]
-"""(sql, parameters, analyze) -> (raw plan, table sizes); raises what the database raised."""
+Explained = tuple[Any, dict[str, float]]
+Runner = Callable[["ExplainRequest", Any, bool, bool], Explained]
+"""(request, parameters, analyze, read_only) -> (raw plan, table sizes); raises what the
+database raised."""
 
 
 @dataclass(frozen=True)
@@ -46,6 +58,11 @@ class ExplainRequest:
     executemany: bool = False
     fingerprint: str = ""
     statement: Optional[int] = None
+    session_setup: tuple[tuple[str, Any], ...] = ()
+    """(sql, parameters) of statements run before it on the same engine that changed the
+    session's state (`SET search_path`, `SET ROLE`, `USE`), in order."""
+    setup_refusal: Optional[str] = None
+    """A session change before it that is not replayed (`SET GLOBAL ...`)."""
 
 
 def explain_requests(
@@ -65,6 +82,7 @@ def explain_requests(
         return [_note(r, dialect, f"EXPLAIN not supported for dialect {dialect}") for r in requests]
     deadline = time.monotonic() + time_budget_s
     is_async = bool(getattr(engine.dialect, "is_async", False))
+    cancel = Cancellation()
     if dialect == "sqlite" and _compat.shares_one_connection(engine):
         dbapi_connection = _compat.shared_dbapi_connection(engine)
         if dbapi_connection is None:
@@ -73,18 +91,23 @@ def explain_requests(
 
         def on_shared() -> list[Plan]:
             run = _shared_connection_runner(dbapi_connection, explainer)
-            return _explain_all(run, explainer, requests, analyze, deadline)
+            return _explain_all(run, explainer, requests, analyze, deadline, cancel)
 
         if not is_async:
-            return on_shared()
+            try:
+                return on_shared()
+            except KeyboardInterrupt:
+                raise ExplainInterrupted from None
         work = on_shared
     else:
 
         def work() -> list[Plan]:
-            return _explain_on_private_connection(engine, explainer, requests, analyze, deadline)
+            return _explain_on_private_connection(engine, explainer, requests, analyze, deadline, cancel)
 
     try:
-        return _in_worker_thread(work, is_async, max(deadline - time.monotonic(), 0.1))
+        return _in_worker_thread(work, is_async, max(deadline - time.monotonic(), 0.1), cancel)
+    except ExplainInterrupted:
+        raise
     except TimeoutError:
         note = f"not explained: EXPLAIN did not finish within {time_budget_s:.0f}s"
     except Exception as problem:
@@ -96,9 +119,30 @@ def _note(request: ExplainRequest, dialect: str, note: Optional[str]) -> Plan:
     return unexplained(request.fingerprint, dialect, note or "", sql=request.sql, statement=request.statement)
 
 
-def _in_worker_thread(work: Callable[[], _T], is_async: bool, timeout_s: float) -> _T:
+class ExplainInterrupted(Exception):  # noqa: N818 - it names what happened, like KeyboardInterrupt
+    """Ctrl-C while EXPLAIN ran: the EXPLAIN thread was stopped, the report is kept."""
+
+
+@dataclass
+class Cancellation:
+    """How the caller's thread stops the EXPLAIN thread: a flag checked between
+    statements, and the DBAPI connection whose running statement it cancels."""
+
+    requested: threading.Event = field(default_factory=threading.Event)
+    connection: Any = None
+
+    def cancel(self) -> None:
+        self.requested.set()
+        if self.connection is not None:
+            _compat.cancel_statement(self.connection)
+
+
+def _in_worker_thread(
+    work: Callable[[], _T], is_async: bool, timeout_s: float, cancel: Optional[Cancellation] = None
+) -> _T:
     """Run `work` in a daemon thread (with its own event loop and greenlet for async
-    engines) and wait at most `timeout_s` for it."""
+    engines) and wait at most `timeout_s` for it.  Ctrl-C while waiting cancels the work
+    and raises `ExplainInterrupted` once the thread has stopped (or a few seconds passed)."""
     outcome: dict[str, Any] = {}
 
     def target() -> None:
@@ -112,7 +156,13 @@ def _in_worker_thread(work: Callable[[], _T], is_async: bool, timeout_s: float) 
 
     thread = threading.Thread(target=target, name="sqla_magic-explain", daemon=True)
     thread.start()
-    thread.join(timeout_s)
+    try:
+        thread.join(timeout_s)
+    except KeyboardInterrupt:
+        if cancel is not None:
+            cancel.cancel()
+        thread.join(INTERRUPT_WAIT_S)
+        raise ExplainInterrupted from None
     if thread.is_alive():
         raise TimeoutError
     if "error" in outcome:
@@ -132,6 +182,7 @@ def _explain_on_private_connection(
     requests: Sequence[ExplainRequest],
     analyze: bool,
     deadline: float,
+    cancel: Optional[Cancellation] = None,
 ) -> list[Plan]:
     try:
         conn = _compat.private_engine(engine).connect()
@@ -139,13 +190,24 @@ def _explain_on_private_connection(
         note = f"not explained: could not open a connection: {describe_error(problem)}"
         return [_note(r, explainer.dialect, note) for r in requests]
     try:
+        level = explainer.transaction_isolation
+        if level is not None:
+            conn = conn.execution_options(isolation_level=level)
+        if _compat.is_autocommit(conn):
+            note = (
+                "not explained: the engine runs in AUTOCOMMIT mode and no transaction could be "
+                f"opened for EXPLAIN on {explainer.dialect}, so nothing it ran could be rolled back"
+            )
+            return [_note(r, explainer.dialect, note) for r in requests]
         try:
             _rolled_back(conn, lambda: explainer.prepare_session(conn))
         except Exception as problem:
             note = f"not explained: could not set lock and statement timeouts: {describe_error(problem)}"
             return [_note(r, explainer.dialect, note) for r in requests]
+        if cancel is not None:
+            cancel.connection = conn.connection.dbapi_connection
         return _explain_all(
-            _private_connection_runner(conn, explainer), explainer, requests, analyze, deadline
+            _private_connection_runner(conn, explainer), explainer, requests, analyze, deadline, cancel
         )
     finally:
         # The connection carries session settings: discard it rather than reuse it.
@@ -169,10 +231,17 @@ def _rolled_back(conn: Any, work: Callable[[], _T]) -> _T:
 
 
 def _private_connection_runner(conn: Any, explainer: DialectExplainer) -> Runner:
-    def run(sql: str, params: Any, analyze: bool) -> tuple[Any, dict[str, float]]:
+    def run(
+        request: ExplainRequest, params: Any, analyze: bool, read_only: bool
+    ) -> tuple[Any, dict[str, float]]:
         def explain() -> tuple[Any, dict[str, float]]:
-            explainer.prepare_transaction(conn, read_only=analyze)
-            result = _execute(conn, explainer.explain_sql(sql, analyze=analyze), params)
+            explainer.prepare_transaction(conn, read_only=read_only or analyze)
+            dbapi_connection = conn.connection.dbapi_connection
+            if explainer.needs_transaction and _compat.dbapi_in_transaction(dbapi_connection) is False:
+                raise NoTransactionError("the driver did not open a transaction for EXPLAIN")
+            for setup, setup_params in request.session_setup:
+                _execute(conn, setup, setup_params)
+            result = _execute(conn, explainer.explain_sql(request.sql, analyze=analyze), params)
             raw = explainer.read([tuple(row) for row in result.fetchall()])
             return raw, explainer.table_sizes(conn, raw)
 
@@ -190,11 +259,17 @@ def _execute(conn: Any, statement: str, params: Any) -> Any:
     return conn.exec_driver_sql(statement, params)
 
 
+class NoTransactionError(RuntimeError):
+    """EXPLAIN would not run inside a transaction that can be rolled back."""
+
+
 def _shared_connection_runner(dbapi_connection: Any, explainer: DialectExplainer) -> Runner:
-    def run(sql: str, params: Any, analyze: bool) -> tuple[Any, dict[str, float]]:
+    def run(
+        request: ExplainRequest, params: Any, analyze: bool, read_only: bool
+    ) -> tuple[Any, dict[str, float]]:
         cursor = dbapi_connection.cursor()
         try:
-            cursor.execute(explainer.explain_sql(sql, analyze=False), _positional(params))
+            cursor.execute(explainer.explain_sql(request.sql, analyze=False), _positional(params))
             rows = cursor.fetchall()
         finally:
             cursor.close()
@@ -231,34 +306,59 @@ def _explain_all(
     requests: Sequence[ExplainRequest],
     analyze: bool,
     deadline: float,
+    cancel: Optional[Cancellation] = None,
 ) -> list[Plan]:
     plans = []
+    locked: Optional[str] = None
     for request in requests:
+        if cancel is not None and cancel.requested.is_set():
+            break
         if time.monotonic() > deadline:
             plans.append(
                 _note(request, explainer.dialect, "not explained: the EXPLAIN time budget was spent")
             )
             continue
-        plans.append(_explain_one(run, explainer, request, analyze))
+        if locked is not None:
+            plans.append(_note(request, explainer.dialect, locked))
+            continue
+        plan = _explain_one(run, explainer, request, analyze)
+        locked = explainer.locked_note(plan.note)
+        if locked is not None:
+            plan = replace(plan, note=locked)
+        plans.append(plan)
     return plans
 
 
 def _explain_one(run: Runner, explainer: DialectExplainer, request: ExplainRequest, analyze: bool) -> Plan:
-    kind = sqltext.statement_kind(request.sql)
-    if kind == sqltext.DDL:
+    classified = lexer.classify(request.sql, explainer.dialect)
+    if not classified.single:
+        why = f"not explained: {classified.refusal}, and only what is provably one statement is explained"
+        return _note(request, explainer.dialect, why)
+    kind = classified.kind
+    if kind == lexer.DDL:
         return _note(request, explainer.dialect, "not explained: DDL statements are not explained")
-    if kind == sqltext.OTHER:
+    if kind not in (lexer.READ, lexer.LOCKING_READ, lexer.WRITE):
         return _note(request, explainer.dialect, "not explained: not a query or a data-changing statement")
+    if request.setup_refusal is not None:
+        why = (
+            f"not explained: the cell ran {request.setup_refusal} before it, which EXPLAIN does not "
+            "replay, so its plan would be of another session state"
+        )
+        return _note(request, explainer.dialect, why)
+    refusal = explainer.plain_refusal(classified)
+    if refusal is not None:
+        return _note(request, explainer.dialect, f"not explained: {refusal}")
+    read_only = kind == lexer.READ
     params = first_parameter_set(request.params, request.executemany)
     analyzed = False
-    note: Optional[str] = None
+    note: Optional[str] = _setup_note(request, explainer)
     if analyze:
-        note = explainer.analyze_refusal(kind)
-        analyzed = note is None
+        note = joined_notes(note, explainer.analyze_refusal(kind))
+        analyzed = explainer.analyze_refusal(kind) is None
     if request.executemany:
         note = joined_notes(note, "explained with the first parameter set of an executemany")
     try:
-        raw, sizes = run(request.sql, params, analyzed)
+        raw, sizes = run(request, params, analyzed, read_only)
     except Exception as problem:
         if not analyzed:
             return _note(
@@ -269,7 +369,7 @@ def _explain_one(run: Runner, explainer: DialectExplainer, request: ExplainReque
             note, f"ANALYZE failed ({describe_error(problem)}); the plan shows estimates only"
         )
         try:
-            raw, sizes = run(request.sql, params, False)
+            raw, sizes = run(request, params, False, read_only)
         except Exception as second:
             return _note(
                 request, explainer.dialect, joined_notes(f"EXPLAIN failed: {describe_error(second)}", note)
@@ -298,3 +398,15 @@ def _explain_one(run: Runner, explainer: DialectExplainer, request: ExplainReque
         note=joined_notes(note, parsed.note),
         raw=raw,
     )
+
+
+def _setup_note(request: ExplainRequest, explainer: DialectExplainer) -> Optional[str]:
+    if not request.session_setup:
+        return None
+    shown = "; ".join(_short(sql) for sql, _ in request.session_setup)
+    return f"explained after replaying what the cell set on its connection first: {shown}"
+
+
+def _short(sql: str, limit: int = 80) -> str:
+    text = " ".join(sql.split())
+    return f"`{text}`" if len(text) <= limit else f"`{text[: limit - 1]}…`"

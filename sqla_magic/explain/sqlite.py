@@ -26,11 +26,34 @@ _PRIMARY_KEY = re.compile(r"USING\s+(INTEGER\s+PRIMARY\s+KEY|PRIMARY\s+KEY)")
 _TEMP_BTREE = re.compile(r"TEMP B-TREE(?: FOR (?P<purpose>.+))?$")
 _DERIVED = re.compile(r"^(?:MATERIALIZE|CO-ROUTINE)\s+(\S+)")
 _NOT_TABLES = ("CONSTANT", "SUBQUERY")
+BUSY_TIMEOUT_MS = 200
 
 
 class SQLiteExplainer(DialectExplainer):
     def explain_sql(self, sql: str, *, analyze: bool) -> str:
         return f"EXPLAIN QUERY PLAN {sql}"
+
+    @property
+    def transaction_isolation(self) -> Optional[str]:
+        return "SERIALIZABLE"
+
+    @property
+    def needs_transaction(self) -> bool:
+        return False  # EXPLAIN QUERY PLAN never runs the statement (and pysqlite opens none for it)
+
+    def prepare_session(self, conn: Any) -> None:
+        # A file locked by the user's own uncommitted write would make every EXPLAIN wait
+        # the driver's busy timeout (5 s by default): wait a little, then say so.
+        conn.exec_driver_sql(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+
+    def locked_note(self, note: Optional[str]) -> Optional[str]:
+        if note and "database is locked" in note:
+            return (
+                "not explained: the database file is locked, most likely by a write of yours "
+                "not yet committed (SQLite lets no other connection read meanwhile); commit, "
+                "then profile again"
+            )
+        return None
 
     def analyze_refusal(self, kind: str) -> Optional[str]:
         return "SQLite has no EXPLAIN ANALYZE; the plan shows estimates only"

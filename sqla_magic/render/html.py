@@ -26,6 +26,7 @@ from sqla_magic.model import (
     Statement,
     statement_rows,
 )
+from sqla_magic.render.escapes import visible
 from sqla_magic.render.summary import (
     LAYER_TITLES,
     StatementGroup,
@@ -100,7 +101,7 @@ def prose(text: str) -> str:
 
 def render_fragment(report: Report) -> str:
     """A `<div>` with its own scoped style, for `_repr_html_` and notebook outputs."""
-    return _Renderer(report).fragment()
+    return visible(_Renderer(report).fragment())
 
 
 def render_page(report: Report) -> str:

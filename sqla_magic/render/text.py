@@ -9,6 +9,7 @@ from __future__ import annotations
 import textwrap
 
 from sqla_magic.model import CallNode, Finding, Memory, Report, statement_rows
+from sqla_magic.render.escapes import visible
 from sqla_magic.render.summary import (
     LAYER_TITLES,
     StatementGroups,
@@ -65,7 +66,7 @@ def render_text(report: Report) -> str:
         _warnings(report),
         _notes(report),
     ]
-    return "\n\n".join(section for section in sections if section) + "\n"
+    return visible("\n\n".join(section for section in sections if section) + "\n")
 
 
 def _header(report: Report) -> str:

@@ -34,3 +34,18 @@ def test_per_line_table_shows_whole_rows_versus_one_column(sqlite_engine, table_
     assert whole.peak_bytes >= whole.increment_bytes
     assert whole.total_bytes >= whole.increment_bytes
     assert memory.peak_bytes >= whole.increment_bytes
+
+
+def test_a_nested_profile_keeps_the_outer_peak() -> None:
+    from sqla_magic.capture.memory import PeakRss
+
+    outer = PeakRss()
+    outer.start()
+    block = bytearray(64 * 2**20)  # touched: resident until freed
+    del block
+    inner = PeakRss()
+    inner.start()
+    inner_peak = inner.stop()
+    outer_peak = outer.stop()
+    assert outer_peak >= 60 * 2**20, outer_peak
+    assert inner_peak < 60 * 2**20, inner_peak

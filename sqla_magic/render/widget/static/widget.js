@@ -276,7 +276,7 @@ function findingCard(card, model, api) {
     }, "sqm-primary sqm-apply");
     const tryIt = button("Try it", async () => {
       tryIt.disabled = true;
-      status.textContent = "Running the rewritten cell…";
+      status.textContent = "Running the original and the rewritten cell once more each, database changes rolled back…";
       result.replaceChildren();
       try {
         // Only the finding's index goes to the kernel, which already holds the rewrite.
@@ -290,6 +290,9 @@ function findingCard(card, model, api) {
         tryIt.disabled = false;
       }
     }, "sqm-try");
+    // Said before anything runs: what Try it does twice, and what it cannot undo.
+    tryIt.title = "Runs the cell and its rewrite once more each. Their database changes are rolled back; " +
+      "output they print is not shown; objects they change in place stay changed.";
     const copy = button("Copy", async () => {
       const copied = await copyText(rewrite.code);
       status.textContent = copied ? "Copied the rewritten cell to the clipboard." : "The browser refused the clipboard; select the code in the diff instead.";
