@@ -903,7 +903,7 @@ class _DataclassDecoder:
         values = dict(data) if exact else {k: v for k, v in data.items() if k in self.names}
         for name, convert in converters:
             value = values.get(name)
-            if value is not None and type(value) is not str:
+            if value is not None:
                 values[name] = convert(value)
         if not (exact and self.direct):
             return self.kind(**values)

@@ -190,6 +190,7 @@ def test_a_sqlite_file_locked_by_the_users_write_costs_little(tmp_path: Path) ->
         conn.exec_driver_sql("INSERT INTO t VALUES (1, 'a'), (2, 'b')")
     files_before = sorted(p.name for p in tmp_path.iterdir())
     with engine.connect() as user:
+        users_transaction = user.begin()  # so that SQLAlchemy 1.4 does not autocommit the UPDATE
         user.exec_driver_sql("BEGIN EXCLUSIVE")  # a write of the user's, not committed yet
         user.exec_driver_sql("UPDATE t SET note = 'changed'")
         started = time.monotonic()
@@ -197,7 +198,7 @@ def test_a_sqlite_file_locked_by_the_users_write_costs_little(tmp_path: Path) ->
             for i in range(3):
                 user.exec_driver_sql(f"SELECT * FROM t WHERE id = {i} AND note = 'x{i}'").all()
         elapsed = time.monotonic() - started
-        user.rollback()
+        users_transaction.rollback()
     assert elapsed < 2.5, elapsed
     assert report.plans and all("locked" in (p.note or "") for p in report.plans)
     with engine.connect() as conn:

@@ -21,16 +21,15 @@ SLOW_UNDER_EXPLAIN = (
 
 def _wait_for_explain(engine: sa.Engine) -> None:
     deadline = time.monotonic() + 60
-    with engine.connect() as conn:
-        while time.monotonic() < deadline:
+    while time.monotonic() < deadline:
+        with engine.connect() as conn:  # a new connection each time: a fresh pg_stat_activity
             running = conn.exec_driver_sql(
                 "SELECT count(*) FROM pg_stat_activity WHERE state = 'active' "
                 "AND query LIKE 'EXPLAIN (ANALYZE%%transaction_read_only%%'"
             ).scalar_one()
-            conn.rollback()
-            if running:
-                return
-            time.sleep(0.1)
+        if running:
+            return
+        time.sleep(0.1)
     raise AssertionError("EXPLAIN ANALYZE never started")
 
 

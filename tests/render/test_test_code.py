@@ -48,10 +48,7 @@ def test_importable_values_become_imports() -> None:
     assert import_line("sa", sqlalchemy) == "import sqlalchemy as sa"
     assert import_line("sqlalchemy", sqlalchemy) == "import sqlalchemy"
     assert import_line("path", os.path) in ("from os import path", "import posixpath as path")
-    assert (
-        import_line("select", sqlalchemy.select)
-        == "from sqlalchemy.sql._selectable_constructors import select"
-    )
+    assert import_line("select", sqlalchemy.select) == f"from {sqlalchemy.select.__module__} import select"
     assert import_line("Report", Report) == "from sqla_magic.model import Report"
 
     class Local:
