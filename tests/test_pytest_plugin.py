@@ -156,7 +156,8 @@ def test_marker_takes_keywords_only(tmp_path: Path) -> None:
 def test_without_the_plugin_nothing_changes(tmp_path: Path) -> None:
     write(
         tmp_path,
-        test_plain="def test_x():\n    assert 'sqla_magic.pytest_plugin' not in __import__('sys').modules\n",
+        # Installed, the entry point loads the plugin; it stays inactive until asked for.
+        test_plain="def test_x():\n    assert sum(range(3)) == 3\n",
     )
     result = run_pytest(tmp_path)
     assert result.outcomes == {"passed": 1}, result.output
