@@ -43,6 +43,7 @@ from sqla_magic.render.summary import (
     node_place,
     one_line_sql,
     params_text,
+    plan_figures,
     plural,
     shorten,
     slowest_statements,
@@ -522,19 +523,9 @@ def _plan_tree(root: PlanNode, warned_tables: set[str]) -> str:
 
 
 def _plan_node_text(node: PlanNode) -> str:
-    figures = []
-    if node.cost is not None:
-        figures.append(f"cost {node.cost:g}")
-    if node.rows is not None:
-        figures.append(f"est. rows {node.rows:g}")
-    if node.actual_rows is not None:
-        figures.append(f"actual rows {node.actual_rows:g}")
-    if node.actual_time_ms is not None:
-        figures.append(f"{node.actual_time_ms:g} ms")
-    if node.index:
-        figures.append(f"index {node.index}")
+    figures = plan_figures(node)
     detail = f" <span class='sm-muted'>{escape(node.detail)}</span>" if node.detail else ""
-    numbers = f" <span class='sm-tag'>{escape(', '.join(figures))}</span>" if figures else ""
+    numbers = f" <span class='sm-tag'>{escape(figures)}</span>" if figures else ""
     return f"<b>{escape(node.label)}</b>{detail}{numbers}"
 
 

@@ -14,7 +14,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Optional
 
-from sqla_magic.model import CACHE_STATES, LAYERS, CallNode, Report, statement_rows
+from sqla_magic.model import CACHE_STATES, LAYERS, CallNode, PlanNode, Report, statement_rows
 
 LAYER_TITLES: Mapping[str, str] = {
     "database": "database",
@@ -274,3 +274,21 @@ def findings_by_severity(report: Report) -> list[int]:
         range(len(report.findings)),
         key=lambda i: (SEVERITY_ORDER.get(report.findings[i].severity, len(SEVERITY_ORDER)), i),
     )
+
+
+def plan_figures(node: PlanNode) -> str:
+    """A plan node's numbers as one line, the same in the widget and the static HTML."""
+    figures = []
+    if node.cost is not None:
+        figures.append(f"cost {node.cost:g}")
+    if node.rows is not None:
+        figures.append(f"est. rows {node.rows:g}")
+    if node.actual_rows is not None:
+        figures.append(f"actual rows {node.actual_rows:g}")
+    if node.loops is not None and node.loops != 1:
+        figures.append(f"loops {node.loops:g}")
+    if node.actual_time_ms is not None:
+        figures.append(f"{node.actual_time_ms:g} ms")
+    if node.index:
+        figures.append(f"index {node.index}")
+    return ", ".join(figures)

@@ -8,6 +8,7 @@ from sqla_magic.model import Plan, PlanNode, Report
 from sqla_magic.render.summary import (
     format_count,
     one_line_sql,
+    plan_figures,
 )
 from sqla_magic.render.view_model import (
     MAX_PLAN_NODES,
@@ -33,7 +34,7 @@ def plan_view(plan: Plan) -> dict[str, Any]:
                     "depth": depth,
                     "label": node.label,
                     "detail": _without_label(node.label, node.detail),
-                    "figures": _plan_figures(node),
+                    "figures": plan_figures(node),
                     "warned": bool(node.filter_columns)
                     or (node.table is not None and node.table in warned_tables),
                 }
@@ -60,23 +61,6 @@ def _without_label(label: str, detail: str) -> str:
     if detail.upper().startswith(label.upper() + " "):
         return detail[len(label) + 1 :]
     return "" if detail.strip().upper() == label.strip().upper() else detail
-
-
-def _plan_figures(node: PlanNode) -> str:
-    figures = []
-    if node.cost is not None:
-        figures.append(f"cost {node.cost:g}")
-    if node.rows is not None:
-        figures.append(f"est. rows {node.rows:g}")
-    if node.actual_rows is not None:
-        figures.append(f"actual rows {node.actual_rows:g}")
-    if node.loops is not None and node.loops != 1:
-        figures.append(f"loops {node.loops:g}")
-    if node.actual_time_ms is not None:
-        figures.append(f"{node.actual_time_ms:g} ms")
-    if node.index:
-        figures.append(f"index {node.index}")
-    return ", ".join(figures)
 
 
 TAB = Tab(
