@@ -7,10 +7,15 @@ nox -s "tests(python='3.11', sqlalchemy='2.0')"  # one of each
 
 from __future__ import annotations
 
+import shutil
+
 import nox
 
 nox.options.default_venv_backend = "uv"
 nox.options.reuse_existing_virtualenvs = True
+
+TYPESCRIPT = "typescript@5.9.3"
+"""The compiler that type-checks the widget's JavaScript (its JSDoc types); npx fetches it once."""
 
 SQLALCHEMY = {
     "1.4": ["sqlalchemy>=1.4.54,<1.5", "flask-sqlalchemy<3.1"],
@@ -75,3 +80,13 @@ def lint(session: nox.Session) -> None:
     session.install("-e", ".[test,dev]")
     session.run("ruff", "check", "sqla_magic", "tests", "benchmarks")
     session.run("mypy")
+
+
+@nox.session(venv_backend="none")
+def typecheck(session: nox.Session) -> None:
+    """The widget's JavaScript under TypeScript's strict checks (tsconfig.json beside widget.js)."""
+    if shutil.which("npx") is None:
+        session.skip("Node.js (npx) is not installed: the widget's JavaScript type check did not run")
+    session.run(
+        "npx", "--yes", "--package", TYPESCRIPT, "tsc", "--project", "sqla_magic/render/widget/static", external=True
+    )

@@ -21,6 +21,15 @@
  * @property {(kind: string, args?: Record<string, number | string>) => Promise<any>} request
  * @property {() => void} dispose
  */
+/**
+ * What the kernel sends for a tab or the header: plain data built by the tab modules in
+ * render/widget/tabs/ (checked on the Python side); read field by field, shown only as text.
+ * @typedef {any} Payload
+ */
+/**
+ * A tab's layout: fills its panel from the kernel's payloads.
+ * @typedef {(panel: HTMLElement, model: Model, api: Api) => Promise<void>} TabRenderer
+ */
 
 /**
  * An element with a class and children; strings become text nodes, never markup.
@@ -86,6 +95,11 @@ function table(headers, rows, numeric) {
   return t;
 }
 
+/**
+ * SQL as the kernel tokenised it: `[kind, text]` pairs, kind "" for plain text.
+ * @param {Array<[string, string]>} tokens
+ * @returns {HTMLElement}
+ */
 function sqlBlock(tokens) {
   const pre = h("pre", "sqm-sql");
   for (const [kind, text] of tokens) pre.append(kind ? h("span", "sqm-" + kind, text) : text);
@@ -99,10 +113,12 @@ function sqlBlock(tokens) {
  */
 function client(model) {
   let counter = 0;
+  /** @type {Map<string, {resolve: (payload: Payload) => void, reject: (error: Error) => void}>} */
   const waiting = new Map();
+  /** @param {Payload} message */
   const onMessage = (message) => {
     if (!message || !waiting.has(message.reply_to)) return;
-    const { resolve, reject } = waiting.get(message.reply_to);
+    const { resolve, reject } = /** @type {{resolve: (payload: Payload) => void, reject: (error: Error) => void}} */ (waiting.get(message.reply_to));
     waiting.delete(message.reply_to);
     if (message.error) reject(new Error(message.error));
     else resolve(message.payload);
@@ -121,12 +137,20 @@ function client(model) {
   };
 }
 
+/**
+ * @param {unknown} error
+ * @returns {HTMLElement}
+ */
 function failure(error) {
-  return h("div", "sqm-error", "Could not load this part of the report: " + (error && error.message || error));
+  return h("div", "sqm-error", "Could not load this part of the report: " + (error instanceof Error && error.message ? error.message : String(error)));
 }
 
 // -- header --------------------------------------------------------------------------
 
+/**
+ * @param {Payload} head
+ * @returns {HTMLElement}
+ */
 function renderHeader(head) {
   const box = h("div", "sqm-header");
   const figures = h("div", "sqm-figures");
@@ -136,7 +160,7 @@ function renderHeader(head) {
     figures.append(f);
   }
   box.append(figures);
-  const visible = head.layers.filter((layer) => layer.share > 0);
+  const visible = head.layers.filter((/** @type {Payload} */ layer) => layer.share > 0);
   if (visible.length) {
     const bar = h("div", "sqm-bar");
     const legend = h("div", "sqm-legend");
@@ -165,6 +189,11 @@ function renderHeader(head) {
 
 // -- findings ------------------------------------------------------------------------
 
+/**
+ * The notebook being edited, where the front end exposes it, else null.
+ * @param {Model} model
+ * @returns {any}
+ */
 function notebookOf(model) {
   // JupyterLab 4 and Notebook 7 give the widget manager the notebook's document context;
   // its shared model is the notebook being edited (an internal: detect it, never assume).
@@ -176,21 +205,31 @@ function notebookOf(model) {
   return null;
 }
 
+/**
+ * @param {any} notebook the shared notebook model
+ * @param {string} cellId
+ * @param {string} original the profiled cell's source
+ * @returns {number}
+ */
 function profiledCellIndex(notebook, cellId, original) {
   if (cellId) {
-    const index = notebook.cells.findIndex((cell) => cell.id === cellId);
+    const index = notebook.cells.findIndex((/** @type {any} */ cell) => cell.id === cellId);
     if (index >= 0) return index;
   }
   const wanted = (original || "").trim();
-  return wanted ? notebook.cells.findIndex((cell) => cell.getSource().trim() === wanted) : -1;
+  return wanted ? notebook.cells.findIndex((/** @type {any} */ cell) => cell.getSource().trim() === wanted) : -1;
 }
 
+/**
+ * @param {string} text
+ * @returns {Promise<boolean>}
+ */
 async function copyText(text) {
   try {
     await navigator.clipboard.writeText(text);
     return true;
   } catch (error) {
-    const area = h("textarea");
+    const area = /** @type {HTMLTextAreaElement} */ (h("textarea"));
     area.value = text;
     document.body.append(area);
     area.select();
@@ -201,6 +240,10 @@ async function copyText(text) {
   }
 }
 
+/**
+ * @param {Payload[]} rows
+ * @returns {HTMLElement}
+ */
 function comparisonTable(rows) {
   const t = h("table", "sqm-table sqm-compare");
   t.append(h("thead", "", h("tr", "", h("th", "", ""), h("th", "n", "before"), h("th", "n", "after"), h("th", "n", "change"))));
@@ -213,6 +256,12 @@ function comparisonTable(rows) {
   return t;
 }
 
+/**
+ * @param {Payload} card
+ * @param {Model} model
+ * @param {Api} api
+ * @returns {HTMLElement}
+ */
 function findingCard(card, model, api) {
   const box = h("div", "sqm-card sqm-" + card.severity);
   box.dataset.finding = String(card.index);
@@ -238,16 +287,16 @@ function findingCard(card, model, api) {
     const rewrite = card.rewrite;
     if (rewrite.explanation) box.append(prose("div", "sqm-explanation", rewrite.explanation));
     const diff = h("pre", "sqm-diff");
-    rewrite.diff.forEach(([kind, text], i) => {
+    rewrite.diff.forEach((/** @type {[string, string]} */ [kind, text], /** @type {number} */ i) => {
       diff.append(kind ? h("span", "sqm-d-" + kind, text) : text);
       if (i < rewrite.diff.length - 1) diff.append("\n");
     });
     box.append(diff);
     const status = h("div", "sqm-status");
     const result = h("div", "sqm-result");
-    const mode = h("select", "sqm-mode");
+    const mode = /** @type {HTMLSelectElement} */ (h("select", "sqm-mode"));
     for (const [value, label] of [["below", "insert below"], ["replace", "replace the cell"]]) {
-      const option = h("option", "", label);
+      const option = /** @type {HTMLOptionElement} */ (h("option", "", label));
       option.value = value;
       mode.append(option);
     }
@@ -285,7 +334,7 @@ function findingCard(card, model, api) {
         if (outcome.rows && outcome.rows.length) result.append(comparisonTable(outcome.rows));
         for (const note of outcome.notes || []) result.append(h("div", "sqm-muted", note));
       } catch (error) {
-        status.textContent = "Trying the rewrite failed: " + error.message;
+        status.textContent = "Trying the rewrite failed: " + (error instanceof Error ? error.message : String(error));
       } finally {
         tryIt.disabled = false;
       }
@@ -309,6 +358,7 @@ function findingCard(card, model, api) {
   return box;
 }
 
+/** @type {TabRenderer} */
 async function findingsTab(panel, model, api) {
   const cards = await api.request("findings");
   if (!cards.length) {
@@ -320,12 +370,19 @@ async function findingsTab(panel, model, api) {
 
 // -- statements ----------------------------------------------------------------------
 
+/** @type {Array<[string, string, string | null]>} the payload key, the header, the sort key */
 const GROUP_COLUMNS = [
   ["count", "count", "count"], ["total", "total ms", "total"], ["mean", "mean ms", "mean"],
   ["max", "max ms", "max"], ["rows", "rows", "rows"], ["cache", "cache", null],
   ["lines", "lines", null], ["origin", "origin", null],
 ];
 
+/**
+ * @param {number} page
+ * @param {number} pages
+ * @param {(page: number) => void} go
+ * @returns {HTMLElement}
+ */
 function pager(page, pages, go) {
   const box = h("div", "sqm-pager");
   if (pages <= 1) return box;
@@ -337,9 +394,16 @@ function pager(page, pages, go) {
   return box;
 }
 
+/**
+ * @param {HTMLElement} cell
+ * @param {Api} api
+ * @param {number} group
+ * @param {number} page
+ * @returns {Promise<void>}
+ */
 async function executionsInto(cell, api, group, page) {
   const data = await api.request("executions", { group, page });
-  const rows = data.rows.map((row) => {
+  const rows = data.rows.map((/** @type {Payload} */ row) => {
     const params = h("span", "", h("code", "", row.params), row.sets ? " (" + row.sets + " sets)" : "");
     if (row.error) params.append(h("div", "sqm-error", row.error));
     return ["#" + row.number, row.ms, row.rows, row.cache, row.line, row.origin, params];
@@ -347,9 +411,10 @@ async function executionsInto(cell, api, group, page) {
   cell.replaceChildren(
     sqlBlock(data.sql_tokens),
     table(["#", "ms", "rows", "cache", "line", "origin", "parameters"], rows, [false, true, true]),
-    pager(data.page, data.pages, (p) => executionsInto(cell, api, group, p)));
+    pager(data.page, data.pages, (/** @type {number} */ p) => executionsInto(cell, api, group, p)));
 }
 
+/** @type {TabRenderer} */
 async function statementsTab(panel, model, api) {
   let sort = "total";
   let page = 0;
@@ -376,7 +441,7 @@ async function statementsTab(panel, model, api) {
       if (row.errors) sql.append(h("span", "sqm-tag sqm-failed", row.errors + " failed"));
       tr.append(sql);
       const detail = h("tr", "sqm-detail-row");
-      const cell = h("td");
+      const cell = /** @type {HTMLTableCellElement} */ (h("td"));
       cell.colSpan = GROUP_COLUMNS.length + 1;
       detail.append(cell);
       detail.hidden = true;
@@ -392,18 +457,25 @@ async function statementsTab(panel, model, api) {
       body.append(tr, detail);
     }
     t.append(body);
-    holder.replaceChildren(t, pager(data.page, data.pages, (p) => { page = p; draw(); }));
+    holder.replaceChildren(t, pager(data.page, data.pages, (/** @type {number} */ p) => { page = p; draw(); }));
   };
   await draw();
 }
 
 // -- call tree -----------------------------------------------------------------------
 
+/**
+ * @param {Payload} row
+ * @param {Api} api
+ * @param {number} depth
+ * @returns {HTMLElement}
+ */
 function treeNode(row, api, depth) {
   const box = h("div", "sqm-node sqm-kind-" + row.kind + (row.hot ? " sqm-hot" : ""));
   const toggle = h("span", "sqm-toggle", row.children ? "▸" : " ");
-  const share = h("span", "sqm-share", h("span", ""));
-  share.firstChild.style.width = (row.share * 100).toFixed(1) + "%";
+  const bar = h("span", "");
+  const share = h("span", "sqm-share", bar);
+  bar.style.width = (row.share * 100).toFixed(1) + "%";
   // Figures stay in fixed columns; only the name is indented, so deep trees stay readable.
   const label = h("span", "sqm-label", toggle, h("span", "sqm-layer sqm-layer-" + row.layer, ""),
     h("span", "sqm-name", row.name),
@@ -413,12 +485,14 @@ function treeNode(row, api, depth) {
   const line = h("div", "sqm-node-line",
     h("span", "n", row.total), h("span", "n", row.self), h("span", "n", row.calls), share, label);
   line.title = row.file ? row.file + " · layer " + row.layer : "layer " + row.layer;
-  line.querySelector(".sqm-layer").title = row.layer;
+  const dot = line.querySelector(".sqm-layer");
+  if (dot instanceof HTMLElement) dot.title = row.layer;
   box.append(line);
   if (!row.children) return box;
   const children = h("div", "sqm-children");
   box.append(children);
   let loaded = false;
+  /** @param {Payload} page */
   const fill = (page) => {
     for (const child of page.rows) children.append(treeNode(child, api, depth + 1));
     if (page.more) {
@@ -430,6 +504,7 @@ function treeNode(row, api, depth) {
       children.append(more);
     }
   };
+  /** @param {boolean} state */
   const open = (state) => {
     children.hidden = !state;
     toggle.textContent = state ? "▾" : "▸";
@@ -447,6 +522,7 @@ function treeNode(row, api, depth) {
   return box;
 }
 
+/** @type {TabRenderer} */
 async function treeTab(panel, model, api) {
   const data = await api.request("tree");
   if (!data.root) {
@@ -462,6 +538,7 @@ async function treeTab(panel, model, api) {
 
 // -- memory, EXPLAIN, ORM ------------------------------------------------------------
 
+/** @type {TabRenderer} */
 async function memoryTab(panel, model, api) {
   const data = await api.request("memory");
   if (!data.present) { panel.append(h("p", "sqm-muted", data.message)); return; }
@@ -470,19 +547,20 @@ async function memoryTab(panel, model, api) {
   if (data.hint) panel.append(h("p", "sqm-muted", data.hint));
   if (data.lines.length) {
     const t = table(["line", "increment", "total", "peak", "runs", "source"],
-      data.lines.map((l) => [String(l.line), l.increment, l.total, l.peak, l.runs, h("code", "", l.source)]),
+      data.lines.map((/** @type {Payload} */ l) => [String(l.line), l.increment, l.total, l.peak, l.runs, h("code", "", l.source)]),
       [true, true, true, true, true]);
-    data.lines.forEach((l, i) => { if (l.heavy) t.tBodies[0].rows[i].classList.add("sqm-heavy"); });
+    data.lines.forEach((/** @type {Payload} */ l, /** @type {number} */ i) => { if (l.heavy) t.tBodies[0].rows[i].classList.add("sqm-heavy"); });
     panel.append(t);
     if (data.more_lines) panel.append(h("div", "sqm-muted", data.more_lines + " more lines"));
   }
 }
 
+/** @type {TabRenderer} */
 async function explainTab(panel, model, api) {
   const plans = await api.request("explain");
   if (!plans.length) { panel.append(h("p", "sqm-muted", "No EXPLAIN plans (run without --no-explain, on a supported database).")); return; }
   for (const plan of plans) {
-    const box = h("details", "sqm-plan" + (plan.warnings.length ? " sqm-plan-warned" : ""));
+    const box = /** @type {HTMLDetailsElement} */ (h("details", "sqm-plan" + (plan.warnings.length ? " sqm-plan-warned" : "")));
     box.open = plan.warnings.length > 0;
     box.append(h("summary", "", h("b", "", plan.title), " (" + plan.dialect + ") ",
       plan.warnings.length ? h("span", "sqm-tag sqm-failed", plan.warnings.length + " warning" + (plan.warnings.length > 1 ? "s" : "")) : null,
@@ -504,6 +582,7 @@ async function explainTab(panel, model, api) {
   }
 }
 
+/** @type {TabRenderer} */
 async function ormTab(panel, model, api) {
   const data = await api.request("orm");
   panel.append(h("div", "sqm-figures",
@@ -513,20 +592,21 @@ async function ormTab(panel, model, api) {
     h("div", "sqm-figure", h("b", "", data.mapper_config), "mapper config")));
   if (data.classes.length) {
     panel.append(h("h4", "", "Objects per mapped class"),
-      table(["class", "objects", "share", "ORM time (est.)"], data.classes.map((c) => [c.name, c.objects, c.share, c.estimate]), [false, true, true, true]),
+      table(["class", "objects", "share", "ORM time (est.)"], data.classes.map((/** @type {Payload} */ c) => [c.name, c.objects, c.share, c.estimate]), [false, true, true, true]),
       h("div", "sqm-muted", data.class_note));
   }
   if (data.functions.length) {
     panel.append(h("h4", "", "Row-to-object work in the call tree"),
-      table(["function", "calls", "own time", "total time"], data.functions.map((f) => [h("code", "", f.function), f.calls, f.self, f.total]), [false, true, true, true]));
+      table(["function", "calls", "own time", "total time"], data.functions.map((/** @type {Payload} */ f) => [h("code", "", f.function), f.calls, f.self, f.total]), [false, true, true, true]));
   }
   if (data.relationships.length) {
     panel.append(h("h4", "", "Relationship loads"),
-      table(["load", "statements", "database time", "rows"], data.relationships.map((r) => [r.origin, r.statements, r.total, r.rows]), [false, true, true, true]));
+      table(["load", "statements", "database time", "rows"], data.relationships.map((/** @type {Payload} */ r) => [r.origin, r.statements, r.total, r.rows]), [false, true, true, true]));
   }
   if (!data.classes.length && !data.functions.length && !data.relationships.length) panel.append(h("p", "sqm-muted", "No ORM objects were loaded."));
 }
 
+/** @type {Record<string, TabRenderer>} */
 const RENDERERS = { findings: findingsTab, statements: statementsTab, tree: treeTab, memory: memoryTab, explain: explainTab, orm: ormTab };
 
 /**
