@@ -3,15 +3,17 @@
 Every rule has the same signature, `rule(report, source, thresholds) -> list[Finding]`,
 and lives in its own module under `rules/`.  `RULES` runs on the captured run; `PLAN_RULES`
 run once EXPLAIN plans exist.  Both lists are public: users may add or remove rules.
-They are built on first use, so importing `analysis` (for `Thresholds`, at `%load_ext`)
-loads no rule module.
+Their defaults are data, one module name a line (`RULE_MODULES`, `PLAN_RULE_MODULES`);
+the lists are built from them on first use, so importing `analysis` (for `Thresholds`, at
+`%load_ext`) loads no rule module.
 """
 
 from __future__ import annotations
 
 import linecache
 from collections.abc import Callable, Sequence
-from typing import Optional
+from importlib import import_module
+from typing import Optional, cast
 
 from sqla_magic.analysis.thresholds import Thresholds
 from sqla_magic.model import Finding, Report
@@ -19,49 +21,27 @@ from sqla_magic.model import Finding, Report
 Rule = Callable[[Report, str, Thresholds], Sequence[Finding]]
 
 
-def _default_rules() -> list[Rule]:
-    from sqla_magic.analysis.rules import (
-        cartesian_product,
-        duplicate_query,
-        dynamic_relationship,
-        first_for_exists,
-        large_result,
-        len_all,
-        loop_insert,
-        loop_update,
-        mapper_config,
-        n_plus_one,
-        no_cache_key,
-        orm_cascade_delete,
-        repeated_flush,
-        unused_columns,
-        unused_eager_load,
-    )
+RULE_MODULES: tuple[str, ...] = (
+    "n_plus_one",
+    "len_all",
+    "unused_columns",
+    "loop_update",
+    "loop_insert",
+    "first_for_exists",
+    "orm_cascade_delete",
+    "no_cache_key",
+    "mapper_config",
+    "repeated_flush",
+    "large_result",
+    "cartesian_product",
+    "dynamic_relationship",
+    "duplicate_query",
+    "unused_eager_load",
+)
+"""The default `RULES`, one line per rule: a module of `analysis/rules/`, in the order findings appear."""
 
-    return [
-        n_plus_one.rule,
-        len_all.rule,
-        unused_columns.rule,
-        loop_update.rule,
-        loop_insert.rule,
-        first_for_exists.rule,
-        orm_cascade_delete.rule,
-        no_cache_key.rule,
-        mapper_config.rule,
-        repeated_flush.rule,
-        large_result.rule,
-        cartesian_product.rule,
-        dynamic_relationship.rule,
-        duplicate_query.rule,
-        unused_eager_load.rule,
-    ]
-
-
-def _default_plan_rules() -> list[Rule]:
-    from sqla_magic.analysis.rules import seq_scan
-
-    return [seq_scan.rule]
-
+PLAN_RULE_MODULES: tuple[str, ...] = ("seq_scan",)
+"""The default `PLAN_RULES`: modules of `analysis/rules/` whose rule reads EXPLAIN plans."""
 
 RULES: list[Rule]
 """Rules that need only the captured run."""
@@ -69,7 +49,12 @@ RULES: list[Rule]
 PLAN_RULES: list[Rule]
 """Rules that read EXPLAIN plans; they run after EXPLAIN."""
 
-_REGISTRIES = {"RULES": _default_rules, "PLAN_RULES": _default_plan_rules}
+_REGISTRIES = {"RULES": RULE_MODULES, "PLAN_RULES": PLAN_RULE_MODULES}
+
+
+def _load(modules: Sequence[str]) -> list[Rule]:
+    """Each module's `rule`, imported now (not when `analysis` is imported)."""
+    return [cast(Rule, import_module(f"{__name__}.rules.{module}").rule) for module in modules]
 
 
 def __getattr__(name: str) -> list[Rule]:
@@ -77,7 +62,7 @@ def __getattr__(name: str) -> list[Rule]:
     if name not in _REGISTRIES:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
     if name not in globals():
-        globals()[name] = _REGISTRIES[name]()
+        globals()[name] = _load(_REGISTRIES[name])
     registry: list[Rule] = globals()[name]
     return registry
 
