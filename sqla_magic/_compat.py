@@ -352,9 +352,16 @@ DATABASE_NAMES = (
     "do_rollback_to_savepoint",
     "do_release_savepoint",
 )
+COMPILE_NAME_SUFFIXES = ("_compile_w_cache",)
+"""Compile entry points by name alone, in whichever file defines them (`ClauseElement` and
+the ORM's `_compile_w_cache` variants)."""
+COMPILE_NAMES = ("create_for_statement",)
+"""The ORM's compile-state constructors, on every `CompileState` subclass."""
 FLUSH_FILES = ("orm/unitofwork.py", "orm/persistence.py", "orm/dependency.py", "orm/sync.py")
 FLUSH_FUNCTIONS = {("orm/session.py", "flush"), ("orm/session.py", "_flush")}
 FETCH_NAMES = ("fetchone", "fetchmany", "fetchall")
+UNIT_OF_WORK_FILES = ("orm/unitofwork.py",)
+"""The unit of work: a statement with a frame of this file on its stack came from a flush."""
 
 ORM_ROW_FUNCTIONS: dict[str, tuple[str, ...]] = {
     "orm/loading.py": ("_instance", "_populate_full", "_populate_partial", "chunks", "_instance_processor"),
@@ -365,7 +372,9 @@ ORM_ROW_FUNCTIONS: dict[str, tuple[str, ...]] = {
 """The ORM's row-to-object functions, by file suffix (names as cProfile reports them)."""
 
 MAPPER_CONFIGURE_NAMES = ("_do_configure_registries", "_configure_registries", "configure_mappers")
-"""The mapper configuration's entry points in `orm/mapper.py`, innermost first."""
+"""The mapper configuration's entry points in `orm/mapper.py`, innermost first: the first
+one the call tree has measures the configuration itself (1.4, 2.0 and 2.1 all have it)."""
+MAPPER_CONFIGURE_FILE = "mapper.py"
 
 
 # -- the verify sandbox (checked on 2.0.58) -------------------------------------------------

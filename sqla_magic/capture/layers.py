@@ -18,6 +18,8 @@ from typing import Optional
 from sqla_magic._compat import (
     COMPILE_FILES,
     COMPILE_FUNCTIONS,
+    COMPILE_NAME_SUFFIXES,
+    COMPILE_NAMES,
     DATABASE_NAMES,
     FETCH_NAMES,
     FLUSH_FILES,
@@ -48,6 +50,6 @@ def classify(file: str, name: str) -> Optional[str]:
         return "mapper_config"
     if tail.endswith(COMPILE_FILES) or (tail, name) in COMPILE_FUNCTIONS:
         return "compile"
-    if name.endswith("_compile_w_cache") or name == "create_for_statement":
+    if name.endswith(COMPILE_NAME_SUFFIXES) or name in COMPILE_NAMES:
         return "compile"
     return None

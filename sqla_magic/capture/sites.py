@@ -29,7 +29,6 @@ TEMPLATE = 2
 UNIT_OF_WORK = 3
 """SQLAlchemy's unit of work: a statement with this on its stack was emitted by a flush."""
 
-_UNIT_OF_WORK_FILES = ("orm/unitofwork.py",)
 
 RequestReader = Callable[[types.FrameType], Optional[tuple[str, int]]]
 
@@ -75,7 +74,7 @@ class SiteFinder:
         if filename in self.profiled_files:
             return USER
         path = filename.replace("\\", "/")
-        if path.endswith(_UNIT_OF_WORK_FILES) and "sqlalchemy/" in path:
+        if path.endswith(_compat.UNIT_OF_WORK_FILES) and "sqlalchemy/" in path:
             return UNIT_OF_WORK
         if filename.startswith("<"):
             return OTHER

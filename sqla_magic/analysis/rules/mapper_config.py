@@ -22,9 +22,13 @@ def rule(report: Report, source: str, thresholds: Thresholds) -> list[Finding]:
     configured = 0.0
     if report.call_tree is not None:
         for name in _CONFIGURE:
-            nodes = [n for n in report.call_tree.walk() if n.name == name and n.file.endswith("mapper.py")]
+            nodes = [
+                n
+                for n in report.call_tree.walk()
+                if n.name == name and n.file.endswith(_compat.MAPPER_CONFIGURE_FILE)
+            ]
             configured = sum(n.total_s for n in nodes if not _inside(n, nodes))
-            if name == "_do_configure_registries" and configured:
+            if name == _CONFIGURE[0] and configured:  # the innermost: the configuration itself
                 break
     else:
         configured = report.layers.get("mapper_config", 0.0)
