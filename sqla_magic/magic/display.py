@@ -45,9 +45,7 @@ def display_report(report: Report, shell: Any, verify: Any = None) -> None:
         from sqla_magic._compat import main_thread_scheduler
         from sqla_magic.render.widget import report_widget
 
-        widget = report_widget(
-            report, cell_id(shell), verify=verify, schedule=main_thread_scheduler(kernel)
-        )
+        widget = report_widget(report, cell_id(shell), verify=verify, schedule=main_thread_scheduler(kernel))
     except ImportError as problem:  # anywidget/ipywidgets missing: the static view still works
         print(f"sqlprofile: showing the static report ({problem})", file=sys.stderr)
         display(report)
@@ -67,3 +65,36 @@ def cell_id(shell: Any) -> Optional[str]:
     metadata = parent.get("metadata") or {}
     value = metadata.get("cellId")
     return str(value) if value else None
+
+
+def show(report: Report, shell: Any, baseline: Optional[Report] = None, names: Any = None) -> None:
+    """Display `report` and, with a `--compare` baseline, how it differs from it.
+
+    A renderer that fails prints why: the cell's own outcome must not be lost to it.
+    """
+    try:
+        display_report(report, shell, verify=verifier(shell))
+    except Exception as problem:
+        print(
+            f"sqlprofile: could not display the report ({type(problem).__name__}: {problem}); "
+            "it is stored in sqla_magic.last_report()",
+            file=sys.stderr,
+        )
+    if baseline is not None:
+        from IPython.display import display
+
+        try:
+            display(baseline.compare(report, names=names))
+        except Exception as problem:
+            print(f"sqlprofile: could not compare ({type(problem).__name__}: {problem})", file=sys.stderr)
+
+
+def verifier(shell: Any) -> Any:
+    """What the widget's Try it calls: `verify` on this kernel's namespace."""
+
+    def verify_in_namespace(finding: Any) -> Any:
+        from sqla_magic.verify import verify
+
+        return verify(finding, namespace=shell.user_ns)
+
+    return verify_in_namespace
