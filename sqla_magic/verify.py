@@ -424,7 +424,7 @@ class Sandbox:
         """pysqlite opens a transaction only before INSERT/UPDATE/DELETE, so DDL sent first
         (`CREATE TABLE` by `DataFrame.to_sql`) would be committed as it runs: a BEGIN at
         the driver keeps it in the transaction the sandbox rolls back."""
-        dbapi_connection = conn.connection.dbapi_connection
+        dbapi_connection: Any = conn.connection.dbapi_connection
         if _compat.dbapi_in_transaction(dbapi_connection) is False:
             if _compat.dbapi_autocommit(dbapi_connection) is True:
                 self._stop("runs DDL on a driver connection in autocommit mode")
@@ -525,9 +525,7 @@ class Sandbox:
 def _pending_objects(namespace: Mapping[str, Any]) -> dict[int, list[Any]]:
     """Read-only: what each open session of the namespace has added but not flushed."""
     return {
-        id(value): list(value.new)
-        for value in namespace.values()
-        if isinstance(value, Session) and value.new
+        id(value): list(value.new) for value in namespace.values() if isinstance(value, Session) and value.new
     }
 
 
