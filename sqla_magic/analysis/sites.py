@@ -95,6 +95,34 @@ def sites(report: Report, indexes: Iterable[int], also: Sequence[Site] = ()) -> 
     return tuple(ordered.values())
 
 
+def commonest(report: Report, indexes: Iterable[int]) -> Optional[Site]:
+    """The innermost user frame most of the statements ran from."""
+    counted = Counter(p for i in indexes if (p := site(report, report.statements[i])) is not None)
+    return counted.most_common(1)[0][0] if counted else None
+
+
+def scope(cell: Cell, line: int) -> tuple[int, int]:
+    """Lines of the innermost function around `line` in `cell`, else of the whole source."""
+    import libcst as cst
+
+    best: Optional[tuple[int, int]] = None
+    for node in cell.on_line(line, cst.FunctionDef):
+        best = cell.lines(node)  # outermost first: the last is the innermost
+    return best if best is not None else (1, cell.source.count("\n") + 1)
+
+
+def function_at(cell: Cell, line: int) -> str:
+    """The qualified name of the function around `line` (`<module>` outside any)."""
+    import libcst as cst
+
+    name = ""
+    for node in cell.on_line(line):  # outermost first
+        if isinstance(node, (cst.FunctionDef, cst.ClassDef)):
+            name += node.name.value
+            name += ".<locals>." if isinstance(node, cst.FunctionDef) else "."
+    return name.removesuffix(".<locals>.").removesuffix(".") or CELL_FUNCTION
+
+
 def where(report: Report, place: Optional[Site]) -> str:
     """A place as messages name it: `line 4` in the cell, `path:line in function` elsewhere."""
     if place is None:
@@ -186,8 +214,13 @@ class Code:
         return found
 
     def site(self, line: int) -> Site:
-        """The place `line` of this file, with the function the statements ran in there."""
-        return Site(self.file, line, self.functions.get(line, CELL_FUNCTION))
+        """The place `line` of this file, with the function the statements ran in there
+        (or, where none ran, the function the source has around it)."""
+        function = self.functions.get(line)
+        if function is None:
+            parsed = self.parsed
+            function = function_at(parsed, line) if parsed is not None else CELL_FUNCTION
+        return Site(self.file, line, function)
 
 
 def codes(report: Report, source: str, indexes: Optional[Iterable[int]] = None) -> list[Code]:
