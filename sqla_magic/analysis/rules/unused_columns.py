@@ -2,8 +2,9 @@
 
 Evidence: a `query` statement that fetched at least `unused_columns_min_rows` rows of one
 entity, and, where the statement ran (the cell, or a module by its stack), the query's
-rows are only iterated (directly or through a name assigned once) by loops whose variable is used only as `row.attr`, reading at most
-`unused_columns_max_fraction` of the selected columns.  Rewrite: select those columns
+rows are only iterated (directly or through a name assigned once) by loops whose variable
+is used only as `row.attr`, reading at most `unused_columns_max_fraction` of the selected
+columns.  Rewrite: select those columns
 (`select(E.a, E.b)` run with `execute`, `session.query(E.a, E.b)`,
 `E.query.with_entities(E.a, E.b)`); rows keep `row.a` access, and no objects, identity map
 entries or unread values are built.
@@ -11,7 +12,8 @@ entries or unread values are built.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Optional
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Optional, TypeVar
 
 from sqla_magic import sqltext
 from sqla_magic.analysis import evidence, sites
@@ -25,6 +27,7 @@ if TYPE_CHECKING:
     from sqla_magic.analysis.rewrite import Cell, QueryChain
 
 RULE = "unused-columns"
+_Node = TypeVar("_Node", bound="cst.CSTNode")
 
 
 def _loop_kinds() -> tuple[type[cst.CSTNode], ...]:
@@ -155,10 +158,10 @@ def _loops_over(cell: Cell, outer: cst.BaseExpression) -> Optional[list[cst.CSTN
         and isinstance(parent.targets[0].target, cst.Name)
     ):
         name = parent.targets[0].target.value
-        if len(cell.assignments_of(name)) != 1:
+        if len(_scoped(cell, parent, cell.assignments_of(name))) != 1:
             return None
         loops: list[cst.CSTNode] = []
-        for use in cell.uses_of(name):
+        for use in _scoped(cell, parent, cell.uses_of(name)):
             if use is parent.targets[0].target:
                 continue
             holder = cell.parent(use)
@@ -175,6 +178,17 @@ def _loops_over(cell: Cell, outer: cst.BaseExpression) -> Optional[list[cst.CSTN
     return None
 
 
+def _scoped(cell: Cell, node: cst.CSTNode, found: Sequence[_Node]) -> list[_Node]:
+    """`found` within the function around `node` (a module's other functions have names of
+    their own); all of them outside any function."""
+    import libcst as cst
+
+    function = next((a for a in cell.ancestors(node) if isinstance(a, cst.FunctionDef)), None)
+    if function is None:
+        return list(found)
+    return [f for f in found if function in cell.ancestors(f)]
+
+
 def _attributes_of_target(cell: Cell, loop: cst.CSTNode) -> Optional[list[str]]:
     import libcst as cst
 
@@ -184,7 +198,7 @@ def _attributes_of_target(cell: Cell, loop: cst.CSTNode) -> Optional[list[str]]:
     if variable is None or loop_iter(loop) is None:
         return None
     attributes: list[str] = []
-    for use in cell.uses_of(variable):
+    for use in _scoped(cell, loop, cell.uses_of(variable)):
         holder = cell.parent(use)
         if holder is getattr(loop, "target", None) or holder is getattr(
             getattr(loop, "for_in", None), "target", None
