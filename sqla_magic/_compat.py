@@ -197,6 +197,22 @@ def greenlet_parent_frame() -> Optional[types.FrameType]:
     return getattr(parent, "gr_frame", None)
 
 
+def asgi_test_client_code() -> Optional[types.CodeType]:
+    """The code of the frame in which Starlette's `TestClient` (FastAPI's is the same)
+    waits for one request, with the request's ASGI `scope` as a local: the private
+    `starlette.testclient._TestClientTransport.handle_request` (starlette 0.21 to 1.10).
+    None when `starlette.testclient` is not imported."""
+    testclient = sys.modules.get("starlette.testclient")
+    transport = getattr(testclient, "_TestClientTransport", None)
+    code = getattr(getattr(transport, "handle_request", None), "__code__", None)
+    return code if isinstance(code, types.CodeType) else None
+
+
+def other_threads_frames() -> dict[int, types.FrameType]:
+    """The current frame of every thread (`sys._current_frames`, CPython 3.11 to 3.13)."""
+    return sys._current_frames()
+
+
 def mapped_relationships() -> list[tuple[str, str, dict[str, Any]]]:
     """Every relationship of every configured mapper: (class name, key, facts).
 

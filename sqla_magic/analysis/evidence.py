@@ -1,8 +1,12 @@
 """Small readings of a `Report` that several rules share: groups, tables, wording.
 
-`index(report)` reads the statements once for every rule (by verb, fingerprint, origin
-and line), and what a rule reads from a SQL string is kept per string: a workload runs a
-few compiled strings many times.
+`index(report)` reads the statements once for every rule (by verb, fingerprint, origin,
+line and request), and what a rule reads from a SQL string is kept per string: a workload
+runs a few compiled strings many times.
+
+Requests are units: when the profiled code drives a test client, what a rule counts as
+repeated is counted within one request (`repeated_per_request`), so that work an app does
+once per request (reading the signed-in user, a counter) is not taken for a repetition.
 """
 
 from __future__ import annotations
@@ -37,14 +41,16 @@ class StatementIndex:
     """A report's statement indexes grouped by verb, fingerprint, origin and line, made in
     one pass that every rule shares (`index(report)`), so a rule reads only its own."""
 
-    __slots__ = ("by_fingerprint", "by_line", "by_origin", "by_verb", "verbs")
+    __slots__ = ("by_fingerprint", "by_line", "by_origin", "by_request", "by_verb", "requests", "verbs")
 
     def __init__(self, statements: Sequence[Statement]) -> None:
         by_verb: defaultdict[str, list[int]] = defaultdict(list)
         by_fingerprint: defaultdict[str, list[int]] = defaultdict(list)
         by_origin: defaultdict[str, list[int]] = defaultdict(list)
         by_line: defaultdict[int, list[int]] = defaultdict(list)
+        by_request: defaultdict[Optional[int], list[int]] = defaultdict(list)
         verbs = []
+        requests = []
         for position, statement in enumerate(statements):
             kind = sql_verb(statement.sql)
             verbs.append(kind)
@@ -53,12 +59,18 @@ class StatementIndex:
             by_origin[statement.origin].append(position)
             if statement.line is not None:
                 by_line[statement.line].append(position)
+            requests.append(statement.request_index)
+            by_request[statement.request_index].append(position)
         self.verbs = tuple(verbs)
         """Each statement's verb (`sql_verb`), by position."""
         self.by_verb: dict[str, list[int]] = dict(by_verb)
         self.by_fingerprint: dict[str, list[int]] = dict(by_fingerprint)
         self.by_origin: dict[str, list[int]] = dict(by_origin)
         self.by_line: dict[int, list[int]] = dict(by_line)
+        self.requests = tuple(requests)
+        """Each statement's `request_index` (None outside any request), by position."""
+        self.by_request: dict[Optional[int], list[int]] = dict(by_request)
+        """Statement indexes per request, in order; None: the statements outside any request."""
 
     def of_verb(self, *verbs: str) -> list[int]:
         """Indexes of the statements whose SQL starts with one of `verbs`, in order."""
@@ -80,6 +92,14 @@ class StatementIndex:
             found = [i for i in found if self.verbs[i] == verb]
         return sorted(found)
 
+    def per_request(self, indexes: Iterable[int]) -> dict[Optional[int], list[int]]:
+        """`indexes` split by the request they ran in (None: outside any request), in order."""
+        split: dict[Optional[int], list[int]] = {}
+        requests = self.requests
+        for i in indexes:
+            split.setdefault(requests[i], []).append(i)
+        return split
+
 
 _latest: Optional[tuple[weakref.ref[Report], StatementIndex]] = None
 
@@ -93,6 +113,41 @@ def index(report: Report) -> StatementIndex:
     built = StatementIndex(report.statements)
     _latest = (weakref.ref(report), built)
     return built
+
+
+def repeated_per_request(report: Report, indexes: Sequence[int], threshold: int) -> list[int]:
+    """Of a group of statements that a rule counts as repeats, those of the requests (and of
+    the code outside any request, a unit of its own) that ran at least `threshold` of them:
+    a repetition is counted within one request, never across requests."""
+    if len(indexes) < threshold:
+        return []
+    split = index(report).per_request(indexes)
+    if len(split) == 1:
+        return list(indexes)
+    return sorted(i for unit in split.values() if len(unit) >= threshold for i in unit)
+
+
+def requests_of(report: Report, indexes: Iterable[int]) -> list[str]:
+    """The distinct requests `indexes` ran in, in order (`GET /x`, or `GET /x (2 requests)`)."""
+    counts: dict[str, set[int]] = {}
+    for i in indexes:
+        statement = report.statements[i]
+        if statement.request is not None:
+            counts.setdefault(statement.request, set()).add(statement.request_index or 0)
+    return [text if len(seen) == 1 else f"{text} ({len(seen)} requests)" for text, seen in counts.items()]
+
+
+def request_words(report: Report, indexes: Iterable[int]) -> str:
+    """ " in request GET /x" / " in 3 requests (GET /x, GET /y)", or "" outside any request."""
+    chosen = list(indexes)
+    units = {report.statements[i].request_index for i in chosen} - {None}
+    if not units:
+        return ""
+    texts = requests_of(report, chosen)
+    if len(units) == 1:
+        return f" in request `{texts[0]}`"
+    shown = ", ".join(f"`{t}`" for t in texts[:3]) + (", ..." if len(texts) > 3 else "")
+    return f" in {len(units)} requests ({shown})"
 
 
 def executions(statements: Sequence[Statement]) -> int:

@@ -1,7 +1,8 @@
 """n-plus-one: one relationship lazily loaded once per parent row.
 
 Evidence: statements whose origin is `lazy load Parent.attr`, grouped by relationship and
-cell line; a group of at least `n_plus_one_threshold` statements fires.  The parents' query
+cell line; a group of at least `n_plus_one_threshold` statements within one request of a
+test client (or outside any) fires.  The parents' query
 is a `session.query(Parent)`, `select(Parent)` or `Parent.query` in the cell, preferably on
 the line of a `query` statement run before the first lazy load.  The rewrite adds
 `.options(selectinload(Parent.attr))` to it (`joinedload` when the relationship is
@@ -29,6 +30,11 @@ def rule(report: Report, source: str, thresholds: Thresholds) -> list[Finding]:
         if relationships.lazy_loaded(origin):
             for index in indexes:
                 groups.setdefault((origin, report.statements[index].line), []).append(index)
+    groups = {
+        key: kept
+        for key, indexes in groups.items()
+        if (kept := evidence.repeated_per_request(report, indexes, thresholds.n_plus_one_threshold))
+    }
     groups = dict(sorted(groups.items(), key=lambda group: group[1][0]))  # in the order they ran
     if not any(len(indexes) >= thresholds.n_plus_one_threshold for indexes in groups.values()):
         return []
@@ -48,7 +54,8 @@ def rule(report: Report, source: str, thresholds: Thresholds) -> list[Finding]:
         )
         message = (
             f"{len(report.statements)} statements, {len(indexes)} of them `{origin}` from "
-            f"{evidence.line_words(evidence.lines_of(report, indexes))}, "
+            f"{evidence.line_words(evidence.lines_of(report, indexes))}"
+            f"{evidence.request_words(report, indexes)}, "
             f"{evidence.ms(evidence.seconds(report, indexes))} of "
             f"{evidence.ms(evidence.database_seconds(report))} in the database. "
             f"Loading `{owner}.{key}` for all parents at once with `{loader}` takes one more query."
