@@ -213,6 +213,39 @@ def other_threads_frames() -> dict[int, types.FrameType]:
     return sys._current_frames()
 
 
+def mapped_tables() -> list[Any]:
+    """The `Table`s of every configured mapper (the same private registry set as
+    `mapped_relationships`; 1.4.54, 2.0.x, 2.1.x)."""
+    try:
+        from sqlalchemy.orm import mapperlib
+
+        registries = list(mapperlib._mapper_registries)
+    except (ImportError, AttributeError):
+        return []
+    tables: dict[int, Any] = {}
+    for registry in registries:
+        for mapper in list(getattr(registry, "mappers", ())):
+            if getattr(mapper, "configured", False):
+                for table in getattr(mapper, "tables", ()):
+                    tables.setdefault(id(table), table)
+    return list(tables.values())
+
+
+def identifier_quoter(dialect_name: str) -> Callable[[str], str]:
+    """The dialect's own identifier quoting (`user` -> `"user"` on PostgreSQL, `` `user` ``
+    on MySQL), through its `IdentifierPreparer`; ANSI double quotes for a dialect SQLAlchemy
+    cannot load."""
+    try:
+        from sqlalchemy.dialects import registry
+
+        # MariaDB is served by the MySQL dialect (`mariadb://` URLs name a driver of it).
+        dialect = registry.load("mysql" if dialect_name == "mariadb" else dialect_name)()
+        preparer = dialect.identifier_preparer
+        return preparer.quote  # type: ignore[no-any-return]
+    except Exception:
+        return lambda name: '"' + name.replace('"', '""') + '"'
+
+
 def mapped_relationships() -> list[tuple[str, str, dict[str, Any]]]:
     """Every relationship of every configured mapper: (class name, key, facts).
 

@@ -86,7 +86,8 @@ class Statement:
     error: Optional[str] = None
     """The DBAPI error, if the execution failed."""
     streamed: bool = False
-    """Rows were streamed in batches (`yield_per` / `stream_results`), not held all at once."""
+    """Rows were streamed in batches (`yield_per` / `stream_results`, or read with `fetchmany`
+    in more than one batch), not held all at once."""
     site: Optional[Site] = None
     """The innermost frame of the user's own code that caused the statement."""
     stack: tuple[Site, ...] = ()

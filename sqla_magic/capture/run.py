@@ -336,7 +336,7 @@ def _statements(records: Iterable[StatementRecord], filename: str, started: floa
                     "start_s": start if start > 0.0 else 0.0,
                     "param_sets": sets,
                     "error": truncate(record.error, 2000) if record.error else None,
-                    "streamed": streamed,
+                    "streamed": streamed or record.batches > 1,
                     "site": stack[0] if stack else None,
                     "stack": stack,
                     "request": request[0] if request is not None else None,

@@ -46,6 +46,7 @@ class StatementRecord:
     """
 
     __slots__ = (
+        "batches",
         "cache_hit",
         "compiled",
         "duration_s",
@@ -91,6 +92,8 @@ class StatementRecord:
         self.rowcount = -1
         self.rows: Optional[int] = None
         self.fetch_s = 0.0
+        self.batches = 0
+        """`fetchmany` calls that returned rows: more than one, and the rows came in batches."""
         self.error: Optional[str] = None
         self.lines: dict[str, int] = {}
         self.frames: list[tuple[str, int, str]] = []
@@ -495,7 +498,9 @@ class CountingCursor:
         rows = self._cursor.fetchmany(*args, **kwargs)
         record = self._record
         record.fetch_s += time.perf_counter() - start
-        record.rows = (record.rows or 0) + len(rows)
+        if rows:
+            record.rows = (record.rows or 0) + len(rows)
+            record.batches += 1
         if len(_loaded_classes) > LOADED_CLASSES_HELD:  # the objects of a streamed result
             tally_loads()
         return rows

@@ -58,7 +58,12 @@ def rule(report: Report, source: str, thresholds: Thresholds) -> list[Finding]:
             f"{evidence.request_words(report, indexes)}, "
             f"{evidence.ms(evidence.seconds(report, indexes))} of "
             f"{evidence.ms(evidence.database_seconds(report))} in the database. "
-            f"Loading `{owner}.{key}` for all parents at once with `{loader}` takes one more query."
+            f"Loading `{owner}.{key}` for all parents at once with `{loader}` "
+            + (
+                "takes no query of its own (the parents' query JOINs it)."
+                if loader == "joinedload"
+                else "takes one more query (per relationship loaded)."
+            )
         )
         findings.append(
             Finding(
