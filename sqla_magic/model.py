@@ -97,6 +97,11 @@ class Statement:
     """The test-client request it ran in (`GET /explore?page=2`), or None."""
     request_index: Optional[int] = None
     """Which request of the profile, counting from 0: tells apart two requests to one URL."""
+    session_index: Optional[int] = None
+    """For a statement of an ORM flush: which `Session` flushed it, counting from 0 in the
+    order sessions first flushed; None outside a flush."""
+    flush_index: Optional[int] = None
+    """For a statement of an ORM flush: which flush of the profile, counting from 0."""
 
     @classmethod
     def of(cls, values: dict[str, Any]) -> Statement:

@@ -1,9 +1,17 @@
 """repeated-flush: `commit()` / `flush()` inside a loop, one transaction round per iteration.
 
 Evidence: flush statements (origin `flush`) caused from one line that is a `.commit()` or
-`.flush()` call inside a loop of the cell, at least `repeated_flush_threshold` of them.
-Rewrite, when the call is a statement of the loop's own body: the call moves after the
-loop, so one flush sends every change and one COMMIT ends the transaction.
+`.flush()` call inside a loop of the cell: at least `repeated_flush_threshold` flushes
+(`Statement.flush_index`), all of one `Session` (`Statement.session_index`: a loop that opens
+a session per row cannot share one commit), carrying fewer than `repeated_flush_chunk_rows`
+rows each (more per flush is deliberate chunking, to bound memory).
+
+Rewrite, only where moving the call keeps every row and value: the call is the last
+statement of the loop's own body (nothing in the loop reads what the flush gives, such as
+generated keys), and the body has no `try`, `return`, `raise`, `yield` or `rollback()`
+(a failure then loses only its own row in the original).  The call moves after the loop,
+so one flush sends every change and one COMMIT ends the transaction.  Otherwise the
+finding is advice without a rewrite.
 """
 
 from __future__ import annotations
@@ -25,7 +33,11 @@ RULE = "repeated-flush"
 
 def rule(report: Report, source: str, thresholds: Thresholds) -> list[Finding]:
     by_line = evidence.by_key(report, lambda s: s.line, evidence.index(report).of_origin("flush"))
-    candidates = {line: i for line, i in by_line.items() if len(i) >= thresholds.repeated_flush_threshold}
+    candidates = {
+        line: (indexes, flushes)
+        for line, indexes in by_line.items()
+        if (flushes := _repeated_flushes(report, indexes, thresholds)) is not None
+    }
     if not candidates:
         return []
     cell = parse_cell(source)
@@ -34,7 +46,7 @@ def rule(report: Report, source: str, thresholds: Thresholds) -> list[Finding]:
     from sqla_magic.analysis.rewrite import method_call
 
     findings = []
-    for line, indexes in candidates.items():
+    for line, (indexes, flushes) in candidates.items():
         assert isinstance(line, int)
         call = _flush_call(cell, line)
         if call is None:
@@ -43,6 +55,7 @@ def rule(report: Report, source: str, thresholds: Thresholds) -> list[Finding]:
         if not loops:
             continue
         name = method_call(call)[1]  # type: ignore[index]
+        safe = _moving_keeps_every_row(cell, call, loops[0])
         findings.append(
             Finding(
                 rule=RULE,
@@ -50,17 +63,74 @@ def rule(report: Report, source: str, thresholds: Thresholds) -> list[Finding]:
                 title=f"`{name}()` inside a loop",
                 message=(
                     f"`{name}()` on line {line} runs once per iteration of the loop on line "
-                    f"{cell.line(loops[0])}: {len(indexes)} statements were flushed from there, a flush "
-                    f"{'and a COMMIT ' if name == 'commit' else ''}per iteration "
+                    f"{cell.line(loops[0])}: {flushes} {'flush' if flushes == 1 else 'flushes'} "
+                    f"{'and COMMITs ' if name == 'commit' else ''}of one session sent "
+                    f"{len(indexes)} statements "
                     f"({evidence.ms(evidence.seconds(report, indexes))} in the database). One call after the "
                     "loop sends the same changes in batches."
                 ),
                 lines=(cell.line(loops[0]), line),
                 statements=tuple(indexes),
-                rewrite=deferred(_rewrite, cell, call, loops[0]),
+                rewrite=deferred(_rewrite, cell, call, loops[0]) if safe else None,
+                fix=None
+                if safe
+                else f"Call `{name}()` once after the loop, if nothing in the loop needs each row "
+                "flushed (generated keys, a failure that must lose only its own row).",
             )
         )
     return findings
+
+
+def _repeated_flushes(report: Report, indexes: list[int], thresholds: Thresholds) -> Optional[int]:
+    """How many flushes of one session `indexes` came from, if they are worth a finding."""
+    statements = [report.statements[i] for i in indexes]
+    sessions = {s.session_index for s in statements if s.session_index is not None}
+    if len(sessions) > 1:
+        return None  # a session per iteration: one commit after the loop would not hold them
+    flushes = len({s.flush_index for s in statements if s.flush_index is not None})
+    if not flushes:  # a report from before flushes were told apart: count statements
+        return len(indexes) if len(indexes) >= thresholds.repeated_flush_threshold else None
+    if flushes < thresholds.repeated_flush_threshold:
+        return None
+    if evidence.executions(statements) >= flushes * thresholds.repeated_flush_chunk_rows:
+        return None  # deliberate chunks
+    return flushes
+
+
+def _moving_keeps_every_row(cell: Cell, call: cst.Call, loop: cst.CSTNode) -> bool:
+    """The call is the loop body's last statement, and nothing in the body can leave the loop
+    early or handle a failed row (see the module docstring)."""
+    import libcst as cst
+
+    from sqla_magic.analysis.rewrite import loop_body_statements, method_call
+
+    if not isinstance(loop, cst.For):
+        return False
+    body = loop_body_statements(loop)
+    if not body or body[-1] is not cell.statement_of(call):
+        return False
+    found: list[bool] = []
+
+    class Risky(cst.CSTVisitor):
+        def visit_Try(self, node: cst.Try) -> None:  # noqa: N802
+            found.append(True)
+
+        def visit_Return(self, node: cst.Return) -> None:  # noqa: N802
+            found.append(True)
+
+        def visit_Raise(self, node: cst.Raise) -> None:  # noqa: N802
+            found.append(True)
+
+        def visit_Yield(self, node: cst.Yield) -> None:  # noqa: N802
+            found.append(True)
+
+        def visit_Call(self, node: cst.Call) -> None:  # noqa: N802
+            called = method_call(node)
+            if called is not None and called[1] in ("rollback", "commit", "flush") and node is not call:
+                found.append(True)
+
+    loop.body.visit(Risky())
+    return not found
 
 
 def _flush_call(cell: Cell, line: int) -> Optional[cst.Call]:
