@@ -18,7 +18,7 @@ from collections.abc import Iterable, Sequence
 from typing import Optional
 
 from sqla_magic import sqltext
-from sqla_magic.model import Report, Statement
+from sqla_magic.model import Finding, Report, Statement
 
 SQL_STRINGS_KEPT = 8192
 """Distinct SQL strings whose readings are kept (per process, least recently used out)."""
@@ -226,3 +226,34 @@ def line_words(lines: Sequence[int]) -> str:
 
 def plural(count: int, word: str) -> str:
     return f"{count} {word}" if count == 1 else f"{count} {word}s"
+
+
+def percent(share: float) -> str:
+    return "<1%" if 0 < share < 0.005 else f"{share * 100:.0f}%"
+
+
+def with_cost(report: Report, finding: Finding) -> Finding:
+    """`finding` with its `seconds` and `share` of the profiled time, said in its message.
+
+    One computation for every figure of a finding: its time is `seconds(report, indexes)`
+    of its statements (what the rules' messages quote, and what the evidence line shows),
+    unless the rule measured another (a mapper configuration from the call tree); a rule
+    that gave the share too has said both already.
+    """
+    if finding.share is not None:
+        return finding
+    spent = finding.seconds
+    if spent is None:
+        if not finding.statements:
+            return finding
+        spent = seconds(report, finding.statements)
+    share_ = spent / report.wall_s if report.wall_s > 0 else None
+    said = (
+        f"{ms(spent)}, {percent(min(share_, 1.0))} of the profiled time" if share_ is not None else ms(spent)
+    )
+    what = "These statements took" if finding.seconds is None else "This took"
+    values = dict(finding.__dict__)  # the rewrite as stored: a deferred one stays deferred
+    values.update(seconds=spent, share=share_, message=f"{finding.message.rstrip()} {what} {said}.")
+    updated = object.__new__(Finding)
+    updated.__dict__.update(values)
+    return updated

@@ -3,11 +3,13 @@ index advice."""
 
 from __future__ import annotations
 
+import dataclasses
+
 import sqlalchemy as sa
 from sqlalchemy.orm import Session, declarative_base, relationship
 
 from sqla_magic import profile
-from sqla_magic.analysis import evidence
+from sqla_magic.analysis import evidence, run_rules
 from sqla_magic.analysis.rules import n_plus_one
 from tests.analysis.test_rules import LIMITS, MAGIC, report, stmt
 
@@ -107,3 +109,19 @@ def test_index_advice_quotes_reserved_words_and_skips_columns_already_indexed() 
     assert advice("postgresql", "facts_account", "id") == []
     assert advice("postgresql", "facts_account", "email") == []
     assert len(advice("postgresql", "facts_account", "city")) == 1
+
+
+def test_a_findings_message_and_evidence_line_give_one_figure_and_its_share() -> None:
+    from sqla_magic.render.summary import format_duration
+    from sqla_magic.render.widget.tabs.findings import finding_card
+
+    lazy = [stmt("SELECT book", "lazy load Author.books", 4, duration_s=0.01, fetch_s=0.002)] * 30
+    whole = report(stmt("SELECT author"), *lazy)  # 0.5 s of wall time
+    (found,), failures = run_rules([n_plus_one.rule], whole)
+    assert not failures
+    assert found.seconds is not None and abs(found.seconds - 30 * 0.012) < 1e-9
+    assert found.share is not None and abs(found.share - 0.72) < 1e-9
+    assert f"{evidence.ms(found.seconds)} of " in found.message  # the rule's own figure ...
+    assert found.message.endswith("These statements took 360 ms, 72% of the profiled time.")  # ... the same
+    card = finding_card(dataclasses.replace(whole, findings=(found,)), 0, [])
+    assert f"{format_duration(found.seconds)} (72% of the profiled time)" in card["evidence"]["summary"]
