@@ -93,8 +93,8 @@ def test_commits_of_a_postgresql_insert_loop_are_database(pg_engine, table_prefi
     try:
         with pg_engine.connect() as conn, profile(explain=False, memory=False) as report:
             for value in range(100):
-                conn.execute(sa.insert(table), {"value": value})
-                conn.commit()
+                with conn.begin():
+                    conn.execute(sa.insert(table), {"value": value})
         _assert_adds_up(report)
         statements_s = sum(s.duration_s + s.fetch_s for s in report.statements)
         assert report.layers["database"] > statements_s  # the COMMITs are in it too
