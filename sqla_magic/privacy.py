@@ -154,8 +154,12 @@ class _Walk:
             for name in _field_names(type(value)):
                 if name in self.untouched:
                     continue
-                pending = name == "rewrite" and not self.build and isinstance(value, Finding)
-                if pending and pending_rewrite(value):
+                if (
+                    name == "rewrite"
+                    and not self.build
+                    and isinstance(value, Finding)
+                    and pending_rewrite(value) is not None
+                ):
                     continue
                 old = getattr(value, name)
                 if type(old) in _NOT_TEXT:
