@@ -7,9 +7,12 @@ capture gives it.  Beside each, the first version of the two (a generic walk of 
 dataclasses through `dataclasses.fields` and `typing.get_type_hints`, kept below as the
 yardstick), run alternately with the current one in this process: the best CPU time
 (`time.process_time`) of --runs each, which a loaded machine moves less than wall time.
-The round trip is checked to give the same report back.
+The round trip is checked to give the same report back.  With --instructions, each is
+counted once (after a warm-up) in CPU instructions under callgrind instead, which the
+load does not move at all.
 
     python benchmarks/serialisation.py [--runs 5] [--statements 1000 10000 100000] [--nodes 1000]
+                                       [--instructions]
 """
 
 from __future__ import annotations
@@ -18,12 +21,14 @@ import argparse
 import dataclasses
 import gc
 import json
+import sys
 import time
 import types
 import typing
 from collections.abc import Callable, Mapping
 from typing import Any, Union
 
+import callgrind
 from render import build_report
 
 from sqla_magic.model import FORMAT_VERSION, Report, Site
@@ -114,7 +119,11 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--statements", type=int, nargs="+", default=[1_000, 10_000, 100_000])
     parser.add_argument("--nodes", type=int, default=1_000)
+    parser.add_argument("--instructions", action="store_true", help="count instructions under callgrind")
     args = parser.parse_args()
+    if args.instructions:
+        _instructions(args)
+        return
     print(
         "| statements | JSON size | to_json | per statement | first version | faster "
         "| from_json | per statement | first version | faster |"
@@ -126,15 +135,7 @@ def main() -> None:
         written = {**json.loads(_first_to_json(report)), "format": FORMAT_VERSION}
         if Report.from_json(text) != report or written != json.loads(text):
             raise SystemExit(f"the round trip of {count} statements changed the report")
-        best = _best_of_alternating(
-            {
-                "to": report.to_json,
-                "first to": lambda: _first_to_json(report),  # noqa: B023 - called at once
-                "from": lambda: Report.from_json(text),  # noqa: B023
-                "first from": lambda: _first_from_json(text),  # noqa: B023
-            },
-            args.runs,
-        )
+        best = _best_of_alternating(_actions(report, text), args.runs)
         cells = [f"{count:,}", f"{len(text) / 2**20:.1f} MiB"]
         for way in ("to", "from"):
             mine, first = best[way], best[f"first {way}"]
@@ -142,6 +143,45 @@ def main() -> None:
                 f"{mine * 1e3:,.1f} ms",
                 f"{mine / count * 1e6:.1f} µs",
                 f"{first * 1e3:,.1f} ms",
+                f"{first / mine:.1f}×",
+            ]
+        print("| " + " | ".join(cells) + " |")
+
+
+def _actions(report: Report, text: str) -> dict[str, Callable[[], object]]:
+    return {
+        "to": report.to_json,
+        "first to": lambda: _first_to_json(report),
+        "from": lambda: Report.from_json(text),
+        "first from": lambda: _first_from_json(text),
+    }
+
+
+def _instructions(args: argparse.Namespace) -> None:
+    if callgrind.under_callgrind():
+        with callgrind.Counting() as counting:
+            for count in args.statements:
+                report = _report(count, args.nodes)
+                text = report.to_json()
+                counting.notes[str(count)] = len(text)
+                for name, action in _actions(report, text).items():
+                    action()  # warm-up: decoders and encoders are made on first use
+                    counting.count(str(count), name, action)
+        return
+    counts, sizes = callgrind.run(__file__, sys.argv[1:])
+    print(
+        "| statements | JSON size | to_json | per statement | first version | faster "
+        "| from_json | per statement | first version | faster |"
+    )
+    print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    for count in args.statements:
+        cells = [f"{count:,}", f"{sizes[str(count)] / 2**20:.1f} MiB"]
+        for way in ("to", "from"):
+            mine, first = counts[(str(count), way)], counts[(str(count), f"first {way}")]
+            cells += [
+                f"{mine / 1e6:,.0f} M",
+                f"{mine / count / 1e3:,.0f} k",
+                f"{first / 1e6:,.0f} M",
                 f"{first / mine:.1f}×",
             ]
         print("| " + " | ".join(cells) + " |")

@@ -1032,8 +1032,16 @@ class _DataclassDecoder:
         if data is None:
             return None
         converters = self.converters if self.converters is not None else self._converters()
-        exact = data.keys() == self.names
-        values = dict(data) if exact else {k: v for k, v in data.items() if k in self.names}
+        made: Any
+        if self.direct and data.keys() == self.names:
+            made = object.__new__(self.kind)
+            values = made.__dict__
+            values.update(data)
+            if not converters and not self.floats:
+                return made  # a `Site`: a statement has one or more
+        else:
+            made = None
+            values = {k: v for k, v in data.items() if k in self.names}
         for name in self.floats:
             if type(values.get(name)) is int:
                 values[name] = float(values[name])
@@ -1041,11 +1049,7 @@ class _DataclassDecoder:
             value = values.get(name)
             if value is not None:
                 values[name] = convert(value)
-        if not (exact and self.direct):
-            return self.kind(**values)
-        made: Any = object.__new__(self.kind)
-        made.__dict__.update(values)
-        return made
+        return made if made is not None else self.kind(**values)
 
 
 def _thaw(value: Any) -> Any:
