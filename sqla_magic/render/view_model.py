@@ -27,7 +27,6 @@ from sqla_magic.render.summary import (
     format_count,
     format_duration,
     layer_shares,
-    memory_explanation,
     memory_label,
 )
 
@@ -105,7 +104,11 @@ def header(report: Report) -> dict[str, Any]:
             {
                 "label": memory_label(report.memory),
                 "value": format_bytes(report.memory.peak_bytes, signed=True),
-                "detail": memory_explanation(report.memory),
+                "detail": (
+                    "tracemalloc, the profiler's records left out"
+                    if report.memory.method == "tracemalloc"
+                    else "resident set"
+                ),
             }
         )
     high = sum(1 for f in report.findings if f.severity == "high")
