@@ -261,11 +261,13 @@ def held_by_records(records: list[StatementRecord]) -> int:
     Inside these loops an object held by one container alone has three references: the
     container's, the loop's name and `getrefcount`'s argument."""
     size, refs = sys.getsizeof, sys.getrefcount
-    total = size(records)
+    total = size(records) + (size(records[0]) + _FLOATS_BYTES) * len(records) if records else size(records)
     for record in records:
         frames = record.frames
-        total += size(record) + size(record.lines) + size(frames) + _FLOATS_BYTES
-        total += sum(size(frame) for frame in frames if refs(frame) <= 3)
+        total += size(record.lines) + size(frames)
+        for frame in frames:
+            if refs(frame) <= 3:
+                total += size(frame)
         parameters = record.parameters
         if isinstance(parameters, _CONTAINERS) and refs(parameters) <= 3:
             total += size(parameters)
