@@ -38,6 +38,7 @@ from sqla_magic.render.summary import (
     format_duration,
     format_lines,
     format_ms,
+    group_requests,
     group_statements,
     hot_nodes,
     layer_shares,
@@ -137,6 +138,7 @@ class _Renderer:
             self.layers(),
             self.findings(),
             self.groups(),
+            self.requests(),
             self.slowest(),
             self.plans(),
             self.call_tree(),
@@ -241,6 +243,32 @@ class _Renderer:
                 f"{escape(format_duration(groups.hidden_s))}).</div>"
             )
         return "\n".join(parts)
+
+    def requests(self) -> str:
+        requests = group_requests(self.report)
+        if not requests:
+            return ""
+        rows = [
+            "<tr><th>request</th><th class='n'>statements</th><th class='n'>total ms</th>"
+            "<th class='n'>rows</th><th class='n'>shapes</th><th class='n'>repeats</th></tr>"
+        ]
+        for group in requests[:MAX_GROUPS]:
+            rows.append(
+                f"<tr><td><code>{escape(group.request)}</code></td>"
+                f'<td class="n">{format_count(len(group.indexes))}</td>'
+                f'<td class="n">{escape(format_ms(group.total_s))}</td>'
+                f'<td class="n">{format_count(group.rows)}</td>'
+                f'<td class="n">{group.shapes}</td><td class="n">{group.repeated}</td></tr>'
+            )
+        more = ""
+        if len(requests) > MAX_GROUPS:
+            more = f'<div class="sm-more">{plural(len(requests) - MAX_GROUPS, "more request")}</div>'
+        served = sum(len(r.indexes) for r in requests)
+        return (
+            f"<h3>Requests: {plural(len(requests), 'test-client request')}, "
+            f"{format_count(served)} of {format_count(len(self.report.statements))} statements</h3>"
+            f"<table>{''.join(rows)}</table>{more}"
+        )
 
     def group_row(self, group: StatementGroup) -> str:
         statements = self.report.statements

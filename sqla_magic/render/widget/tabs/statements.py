@@ -11,6 +11,7 @@ from sqla_magic.render.summary import (
     format_count,
     format_lines,
     format_ms,
+    group_requests,
     group_statements,
     one_line_sql,
     params_text,
@@ -70,6 +71,7 @@ def execution_row(index: int, statement: Statement) -> dict[str, Any]:
         "params": params_text(statement.params, MAX_PARAMS_TEXT),
         "sets": format_count(statement.param_sets) if statement.param_sets > 1 else "",
         "error": statement.error or "",
+        "request": statement.request or "",
     }
 
 
@@ -98,7 +100,23 @@ def groups(view: ReportView, sort: str, page: int) -> dict[str, Any]:
         "shapes": format_count(len(groups)),
         "executions": format_count(len(view.report.statements)),
         "rows": [group_row(view.report, groups[g], g) for g in chosen],
+        "requests": requests(view.report),
     }
+
+
+def requests(report: Report) -> list[dict[str, Any]]:
+    """The test-client requests, in the order they ran (empty when there were none)."""
+    return [
+        {
+            "request": shorten(group.request, 120),
+            "statements": format_count(len(group.indexes)),
+            "total": format_ms(group.total_s),
+            "rows": format_count(group.rows),
+            "shapes": format_count(group.shapes),
+            "repeated": format_count(group.repeated),
+        }
+        for group in group_requests(report)[:PAGE_SIZE]
+    ]
 
 
 def executions(view: ReportView, group_id: int, page: int) -> dict[str, Any]:
