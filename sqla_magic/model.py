@@ -196,11 +196,20 @@ class MemoryLine:
 @dataclass(frozen=True)
 class Memory:
     peak_bytes: int
-    """Highest memory growth during the profiled code, above what was held when it started."""
+    """Highest memory growth during the profiled code, above what was held when it started:
+    with `method` `tracemalloc`, what the code allocated and held at its highest, the
+    profiler's own records (`profiler_bytes`) left out."""
     lines: Optional[tuple[MemoryLine, ...]] = None
     method: str = "rss"
-    """What `peak_bytes` measures: `rss` (resident set size) or `tracemalloc` (Python allocations)."""
+    """What `peak_bytes` measures: `tracemalloc` (Python allocations) or `rss` (resident set
+    size, where allocations could not be traced)."""
     start_bytes: int = 0
+    resident_bytes: Optional[int] = None
+    """Growth of the process's resident high-water mark meanwhile (secondary: it grows only
+    for pages the process did not have, so it varies from run to run)."""
+    profiler_bytes: int = 0
+    """What the profiler's own records held at the end (statement records, their parameter
+    containers), subtracted from the traced peak."""
 
 
 @dataclass(frozen=True)

@@ -40,6 +40,7 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import Session, make_transient
 
 from sqla_magic import _compat
+from sqla_magic.capture import memory
 from sqla_magic.explain import lexer
 from sqla_magic.model import Finding, Report
 
@@ -204,7 +205,7 @@ class _Measure:
             self._owns_tracing = not tracemalloc.is_tracing()
             if self._owns_tracing:
                 tracemalloc.start(1)
-            tracemalloc.reset_peak()
+            memory.reset_traced_peak()
             self._start_bytes = tracemalloc.get_traced_memory()[0]
         self._start = time.perf_counter()
 

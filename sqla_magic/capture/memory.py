@@ -1,8 +1,18 @@
-"""Memory of the profiled code: a cheap peak by default, a per-line table on request.
+"""Memory of the profiled code: what it allocated at its highest, its resident peak, and a
+per-line table on request.
 
-Peak: on Linux the kernel keeps the resident-set high-water mark (`VmHWM`), which
-`/proc/self/clear_refs` resets, so the peak costs nothing while the code runs.
-Elsewhere a thread samples the RSS through psutil every few milliseconds.
+Allocated (the headline): tracemalloc's peak of traced memory above the level at start,
+which counts what the code allocated and still held at its highest, whatever the
+allocator had kept from earlier cells (so a re-run shows the same figure).  The
+profiler's own records are subtracted by its caller (`capture.run`).  tracemalloc
+hooks every allocation: on allocation-heavy Python it costs about as much as cProfile.
+Nested measurers share tracemalloc's one peak: resetting it (`reset_traced_peak`) first
+carries the peak so far into every measurer still running.
+
+Resident (secondary): on Linux the kernel keeps the resident-set high-water mark
+(`VmHWM`), which `/proc/self/clear_refs` resets, so it costs nothing while the code runs.
+Elsewhere a thread samples the RSS through psutil every few milliseconds.  It grows only
+when the process needs pages it did not have, so it varies from run to run.
 
 Per line (memory_profiler's table, which memory_profiler itself cannot produce for code
 that is not in a file on disk): tracemalloc, plus a local trace function on the frames
@@ -93,6 +103,52 @@ class PeakRss:
         return max(self.peak_bytes - self.start_bytes, 0)
 
 
+_TRACING: list[AllocatedPeak] = []
+_TRACING_LOCK = threading.Lock()
+
+
+def reset_traced_peak() -> None:
+    """`tracemalloc.reset_peak()` that first carries the peak so far into every running
+    `AllocatedPeak` (a nested profile, verify or the per-line table resets it)."""
+    with _TRACING_LOCK:
+        if _TRACING:
+            peak = tracemalloc.get_traced_memory()[1]
+            for running in _TRACING:
+                running.carried = max(running.carried, peak)
+        tracemalloc.reset_peak()
+
+
+class AllocatedPeak:
+    """Peak traced memory (tracemalloc) above the level at start."""
+
+    def __init__(self) -> None:
+        self.start_bytes = 0
+        self.carried = 0
+        self._owns_tracing = False
+
+    def start(self) -> None:
+        self._owns_tracing = not tracemalloc.is_tracing()
+        if self._owns_tracing:
+            tracemalloc.start(1)
+        reset_traced_peak()
+        with _TRACING_LOCK:
+            self.start_bytes = tracemalloc.get_traced_memory()[0]
+            _TRACING.append(self)
+
+    def stop(self) -> Optional[int]:
+        """Stop; the peak growth in bytes, or None when tracing was stopped meanwhile."""
+        with _TRACING_LOCK:
+            if self in _TRACING:
+                _TRACING.remove(self)
+            tracing = tracemalloc.is_tracing()
+            peak = max(tracemalloc.get_traced_memory()[1], self.carried) if tracing else 0
+            for outer in _TRACING:
+                outer.carried = max(outer.carried, peak)
+        if self._owns_tracing and tracing:
+            tracemalloc.stop()
+        return max(peak - self.start_bytes, 0) if tracing else None
+
+
 def _psutil_rss() -> int:
     import psutil
 
@@ -132,7 +188,7 @@ class LineMemory:
         if not tracemalloc.is_tracing():
             tracemalloc.start(1)
             self._owns_tracemalloc = True
-        tracemalloc.reset_peak()
+        reset_traced_peak()
         self.start_bytes = tracemalloc.get_traced_memory()[0]
         sys.settrace(self._global_trace)
         if running is not None and running.f_code.co_filename in self.filenames:
@@ -163,7 +219,7 @@ class LineMemory:
             if frame in self._running:
                 self._finish_line(frame, current, peak)
             if event == "line":
-                tracemalloc.reset_peak()
+                reset_traced_peak()
                 self._running[frame] = (frame.f_lineno, current)
         return self._local_trace
 

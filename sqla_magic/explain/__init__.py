@@ -65,7 +65,8 @@ def explain_report(
             before = [
                 (sql, params, replayable)
                 for at, connection, sql, params, replayable in setups
-                if at < index and (connection == record.connection or 0 in (connection, record.connection))
+                if at < index
+                and (connection is record.connection or connection is None or record.connection is None)
             ]
             requests.append(
                 ExplainRequest(

@@ -29,6 +29,7 @@ from sqla_magic.model import (
 from sqla_magic.render.escapes import visible
 from sqla_magic.render.summary import (
     LAYER_TITLES,
+    WALL_NOTE,
     StatementGroup,
     findings_by_severity,
     format_bytes,
@@ -41,6 +42,8 @@ from sqla_magic.render.summary import (
     group_statements,
     hot_nodes,
     layer_shares,
+    memory_explanation,
+    memory_label,
     node_place,
     one_line_sql,
     params_text,
@@ -151,14 +154,14 @@ class _Renderer:
     def header(self) -> str:
         report = self.report
         figures = [
-            (format_duration(report.wall_s), "wall"),
+            (format_duration(report.wall_s), "wall, under the profiler"),
             (format_duration(report.cpu_s), "CPU"),
             (format_count(len(report.statements)), "statements"),
             (format_count(report.rows), "rows"),
             (format_count(report.objects), "ORM objects"),
         ]
         if report.memory is not None:
-            figures.append((format_bytes(report.memory.peak_bytes, signed=True), "peak memory"))
+            figures.append((format_bytes(report.memory.peak_bytes, signed=True), memory_label(report.memory)))
         figures.append((format_count(len(report.findings)), "findings"))
         parts = ["<h2>sqla_magic report</h2>"]
         context = [text for text in (report.started_at, report.filename) if text]
@@ -402,8 +405,10 @@ class _Renderer:
             return ""
         parts = [
             "<h3>Memory</h3>",
-            f"<div>Peak {escape(format_bytes(memory.peak_bytes, signed=True))} above the start "
-            f"({escape(memory.method)})</div>",
+            f"<div>{escape(format_bytes(memory.peak_bytes, signed=True))} "
+            f"{escape(memory_label(memory))}</div>",
+            f'<div class="sm-muted">Measured as {escape(memory_explanation(memory))}.</div>',
+            f'<div class="sm-muted">Wall time: {escape(WALL_NOTE)}.</div>',
         ]
         if memory.lines:
             rows = [

@@ -14,7 +14,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Optional
 
-from sqla_magic.model import CACHE_STATES, LAYERS, CallNode, PlanNode, Report, statement_rows
+from sqla_magic.model import CACHE_STATES, LAYERS, CallNode, Memory, PlanNode, Report, statement_rows
 
 LAYER_TITLES: Mapping[str, str] = {
     "database": "database",
@@ -285,6 +285,37 @@ def format_bytes(count: float, signed: bool = False) -> str:
             return f"{sign}{size:.0f} {unit}" if unit == "B" else f"{sign}{size:.1f} {unit}"
         size /= 1024
     raise AssertionError("unreachable")
+
+
+WALL_NOTE = "under the profiler: profiled Python runs slower than bare, the database does not"
+"""What the wall time is: the profiled run's, which cProfile and memory tracing slow down
+(about 1.5-5x for CPU-bound Python, in benchmarks/RESULTS.md) while waits on the database
+stay as they are; no estimate of the bare time is sound, since tracemalloc's cost is per
+allocation and the allocations are not counted."""
+
+
+def memory_label(memory: Memory) -> str:
+    """The memory headline's label: `allocated` for traced allocations, `resident`."""
+    return "allocated at peak" if memory.method == "tracemalloc" else "resident peak"
+
+
+def memory_explanation(memory: Memory) -> str:
+    """How the memory headline was measured, in one sentence, with the secondary figures."""
+    if memory.method == "tracemalloc":
+        text = (
+            "what the code allocated and still held at its highest, above what was held when it "
+            "started (tracemalloc)"
+        )
+        if memory.profiler_bytes:
+            text += f", without the profiler's own records ({format_bytes(memory.profiler_bytes)})"
+    else:
+        text = "growth of the process's resident memory (tracemalloc was not available)"
+    if memory.resident_bytes is not None and memory.method == "tracemalloc":
+        text += (
+            f"; the process's resident high-water mark grew by {format_bytes(memory.resident_bytes)}"
+            " (it grows only for pages the process did not have yet, so it varies from run to run)"
+        )
+    return text
 
 
 def format_count(count: int) -> str:

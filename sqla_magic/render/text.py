@@ -12,6 +12,7 @@ from sqla_magic.model import CallNode, Finding, Memory, Report, statement_rows
 from sqla_magic.render.escapes import visible
 from sqla_magic.render.summary import (
     LAYER_TITLES,
+    WALL_NOTE,
     StatementGroups,
     findings_by_severity,
     format_bytes,
@@ -24,6 +25,8 @@ from sqla_magic.render.summary import (
     group_statements,
     hot_nodes,
     layer_shares,
+    memory_explanation,
+    memory_label,
     node_place,
     one_line_sql,
     plural,
@@ -94,14 +97,14 @@ def _requests(report: Report) -> str:
 
 def _header(report: Report) -> str:
     figures = [
-        f"{format_duration(report.wall_s)} wall",
+        f"{format_duration(report.wall_s)} wall ({WALL_NOTE.split(':')[0]})",
         f"{format_duration(report.cpu_s)} CPU",
         plural(len(report.statements), "statement"),
         f"{format_count(report.rows)} rows",
         f"{format_count(report.objects)} ORM objects",
     ]
     if report.memory is not None:
-        figures.append(f"peak {format_bytes(report.memory.peak_bytes, signed=True)}")
+        figures.append(f"{format_bytes(report.memory.peak_bytes, signed=True)} {memory_label(report.memory)}")
     figures.append(f"{len(report.findings)} finding{'' if len(report.findings) == 1 else 's'}")
     lines = ["sqla_magic report: " + ", ".join(figures)]
     if report.dropped_statements:
@@ -201,7 +204,10 @@ def _call_tree(root: CallNode | None) -> str:
 def _memory(memory: Memory | None) -> str:
     if memory is None:
         return ""
-    lines = [f"Memory: peak {format_bytes(memory.peak_bytes, signed=True)} ({memory.method})"]
+    lines = [
+        f"Memory: {format_bytes(memory.peak_bytes, signed=True)} {memory_label(memory)}",
+        *textwrap.wrap(f"({memory_explanation(memory)})", WIDTH, initial_indent="  ", subsequent_indent="  "),
+    ]
     if memory.lines:
         shown = list(memory.lines)
         if len(shown) > MAX_MEMORY_LINES:

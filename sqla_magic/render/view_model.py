@@ -21,11 +21,13 @@ from sqla_magic.model import CallNode, Report
 from sqla_magic.render.html import LAYER_COLOURS, OTHER_LAYER_COLOUR
 from sqla_magic.render.summary import (
     LAYER_TITLES,
+    WALL_NOTE,
     StatementGroup,
     format_bytes,
     format_count,
     format_duration,
     layer_shares,
+    memory_label,
 )
 
 PAGE_SIZE = 50
@@ -86,7 +88,7 @@ def header(report: Report) -> dict[str, Any]:
         {
             "label": "wall time",
             "value": format_duration(report.wall_s),
-            "detail": "under the profiler (slower than bare)",
+            "detail": WALL_NOTE,
         },
         {"label": "statements", "value": format_count(len(report.statements))},
         {"label": "rows", "value": format_count(report.rows)},
@@ -97,7 +99,17 @@ def header(report: Report) -> dict[str, Any]:
         },
     ]
     if report.memory is not None:
-        figures.append({"label": "peak memory", "value": format_bytes(report.memory.peak_bytes, signed=True)})
+        figures.append(
+            {
+                "label": memory_label(report.memory),
+                "value": format_bytes(report.memory.peak_bytes, signed=True),
+                "detail": (
+                    "tracemalloc, the profiler's records left out"
+                    if report.memory.method == "tracemalloc"
+                    else "resident set"
+                ),
+            }
+        )
     high = sum(1 for f in report.findings if f.severity == "high")
     figures.append(
         {

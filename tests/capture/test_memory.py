@@ -7,13 +7,30 @@ from sqlalchemy.orm import Session
 from sqla_magic import demo, profile
 
 
-def test_peak_rss_sees_a_large_allocation() -> None:
+def test_the_peak_is_what_the_code_allocated_and_the_resident_peak_is_kept() -> None:
     with profile(explain=False) as report:
         block = bytearray(64 * 1024 * 1024)
         block[::4096] = b"x" * len(block[::4096])  # touch every page
         del block
-    assert report.memory is not None and report.memory.method == "rss"
-    assert report.memory.peak_bytes >= 60 * 1024 * 1024
+    memory = report.memory
+    assert memory is not None and memory.method == "tracemalloc"
+    assert 64 * 2**20 <= memory.peak_bytes < 66 * 2**20
+    assert memory.resident_bytes is not None and memory.resident_bytes >= 60 * 2**20
+
+
+def test_a_nested_allocated_peak_keeps_the_outer_one() -> None:
+    from sqla_magic.capture.memory import AllocatedPeak
+
+    outer = AllocatedPeak()
+    outer.start()
+    block = bytearray(32 * 2**20)
+    del block
+    inner = AllocatedPeak()
+    inner.start()
+    inner_peak = inner.stop()
+    outer_peak = outer.stop()
+    assert outer_peak is not None and outer_peak >= 32 * 2**20, outer_peak
+    assert inner_peak is not None and inner_peak < 2**20, inner_peak
 
 
 def test_per_line_table_shows_whole_rows_versus_one_column(sqlite_engine, table_prefix) -> None:

@@ -14,7 +14,7 @@ def test_header_gives_the_figures_at_a_glance(report: Report) -> None:
         "301 statements",
         "900 rows",
         "900 ORM objects",
-        "peak +3.2 MiB",
+        "+3.2 MiB allocated at peak",
         "2 findings",
     ):
         assert figure in header
@@ -71,7 +71,7 @@ def test_call_tree_hot_path_marks_the_cell(report: Report) -> None:
 
 def test_memory_table_shows_increments_and_source(report: Report) -> None:
     text = render_text(report)
-    assert "Memory: peak +3.2 MiB (tracemalloc)" in text
+    assert "Memory: +3.2 MiB allocated at peak" in text and "(tracemalloc)" in text
     row = next(line for line in text.splitlines() if "len(user.addresses))" in line and "KiB" in line)
     assert row.split()[:4] == ["4", "+634.8", "KiB", "2.9"]
 

@@ -67,7 +67,7 @@ def test_header_has_the_headline_figures_and_the_layers(report: Report) -> None:
         "statements": "301",
         "rows": "900",
         "ORM objects": "900",
-        "peak memory": "+3.2 MiB",
+        "allocated at peak": "+3.2 MiB",
         "findings": "2",
     }
     assert [layer["name"] for layer in header["layers"]] == [
@@ -89,7 +89,7 @@ def test_header_has_the_headline_figures_and_the_layers(report: Report) -> None:
 
 def test_header_without_memory_or_findings_opens_on_statements(report: Report) -> None:
     header = view_model.header(dataclasses.replace(report, memory=None, findings=()))
-    assert "peak memory" not in [f["label"] for f in header["figures"]]
+    assert "allocated at peak" not in [f["label"] for f in header["figures"]]
     assert header["first_tab"] == "statements"
     assert {tab["name"]: tab["count"] for tab in header["tabs"]}["memory"] == "off"
 

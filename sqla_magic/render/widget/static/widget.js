@@ -555,7 +555,7 @@ async function treeTab(panel, model, api) {
 async function memoryTab(panel, model, api) {
   const data = await api.request("memory");
   if (!data.present) { panel.append(h("p", "sqm-muted", data.message)); return; }
-  panel.append(h("div", "sqm-figures", h("div", "sqm-figure", h("b", "", data.peak), "peak above the start")),
+  panel.append(h("div", "sqm-figures", h("div", "sqm-figure", h("b", "", data.peak), data.label)),
     h("div", "sqm-muted", "Measured as " + data.explanation + "."));
   if (data.hint) panel.append(h("p", "sqm-muted", data.hint));
   if (data.lines.length) {

@@ -8,6 +8,8 @@ from sqla_magic.model import Report
 from sqla_magic.render.summary import (
     format_bytes,
     format_count,
+    memory_explanation,
+    memory_label,
 )
 from sqla_magic.render.view_model import (
     MAX_MEMORY_LINES,
@@ -25,11 +27,8 @@ def memory(report: Report) -> dict[str, Any]:
         "present": True,
         "peak": format_bytes(mem.peak_bytes, signed=True),
         "method": mem.method,
-        "explanation": (
-            "Python allocations traced with tracemalloc"
-            if mem.method == "tracemalloc"
-            else "growth of the process's resident memory, sampled"
-        ),
+        "label": memory_label(mem),
+        "explanation": memory_explanation(mem),
         "lines": [
             {
                 "line": entry.line,
