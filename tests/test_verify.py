@@ -53,6 +53,17 @@ def check_database(engine: sa.Engine, prefix: str) -> None:
         assert result.verified, result.reason
         assert result.same_result
         assert result.before.executions > result.after.executions  # type: ignore[union-attr]
+        # The outcome is a Comparison of the two runs' reports: the cell's statements,
+        # not the SAVEPOINTs the sandbox wraps them in.
+        comparison = result.comparison
+        assert comparison is not None and comparison.names == ("original", "rewrite")
+        statements = comparison.measure("statements")
+        assert (statements.before, statements.after) == (
+            result.before.statements,  # type: ignore[union-attr]
+            result.after.statements,  # type: ignore[union-attr]
+        )
+        assert statements.verdict == "better"
+        assert not any("SAVEPOINT" in s.sql.upper() for s in result.before_report.statements)  # type: ignore[union-attr]
         # the user's transaction still holds the pending author, nothing was committed
         assert pending in session
         session.flush()  # SQLAlchemy 1.4 does not autoflush before a Core-only count
@@ -252,3 +263,35 @@ def test_force_lets_a_cell_write_files_but_still_guards_the_database(
     assert _rows(session, item) == (20, sum(range(1, 21)))
     session.close()
     engine.dispose()
+
+
+def test_the_comparison_says_which_findings_the_rewrite_fixed(
+    sqlite_engine: sa.Engine, table_prefix: str
+) -> None:
+    """With the pipeline's rules handed in (as the magic does), both runs get findings."""
+    from sqla_magic.pipeline import Options, finish
+
+    models = demo.declare(table_prefix)
+    demo.populate(sqlite_engine, models, authors=40, books_per_author=3)
+    original = "%%sqlprofile\nsum(len(a.books) for a in session.scalars(sa.select(Author)))\n"
+    rewritten = (
+        "%%sqlprofile\n"
+        "sum(len(a.books) for a in session.scalars(sa.select(Author).options(selectinload(Author.books))))\n"
+    )
+    namespace = {"session": Session(sqlite_engine), "Author": models.Author, "sa": sa}
+    namespace["selectinload"] = sa.orm.selectinload
+    try:
+        result = verify(
+            finding(original, rewritten),
+            None,
+            namespace,
+            analyse=lambda run: finish(run, Options(explain=False)),
+        )
+        assert result.verified and result.same_result, result.reason
+        comparison = result.comparison
+        assert comparison is not None
+        assert (comparison.measure("statements").before, comparison.measure("statements").after) == (41, 2)
+        assert [f.rule for f in comparison.fixed] == ["n-plus-one"] and not comparison.new
+    finally:
+        namespace["session"].close()
+        models.metadata.drop_all(sqlite_engine)

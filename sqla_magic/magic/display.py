@@ -10,10 +10,12 @@ from __future__ import annotations
 import sys
 from typing import Any, Optional
 
-from sqla_magic.model import Report
+from sqla_magic.model import Comparison, Report
 
 
-def report_bundle(report: Report, widget: Any = None) -> dict[str, Any]:
+def report_bundle(
+    report: Report, widget: Any = None, comparison: Optional[Comparison] = None
+) -> dict[str, Any]:
     """The one output of a report: its static renderings, marked for the widget to mount on.
 
     No widget-view entry: front ends would pick it and, once the kernel is gone (a
@@ -21,38 +23,54 @@ def report_bundle(report: Report, widget: Any = None) -> dict[str, Any]:
     live view is mounted by the widget's own script on the element carrying
     `widget.mount_class`, and only while the kernel answers.
     """
+    from sqla_magic.render.compare import render_comparison_text
     from sqla_magic.render.html import render_fragment
     from sqla_magic.render.text import render_text
 
-    html = render_fragment(report)
+    html = render_fragment(report, comparison)
     if widget is not None:
         html = f'<div class="{widget.mount_class}">{html}</div>'
-    return {"text/html": html, "text/plain": render_text(report)}
+    text = render_text(report)
+    if comparison is not None:
+        text += "\n" + render_comparison_text(comparison)
+    return {"text/html": html, "text/plain": text}
 
 
-def display_report(report: Report, shell: Any, verify: Any = None) -> None:
+def display_report(
+    report: Report, shell: Any, verify: Any = None, comparison: Optional[Comparison] = None
+) -> None:
     """Show `report` with the live view in a notebook kernel, as text/HTML anywhere else.
 
     `verify` is what the view's Try it calls; the view runs it on the kernel's main thread.
+    `comparison` (the run against its `--compare` baseline) is shown in the same output.
     """
     from IPython.display import display
 
     kernel = getattr(shell, "kernel", None)
     if kernel is None:  # terminal IPython: no front end for widgets
-        display(report)
+        if comparison is None:
+            display(report)
+        else:
+            display(report_bundle(report, comparison=comparison), raw=True)
         return
     try:
         from sqla_magic._compat import main_thread_scheduler
         from sqla_magic.render.widget import report_widget
+        from sqla_magic.verify import CONFIRM
 
         widget = report_widget(
-            report, cell_id(shell), verify=verify, schedule=main_thread_scheduler(kernel)
+            report,
+            cell_id(shell),
+            verify=verify,
+            schedule=main_thread_scheduler(kernel),
+            comparison=comparison,
+            confirm=CONFIRM,
         )
     except ImportError as problem:  # anywidget/ipywidgets missing: the static view still works
         print(f"sqlprofile: showing the static report ({problem})", file=sys.stderr)
-        display(report)
+        display(report_bundle(report, comparison=comparison), raw=True)
         return
-    display(report_bundle(report, widget), raw=True)
+    display(report_bundle(report, widget, comparison), raw=True)
 
 
 def cell_id(shell: Any) -> Optional[str]:

@@ -318,34 +318,39 @@ def _finish(shell: Any, args: Any, report: Report) -> None:
             report.save(args.save, redact=args.redact)
         except (OSError, ValueError) as problem:
             print(f"sqlprofile: could not save the report to {args.save}: {problem}", file=sys.stderr)
-    if not args.quiet:
-        from sqla_magic.magic.display import display_report
-
-        try:
-            display_report(report, shell, verify=_verifier(shell))
-        except Exception as problem:  # the cell's own outcome must not be lost to a renderer
-            print(
-                f"sqlprofile: could not display the report ({type(problem).__name__}: {problem}); "
-                "it is stored in sqla_magic.last_report()",
-                file=sys.stderr,
-            )
+    if args.quiet:
+        return
+    comparison = None
     baseline = getattr(args, "baseline", None)
-    if baseline is not None and not args.quiet:
-        from IPython.display import display
-
+    if baseline is not None:
         try:
-            display(baseline.compare(report, names=(args.compare, "this run")))
+            comparison = baseline.compare(report, names=(args.compare, "this run"))
         except Exception as problem:
             print(f"sqlprofile: could not compare ({type(problem).__name__}: {problem})", file=sys.stderr)
+    from sqla_magic.magic.display import display_report
+
+    try:
+        display_report(report, shell, verify=_verifier(shell), comparison=comparison)
+    except Exception as problem:  # the cell's own outcome must not be lost to a renderer
+        print(
+            f"sqlprofile: could not display the report ({type(problem).__name__}: {problem}); "
+            "it is stored in sqla_magic.last_report()",
+            file=sys.stderr,
+        )
 
 
 def _verifier(shell: Any) -> Any:
     """What the widget's Try it calls: `verify` on this kernel's namespace."""
 
     def verify_in_namespace(finding: Any) -> Any:
+        from sqla_magic.pipeline import Options, finish
         from sqla_magic.verify import verify
 
-        return verify(finding, namespace=shell.user_ns)
+        magics = _loaded_magics(shell)
+        thresholds = magics.thresholds() if magics is not None else None
+        options = Options(explain=False, thresholds=thresholds)
+        # Both runs get the rules, so the comparison can say which findings the rewrite fixed.
+        return verify(finding, namespace=shell.user_ns, analyse=lambda run: finish(run, options))
 
     return verify_in_namespace
 
