@@ -13,7 +13,7 @@ from conftest import REWRITTEN, make_report
 from IPython.core.error import UsageError
 from IPython.core.interactiveshell import InteractiveShell
 
-from sqla_magic.model import Finding, Report
+from sqla_magic.model import Finding, Report, Rewrite
 from sqla_magic.pipeline import remember
 from sqla_magic.render import widget
 from sqla_magic.verify import CONFIRM, RunFigures, Verification
@@ -196,3 +196,47 @@ def test_sqlprofile_apply_puts_the_rewrite_into_the_next_cell(
     assert shell.rl_next_input == REWRITTEN
     with pytest.raises(UsageError, match="no report named missing"):
         shell.run_line_magic("sqlprofile_apply", "1 --report missing")
+
+
+# -- Apply of a module rewrite ------------------------------------------------------------------
+
+
+def _module_report(report: Report, path: Any, original: str, rewritten: str) -> Report:
+    rewrite = Rewrite(original, rewritten, "one query", path=str(path))
+    finding = dataclasses.replace(report.findings[1], rewrite=rewrite)
+    return dataclasses.replace(report, findings=(report.findings[0], finding))
+
+
+def test_apply_writes_a_module_rewrite_only_over_the_text_it_was_made_from(
+    report: Report, tmp_path: Any
+) -> None:
+    module = tmp_path / "services.py"
+    original = "def users(session):\n    return session.scalars(select(User)).all()\n"
+    rewritten = original.replace("select(User)", "select(User).options(selectinload(User.addresses))")
+    module.write_text(original, encoding="utf-8")
+    with_module = _module_report(report, module, original, rewritten)
+    view = widget.report_widget(with_module)
+    sent = _replies(view)
+    (card,) = [card for card in view.answer("findings", {}) if card["index"] == 1]
+    assert card["rewrite"]["path"] == str(module) and card["rewrite"]["code"] == rewritten
+    view._on_request(view, {"request": "write_rewrite", "id": "w", "args": {"finding": 1}}, [])
+    assert sent[0]["payload"]["ok"] is True and str(module) in sent[0]["payload"]["message"]
+    assert module.read_text(encoding="utf-8") == rewritten
+    # Written once: the file no longer holds the original, so a second Apply refuses.
+    outcome = widget.write_rewrite(with_module, 1)
+    assert outcome["ok"] is False and "has changed since it was profiled" in outcome["message"]
+    assert module.read_text(encoding="utf-8") == rewritten
+    module.unlink()
+    assert "cannot be read" in widget.write_rewrite(with_module, 1)["message"]
+    assert widget.write_rewrite(report, 1)["message"] == "This finding has no rewrite of a module file."
+    assert not module.exists()
+
+
+def test_try_it_refuses_a_module_rewrite_without_running_anything(report: Report, tmp_path: Any) -> None:
+    with_module = _module_report(report, tmp_path / "m.py", "x = 1\n", "x = 2\n")
+
+    def verify(finding: Finding) -> Verification:
+        raise AssertionError("nothing may run")
+
+    outcome = widget.try_rewrite(with_module, 1, verify)
+    assert outcome["ok"] is False and "this rewrite changes" in outcome["message"]

@@ -74,6 +74,19 @@ for author in authors:
 total"""
 
 
+MODULE = "def authors(session, models):\n    return session.query(models.Author).all()\n"
+MODULE_REWRITTEN = MODULE.replace(".all()", ".options(selectinload(models.Author.books)).all()")
+MODULE_REWRITE_CELL = f"""\
+# A finding whose rewrite changes a module file (services.py beside the notebook).
+import dataclasses, pathlib
+from sqla_magic.model import Rewrite
+from sqla_magic.magic.display import display_report
+pathlib.Path("services.py").write_text({MODULE!r})
+rewrite = Rewrite({MODULE!r}, {MODULE_REWRITTEN!r}, "load the books with their authors", path="services.py")
+module_report = dataclasses.replace(lazy, findings=(dataclasses.replace(lazy.findings[0], rewrite=rewrite),))
+display_report(module_report, get_ipython())"""
+
+
 def _missing() -> str:
     if not Path(CHROMIUM).exists():
         return f"no Chromium at {CHROMIUM}"
@@ -120,7 +133,7 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     compared = json.loads(json.dumps(notebook))
     compared["cells"] = [
         {"cell_type": "code", "source": source, "metadata": {}, "outputs": [], "execution_count": None}
-        for source in (SETUP_CELL, BASELINE_CELL, COMPARED_CELL)
+        for source in (SETUP_CELL, BASELINE_CELL, COMPARED_CELL, MODULE_REWRITE_CELL)
     ]
     for index, cell in enumerate(compared["cells"]):
         cell["id"] = f"compare-{index}"
@@ -216,23 +229,27 @@ def _run_notebook(context: Any, url: str, cells: int = 2) -> Any:
     page.wait_for_selector(".jp-Notebook .jp-Cell .cm-content")
     _accept_kernel_dialog(page)
     for index in range(cells):  # each cell, once the previous one has run (a busy page drops keys)
-        prompt = page.locator(".jp-Notebook .jp-Cell").nth(index).locator(".jp-InputPrompt")
-        for _attempt in range(5):
-            prompt.click()
-            page.keyboard.press("Shift+Enter")
-            try:  # started: "[*]" or already a number
-                started = "(el) => /\\[(\\*|\\d+)\\]/.test(el.textContent)"
-                page.wait_for_function(started, arg=prompt.element_handle(), timeout=20_000)
-                break
-            except Exception:
-                continue
-        page.wait_for_function("(el) => /\\[\\d+\\]/.test(el.textContent)", arg=prompt.element_handle())
+        _run_cell(page, index)
     try:
         page.wait_for_selector(".sqm .sqm-tabs", timeout=TIMEOUT_MS)
     except Exception:
         page.screenshot(path=str(ARTIFACTS / "widget-not-shown.png"), full_page=True)
         raise
     return page
+
+
+def _run_cell(page: Any, index: int) -> None:
+    prompt = page.locator(".jp-Notebook .jp-Cell").nth(index).locator(".jp-InputPrompt")
+    for _attempt in range(5):
+        prompt.click()
+        page.keyboard.press("Shift+Enter")
+        try:  # started: "[*]" or already a number
+            started = "(el) => /\\[(\\*|\\d+)\\]/.test(el.textContent)"
+            page.wait_for_function(started, arg=prompt.element_handle(), timeout=20_000)
+            break
+        except Exception:
+            continue
+    page.wait_for_function("(el) => /\\[\\d+\\]/.test(el.textContent)", arg=prompt.element_handle())
 
 
 def _accept_kernel_dialog(page: Any) -> None:
@@ -634,5 +651,41 @@ def test_the_compare_tab_of_a_run_made_with_compare(lab: str, context: Any) -> N
         (output,) = [o for o in notebook["cells"][2]["outputs"] if o["output_type"] == "display_data"]
         html = "".join(output["data"]["text/html"])
         assert "<h3>Comparison: lazy → this run</h3>" in html
+        _apply_a_module_rewrite(lab, page)
     finally:
         page.close()
+
+
+def _module_text(lab: str) -> str:
+    with urllib.request.urlopen(f"{lab}/api/contents/services.py?type=file&format=text") as response:
+        return str(json.load(response)["content"])
+
+
+def _apply_a_module_rewrite(lab: str, page: Any) -> None:
+    """Apply of a rewrite of a module file shows the diff and writes only on a second click."""
+    _run_cell(page, 3)
+    page.wait_for_function("() => document.querySelectorAll('.sqm-live').length === 2")
+    view = page.locator(".sqm-live").nth(1)
+    view.locator(".sqm-tab-findings").click()
+    card = view.locator(".sqm-card", has=page.locator(".sqm-apply")).first
+    card.wait_for()
+    assert card.locator(".sqm-try").count() == 0 and card.locator(".sqm-mode").count() == 0
+    card.locator(".sqm-apply").click()
+    confirm = card.locator(".sqm-confirm-file")
+    confirm.wait_for()
+    assert "Write this change to services.py?" in confirm.inner_text()
+    assert (
+        "+    return session.query(models.Author).options(selectinload"
+        in confirm.locator(".sqm-diff").inner_text()
+    )
+    time.sleep(2)
+    assert _module_text(lab) == MODULE, "written before the confirmation"
+    confirm.screenshot(path=str(ARTIFACTS / "widget-apply-module.png"))
+    confirm.locator(".sqm-cancel").click()
+    assert card.locator(".sqm-status").first.inner_text() == "Cancelled: nothing was written."
+    assert _module_text(lab) == MODULE
+    card.locator(".sqm-apply").click()
+    card.locator(".sqm-confirm-file .sqm-write").click()
+    status = card.locator(".sqm-status").first
+    page.wait_for_function("el => el.textContent.startsWith('Wrote')", arg=status.element_handle())
+    assert _module_text(lab) == MODULE_REWRITTEN

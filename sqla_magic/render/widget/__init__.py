@@ -26,6 +26,10 @@ One-click rewrites, and why they work the way they do:
   the id the kernel saw in the execute request's metadata, and inserts the rewritten cell
   below it (or replaces its source).  The rewritten code travels kernel → browser inside
   the findings payload, exactly as written (never shortened or cleaned for display).
+- **Apply** of a rewrite of a module file (`Rewrite.path`) changes a file, not the notebook:
+  the click shows the diff and the file's path and waits for a second click ("Write the
+  file"); only then the kernel writes it (`write_rewrite`), and only if the file still
+  holds what the rewrite was made from.
 - A button click reaches the kernel as a *comm message*, not an execute request, so
   `set_next_input` must never be called from one: its payload rides on the next execute
   reply and would overwrite whatever cell the user runs next.  `%sqlprofile_apply N` is the
@@ -183,6 +187,8 @@ def _build_class() -> type:
                 return self._view.header()
             if kind == "verify":
                 return view_model.clean(try_rewrite(report, int(args["finding"]), self._verify))
+            if kind == "write_rewrite":
+                return view_model.clean(write_rewrite(report, int(args["finding"])))
             return self._view.answer(kind, args)
 
         def close(self) -> None:
@@ -198,6 +204,42 @@ def _close_widget(widget: Any) -> None:
         alive.close()
 
 
+# -- Apply to a module file -----------------------------------------------------------------
+
+
+def write_rewrite(report: Report, index: int) -> dict[str, Any]:
+    """Write finding `index`'s rewrite of a module into its file, once the user confirmed.
+
+    Refused, with the reason, when the rewrite is of the cell, or the file no longer holds
+    the text the rewrite was made from (edited since, or gone): nothing is overwritten
+    that the diff shown did not describe.
+    """
+    rewrite = report.findings[index].rewrite if 0 <= index < len(report.findings) else None
+    if rewrite is None or rewrite.path is None:
+        return {"ok": False, "message": "This finding has no rewrite of a module file."}
+    path = Path(rewrite.path)
+    try:
+        current = path.read_text(encoding="utf-8")
+    except OSError as problem:
+        return {
+            "ok": False,
+            "message": f"Not written: {path} cannot be read ({problem.strerror or problem}).",
+        }
+    if current != rewrite.original:
+        return {
+            "ok": False,
+            "message": f"Not written: {path} has changed since it was profiled. Profile the cell again.",
+        }
+    try:
+        path.write_text(rewrite.rewritten, encoding="utf-8")
+    except OSError as problem:
+        return {"ok": False, "message": f"Not written: {path}: {problem.strerror or problem}."}
+    return {
+        "ok": True,
+        "message": f"Wrote the rewrite to {path}. Re-import the module (or restart the kernel) to use it.",
+    }
+
+
 # -- Try it --------------------------------------------------------------------------------
 
 
@@ -207,8 +249,15 @@ def try_rewrite(report: Report, index: int, verify: Optional[Verify]) -> dict[st
     Degrades to a message (never an exception) when verification is not available, does
     not apply, or fails: the button must always say what happened.
     """
-    if not 0 <= index < len(report.findings) or report.findings[index].rewrite is None:
+    rewrite = report.findings[index].rewrite if 0 <= index < len(report.findings) else None
+    if rewrite is None:
         return {"ok": False, "message": "This finding has no rewrite to try.", "comparison": None}
+    if rewrite.path is not None:
+        message = (
+            f"Try it re-runs the cell; this rewrite changes {rewrite.path}. Apply it, then run the cell "
+            "again with --compare NAME to see the difference."
+        )
+        return {"ok": False, "message": message, "comparison": None}
     if verify is None:
         return {"ok": False, "message": VERIFY_MISSING, "comparison": None}
     try:

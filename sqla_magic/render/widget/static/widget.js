@@ -260,6 +260,20 @@ function confirmation(confirm, run, cancel) {
   return box;
 }
 
+/**
+ * A unified diff, `[kind, text]` per line, coloured by kind.
+ * @param {Array<[string, string]>} lines
+ * @returns {HTMLElement}
+ */
+function diffBlock(lines) {
+  const diff = h("pre", "sqm-diff");
+  lines.forEach(([kind, text], i) => {
+    diff.append(kind ? h("span", "sqm-d-" + kind, text) : text);
+    if (i < lines.length - 1) diff.append("\n");
+  });
+  return diff;
+}
+
 function findingCard(card, model, api) {
   const box = h("div", "sqm-card sqm-" + card.severity);
   box.dataset.finding = String(card.index);
@@ -284,12 +298,7 @@ function findingCard(card, model, api) {
   if (card.rewrite) {
     const rewrite = card.rewrite;
     if (rewrite.explanation) box.append(prose("div", "sqm-explanation", rewrite.explanation));
-    const diff = h("pre", "sqm-diff");
-    rewrite.diff.forEach(([kind, text], i) => {
-      diff.append(kind ? h("span", "sqm-d-" + kind, text) : text);
-      if (i < rewrite.diff.length - 1) diff.append("\n");
-    });
-    box.append(diff);
+    box.append(diffBlock(rewrite.diff));
     const status = h("div", "sqm-status");
     const result = h("div", "sqm-result");
     const mode = h("select", "sqm-mode");
@@ -300,7 +309,40 @@ function findingCard(card, model, api) {
     }
     mode.value = model.get("apply_mode") || "below";
     mode.addEventListener("change", () => { model.set("apply_mode", mode.value); model.save_changes(); });
+    // Try it and Apply of a module file do nothing on the first click: they say what will
+    // happen here and wait for a second, explicit one.
+    const confirmBox = h("div", "sqm-confirm-holder");
+    const applyToFile = () => {
+      apply.disabled = true;
+      status.textContent = "";
+      const box = h("div", "sqm-confirm sqm-confirm-file");
+      box.setAttribute("role", "group");
+      box.setAttribute("aria-label", "Confirm writing " + rewrite.path);
+      const done = (/** @type {string} */ message) => {
+        confirmBox.replaceChildren();
+        status.textContent = message;
+        apply.disabled = false;
+      };
+      const write = button("Write the file", async () => {
+        write.disabled = true;
+        try {
+          // Only the finding's index goes to the kernel, which holds the rewrite and its file.
+          const outcome = await api.request("write_rewrite", { finding: card.index });
+          done(outcome.message);
+        } catch (error) {
+          done("Writing the file failed: " + error.message);
+        }
+      }, "sqm-primary sqm-write");
+      box.append(h("div", "sqm-confirm-title", "Write this change to " + rewrite.path + "?"),
+        h("p", "", "This rewrite changes a file of your code, not the notebook. Nothing is written until you " +
+          "confirm, and nothing at all if the file has changed since it was profiled."),
+        diffBlock(rewrite.diff),
+        h("div", "sqm-actions", write, button("Cancel", () => done("Cancelled: nothing was written."), "sqm-cancel")));
+      confirmBox.replaceChildren(box);
+      write.focus();
+    };
     const apply = button("Apply", () => {
+      if (rewrite.path) { applyToFile(); return; }
       const notebook = notebookOf(model);
       if (!notebook) {
         status.textContent = "This front end cannot be edited from here: use Copy, or run  %sqlprofile_apply " + card.number + "  in a new cell.";
@@ -321,8 +363,6 @@ function findingCard(card, model, api) {
         status.textContent = "Inserted the rewrite below the profiled cell: run it to see the difference.";
       }
     }, "sqm-primary sqm-apply");
-    // Nothing runs on the first click: it says what will happen and waits for "Run it".
-    const confirmBox = h("div", "sqm-confirm-holder");
     const runVerification = async () => {
       confirmBox.replaceChildren();
       status.textContent = "Running the original and the rewritten cell once more each, database changes rolled back…";
@@ -357,7 +397,7 @@ function findingCard(card, model, api) {
       const copied = await copyText(rewrite.code);
       status.textContent = copied ? "Copied the rewritten cell to the clipboard." : "The browser refused the clipboard; select the code in the diff instead.";
     }, "sqm-copy");
-    box.append(h("div", "sqm-actions", apply, mode, tryIt, copy), confirmBox, status, result);
+    box.append(h("div", "sqm-actions", apply, ...(rewrite.path ? [] : [mode, tryIt]), copy), confirmBox, status, result);
   }
   if (card.fix) {
     const status = h("span", "sqm-status");
