@@ -12,12 +12,12 @@ surrogates) visible, so a value cannot disguise itself, and caps very long value
 
 from __future__ import annotations
 
-import re
 import weakref
 from collections.abc import Mapping
 from typing import Any, Optional
 
 from sqla_magic.model import CallNode, Comparison, Report
+from sqla_magic.render.escapes import visible
 from sqla_magic.render.summary import (
     LAYER_COLOURS,
     LAYER_TITLES,
@@ -47,11 +47,6 @@ SORT_KEYS = ("total", "count", "mean", "max", "rows", "first")
 
 # -- text safety ------------------------------------------------------------------------
 
-_INVISIBLE = re.compile(
-    "[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2060-\u2069\ufeff\ud800-\udfff]"
-)
-
-
 def clean(value: Any) -> Any:
     """The payload with every string made safe to show as text (see the module docstring)."""
     if isinstance(value, str):
@@ -68,12 +63,7 @@ def clean(value: Any) -> Any:
 def clean_text(text: str) -> str:
     if len(text) > MAX_TEXT:
         text = text[:MAX_TEXT] + f"… (+{len(text) - MAX_TEXT:,} chars)"
-    return _INVISIBLE.sub(_visible, text)
-
-
-def _visible(match: re.Match[str]) -> str:
-    code = ord(match.group())
-    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+    return visible(text)
 
 
 # -- header -----------------------------------------------------------------------------
