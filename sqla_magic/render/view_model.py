@@ -47,6 +47,7 @@ SORT_KEYS = ("total", "count", "mean", "max", "rows", "first")
 
 # -- text safety ------------------------------------------------------------------------
 
+
 def clean(value: Any) -> Any:
     """The payload with every string made safe to show as text (see the module docstring)."""
     if isinstance(value, str):

@@ -219,16 +219,21 @@ def test_apply_writes_a_module_rewrite_only_over_the_text_it_was_made_from(
     sent = _replies(view)
     (card,) = [card for card in view.answer("findings", {}) if card["index"] == 1]
     assert card["rewrite"]["path"] == str(module) and card["rewrite"]["code"] == rewritten
-    view._on_request(view, {"request": "write_rewrite", "id": "w", "args": {"finding": 1}}, [])
-    assert sent[0]["payload"]["ok"] is True and str(module) in sent[0]["payload"]["message"]
+    # Only with the second click's explicit confirm.
+    view._on_request(view, {"request": "write-module", "id": "v", "args": {"finding": 1}}, [])
+    assert sent[0]["payload"]["ok"] is False and module.read_text(encoding="utf-8") == original
+    view._on_request(
+        view, {"request": "write-module", "id": "w", "args": {"finding": 1, "confirm": True}}, []
+    )
+    assert sent[1]["payload"]["ok"] is True and str(module) in sent[1]["payload"]["message"]
     assert module.read_text(encoding="utf-8") == rewritten
     # Written once: the file no longer holds the original, so a second Apply refuses.
-    outcome = widget.write_rewrite(with_module, 1)
-    assert outcome["ok"] is False and "has changed since it was profiled" in outcome["message"]
+    outcome = widget.write_module(with_module, 1)
+    assert outcome["ok"] is False and "changed since it was profiled" in outcome["message"]
     assert module.read_text(encoding="utf-8") == rewritten
     module.unlink()
-    assert "cannot be read" in widget.write_rewrite(with_module, 1)["message"]
-    assert widget.write_rewrite(report, 1)["message"] == "This finding has no rewrite of a module file."
+    assert "cannot be read" in widget.write_module(with_module, 1)["message"]
+    assert widget.write_module(report, 1)["message"] == "This finding has no rewrite of a module file."
     assert not module.exists()
 
 

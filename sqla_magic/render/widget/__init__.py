@@ -26,10 +26,6 @@ One-click rewrites, and why they work the way they do:
   the id the kernel saw in the execute request's metadata, and inserts the rewritten cell
   below it (or replaces its source).  The rewritten code travels kernel → browser inside
   the findings payload, exactly as written (never shortened or cleaned for display).
-- **Apply** of a rewrite of a module file (`Rewrite.path`) changes a file, not the notebook:
-  the click shows the diff and the file's path and waits for a second click ("Write the
-  file"); only then the kernel writes it (`write_rewrite`), and only if the file still
-  holds what the rewrite was made from.
 - A button click reaches the kernel as a *comm message*, not an execute request, so
   `set_next_input` must never be called from one: its payload rides on the next execute
   reply and would overwrite whatever cell the user runs next.  `%sqlprofile_apply N` is the
@@ -43,12 +39,22 @@ One-click rewrites, and why they work the way they do:
   original's run and the rewrite's (the Compare tab's payload), or only the reason when
   it could not verify.
 - **Copy** is `navigator.clipboard.writeText` from the click handler.
+- A rewrite of a **module file** (`Rewrite.path`) is never applied silently: Apply shows
+  its diff and the file's path, and only a `write-module` request carrying `confirm: true`
+  (sent by the second button, "Write the file") writes the file, and only while the file
+  still holds the text the rewrite was made from (`write_module`).  `%sqlprofile_apply N
+  --write` is the same for front ends without the widget.
 
 Nothing the browser sends is code or SQL: requests are a name with numbers.
 """
 
 from __future__ import annotations
 
+import contextlib
+import io
+import os
+import shutil
+import tokenize
 import uuid
 import weakref
 from collections.abc import Callable, Mapping
@@ -187,8 +193,10 @@ def _build_class() -> type:
                 return self._view.header()
             if kind == "verify":
                 return view_model.clean(try_rewrite(report, int(args["finding"]), self._verify))
-            if kind == "write_rewrite":
-                return view_model.clean(write_rewrite(report, int(args["finding"])))
+            if kind == "write-module":
+                if args.get("confirm") is not True:
+                    return {"ok": False, "message": "Writing a module file needs an explicit confirm."}
+                return view_model.clean(write_module(report, int(args["finding"])))
             return self._view.answer(kind, args)
 
         def close(self) -> None:
@@ -204,39 +212,46 @@ def _close_widget(widget: Any) -> None:
         alive.close()
 
 
-# -- Apply to a module file -----------------------------------------------------------------
+# -- a module's rewrite -------------------------------------------------------------------
 
 
-def write_rewrite(report: Report, index: int) -> dict[str, Any]:
-    """Write finding `index`'s rewrite of a module into its file, once the user confirmed.
-
-    Refused, with the reason, when the rewrite is of the cell, or the file no longer holds
-    the text the rewrite was made from (edited since, or gone): nothing is overwritten
-    that the diff shown did not describe.
-    """
-    rewrite = report.findings[index].rewrite if 0 <= index < len(report.findings) else None
+def write_module(report: Report, index: int) -> dict[str, Any]:
+    """Write finding `index`'s rewrite into the module file it changes, once the user has
+    seen the diff and confirmed.  Refused, with the reason, for a cell's rewrite and for a
+    file that changed since the profile read it (the rewrite was made from that text)."""
+    if not 0 <= index < len(report.findings):
+        return {"ok": False, "message": f"No finding #{index + 1}."}
+    rewrite = report.findings[index].rewrite
     if rewrite is None or rewrite.path is None:
         return {"ok": False, "message": "This finding has no rewrite of a module file."}
-    path = Path(rewrite.path)
+    path = rewrite.path
     try:
-        current = path.read_text(encoding="utf-8")
-    except OSError as problem:
-        return {
-            "ok": False,
-            "message": f"Not written: {path} cannot be read ({problem.strerror or problem}).",
-        }
+        with open(path, "rb") as handle:
+            data = handle.read()
+        encoding, _ = tokenize.detect_encoding(io.BytesIO(data).readline)
+        current = data.decode(encoding)
+    except (OSError, SyntaxError, UnicodeDecodeError, LookupError) as problem:
+        return {"ok": False, "message": f"{path} cannot be read: {problem}"}
     if current != rewrite.original:
         return {
             "ok": False,
-            "message": f"Not written: {path} has changed since it was profiled. Profile the cell again.",
+            "message": f"{path} changed since it was profiled: profile again for a rewrite of the new text.",
         }
+    temporary = f"{path}.sqla-magic-new"
     try:
-        path.write_text(rewrite.rewritten, encoding="utf-8")
+        with open(temporary, "wb") as handle:
+            handle.write(rewrite.rewritten.encode(encoding))
+        shutil.copymode(path, temporary)
+        os.replace(temporary, path)
     except OSError as problem:
-        return {"ok": False, "message": f"Not written: {path}: {problem.strerror or problem}."}
+        with contextlib.suppress(OSError):
+            os.remove(temporary)
+        return {"ok": False, "message": f"{path} could not be written: {problem}"}
     return {
         "ok": True,
-        "message": f"Wrote the rewrite to {path}. Re-import the module (or restart the kernel) to use it.",
+        "path": path,
+        "message": f"Wrote {path}. Code already imported runs the old version until the module is "
+        "reloaded (importlib.reload) or the kernel restarted.",
     }
 
 

@@ -327,7 +327,7 @@ function findingCard(card, model, api) {
         write.disabled = true;
         try {
           // Only the finding's index goes to the kernel, which holds the rewrite and its file.
-          const outcome = await api.request("write_rewrite", { finding: card.index });
+          const outcome = await api.request("write-module", { finding: card.index, confirm: true });
           done(outcome.message);
         } catch (error) {
           done("Writing the file failed: " + error.message);
