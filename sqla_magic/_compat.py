@@ -197,6 +197,55 @@ def greenlet_parent_frame() -> Optional[types.FrameType]:
     return getattr(parent, "gr_frame", None)
 
 
+def asgi_test_client_code() -> Optional[types.CodeType]:
+    """The code of the frame in which Starlette's `TestClient` (FastAPI's is the same)
+    waits for one request, with the request's ASGI `scope` as a local: the private
+    `starlette.testclient._TestClientTransport.handle_request` (starlette 0.21 to 1.10).
+    None when `starlette.testclient` is not imported."""
+    testclient = sys.modules.get("starlette.testclient")
+    transport = getattr(testclient, "_TestClientTransport", None)
+    code = getattr(getattr(transport, "handle_request", None), "__code__", None)
+    return code if isinstance(code, types.CodeType) else None
+
+
+def other_threads_frames() -> dict[int, types.FrameType]:
+    """The current frame of every thread (`sys._current_frames`, CPython 3.11 to 3.13)."""
+    return sys._current_frames()
+
+
+def mapped_tables() -> list[Any]:
+    """The `Table`s of every configured mapper (the same private registry set as
+    `mapped_relationships`; 1.4.54, 2.0.x, 2.1.x)."""
+    try:
+        from sqlalchemy.orm import mapperlib
+
+        registries = list(mapperlib._mapper_registries)
+    except (ImportError, AttributeError):
+        return []
+    tables: dict[int, Any] = {}
+    for registry in registries:
+        for mapper in list(getattr(registry, "mappers", ())):
+            if getattr(mapper, "configured", False):
+                for table in getattr(mapper, "tables", ()):
+                    tables.setdefault(id(table), table)
+    return list(tables.values())
+
+
+def identifier_quoter(dialect_name: str) -> Callable[[str], str]:
+    """The dialect's own identifier quoting (`user` -> `"user"` on PostgreSQL, `` `user` ``
+    on MySQL), through its `IdentifierPreparer`; ANSI double quotes for a dialect SQLAlchemy
+    cannot load."""
+    try:
+        from sqlalchemy.dialects import registry
+
+        # MariaDB is served by the MySQL dialect (`mariadb://` URLs name a driver of it).
+        dialect = registry.load("mysql" if dialect_name == "mariadb" else dialect_name)()
+        preparer = dialect.identifier_preparer
+        return preparer.quote  # type: ignore[no-any-return]
+    except Exception:
+        return lambda name: '"' + name.replace('"', '""') + '"'
+
+
 def mapped_relationships() -> list[tuple[str, str, dict[str, Any]]]:
     """Every relationship of every configured mapper: (class name, key, facts).
 

@@ -86,7 +86,8 @@ class Statement:
     error: Optional[str] = None
     """The DBAPI error, if the execution failed."""
     streamed: bool = False
-    """Rows were streamed in batches (`yield_per` / `stream_results`), not held all at once."""
+    """Rows were streamed in batches (`yield_per` / `stream_results`, or read with `fetchmany`
+    in more than one batch), not held all at once."""
     site: Optional[Site] = None
     """The innermost frame of the user's own code that caused the statement."""
     stack: tuple[Site, ...] = ()
@@ -96,6 +97,11 @@ class Statement:
     """The test-client request it ran in (`GET /explore?page=2`), or None."""
     request_index: Optional[int] = None
     """Which request of the profile, counting from 0: tells apart two requests to one URL."""
+    session_index: Optional[int] = None
+    """For a statement of an ORM flush: which `Session` flushed it, counting from 0 in the
+    order sessions first flushed; None outside a flush."""
+    flush_index: Optional[int] = None
+    """For a statement of an ORM flush: which flush of the profile, counting from 0."""
 
     @classmethod
     def of(cls, values: dict[str, Any]) -> Statement:

@@ -59,7 +59,7 @@ def test_statement_of_builds_the_same_statement_as_the_constructor() -> None:
         "thread": "MainThread", "dialect": "sqlite", "rows": 1, "fetch_s": 0.1, "start_s": 0.0,
         "param_sets": 1, "error": None, "streamed": False,
         "site": Site("app/services.py", 12, "load"), "stack": (Site("app/services.py", 12, "load"),),
-        "request": "GET /", "request_index": 0,
+        "request": "GET /", "request_index": 0, "session_index": 0, "flush_index": 3,
     }  # fmt: skip
     assert Statement.of(values) == Statement(**values)
     with pytest.raises(TypeError, match="exactly the fields"):

@@ -109,7 +109,7 @@ def run_rules(
     failures: list[str] = []
     for rule in rules:
         try:
-            findings.extend(rule(report, source, limits))
+            findings.extend(_costed(report, rule(report, source, limits)))
         except Exception as problem:  # a broken rule must not cost the user the other findings
             failures.append(f"rule {rule_name(rule)} failed: {type(problem).__name__}: {problem}")
     return findings, failures
@@ -126,4 +126,10 @@ def rule_name(rule: Rule) -> str:
 def _run(rules: Sequence[Rule], report: Report, thresholds: Optional[Thresholds]) -> list[Finding]:
     source = profiled_source(report)
     limits = thresholds or Thresholds()
-    return [finding for rule in rules for finding in rule(report, source, limits)]
+    return [finding for rule in rules for finding in _costed(report, rule(report, source, limits))]
+
+
+def _costed(report: Report, findings: Sequence[Finding]) -> list[Finding]:
+    from sqla_magic.analysis.evidence import with_cost
+
+    return [with_cost(report, finding) for finding in findings]

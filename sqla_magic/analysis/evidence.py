@@ -1,8 +1,12 @@
 """Small readings of a `Report` that several rules share: groups, tables, wording.
 
-`index(report)` reads the statements once for every rule (by verb, fingerprint, origin
-and line), and what a rule reads from a SQL string is kept per string: a workload runs a
-few compiled strings many times.
+`index(report)` reads the statements once for every rule (by verb, fingerprint, origin,
+line and request), and what a rule reads from a SQL string is kept per string: a workload
+runs a few compiled strings many times.
+
+Requests are units: when the profiled code drives a test client, what a rule counts as
+repeated is counted within one request (`repeated_per_request`), so that work an app does
+once per request (reading the signed-in user, a counter) is not taken for a repetition.
 """
 
 from __future__ import annotations
@@ -14,7 +18,7 @@ from collections.abc import Iterable, Sequence
 from typing import Optional
 
 from sqla_magic import sqltext
-from sqla_magic.model import Report, Statement
+from sqla_magic.model import Finding, Report, Statement
 
 SQL_STRINGS_KEPT = 8192
 """Distinct SQL strings whose readings are kept (per process, least recently used out)."""
@@ -37,14 +41,16 @@ class StatementIndex:
     """A report's statement indexes grouped by verb, fingerprint, origin and line, made in
     one pass that every rule shares (`index(report)`), so a rule reads only its own."""
 
-    __slots__ = ("by_fingerprint", "by_line", "by_origin", "by_verb", "verbs")
+    __slots__ = ("by_fingerprint", "by_line", "by_origin", "by_request", "by_verb", "requests", "verbs")
 
     def __init__(self, statements: Sequence[Statement]) -> None:
         by_verb: defaultdict[str, list[int]] = defaultdict(list)
         by_fingerprint: defaultdict[str, list[int]] = defaultdict(list)
         by_origin: defaultdict[str, list[int]] = defaultdict(list)
         by_line: defaultdict[int, list[int]] = defaultdict(list)
+        by_request: defaultdict[Optional[int], list[int]] = defaultdict(list)
         verbs = []
+        requests = []
         for position, statement in enumerate(statements):
             kind = sql_verb(statement.sql)
             verbs.append(kind)
@@ -53,12 +59,18 @@ class StatementIndex:
             by_origin[statement.origin].append(position)
             if statement.line is not None:
                 by_line[statement.line].append(position)
+            requests.append(statement.request_index)
+            by_request[statement.request_index].append(position)
         self.verbs = tuple(verbs)
         """Each statement's verb (`sql_verb`), by position."""
         self.by_verb: dict[str, list[int]] = dict(by_verb)
         self.by_fingerprint: dict[str, list[int]] = dict(by_fingerprint)
         self.by_origin: dict[str, list[int]] = dict(by_origin)
         self.by_line: dict[int, list[int]] = dict(by_line)
+        self.requests = tuple(requests)
+        """Each statement's `request_index` (None outside any request), by position."""
+        self.by_request: dict[Optional[int], list[int]] = dict(by_request)
+        """Statement indexes per request, in order; None: the statements outside any request."""
 
     def of_verb(self, *verbs: str) -> list[int]:
         """Indexes of the statements whose SQL starts with one of `verbs`, in order."""
@@ -80,6 +92,14 @@ class StatementIndex:
             found = [i for i in found if self.verbs[i] == verb]
         return sorted(found)
 
+    def per_request(self, indexes: Iterable[int]) -> dict[Optional[int], list[int]]:
+        """`indexes` split by the request they ran in (None: outside any request), in order."""
+        split: dict[Optional[int], list[int]] = {}
+        requests = self.requests
+        for i in indexes:
+            split.setdefault(requests[i], []).append(i)
+        return split
+
 
 _latest: Optional[tuple[weakref.ref[Report], StatementIndex]] = None
 
@@ -95,16 +115,58 @@ def index(report: Report) -> StatementIndex:
     return built
 
 
-def executions(statements: Sequence[Statement]) -> int:
-    """Rows a group of DML statements carried, at least.
+def repeated_per_request(report: Report, indexes: Sequence[int], threshold: int) -> list[int]:
+    """Of a group of statements that a rule counts as repeats, those of the requests (and of
+    the code outside any request, a unit of its own) that ran at least `threshold` of them:
+    a repetition is counted within one request, never across requests."""
+    if len(indexes) < threshold:
+        return []
+    split = index(report).per_request(indexes)
+    if len(split) == 1:
+        return list(indexes)
+    return sorted(i for unit in split.values() if len(unit) >= threshold for i in unit)
 
-    2.0's insertmanyvalues reports the full parameter list with every batch, 2.1 each
-    batch's own: the larger of the statement count and the largest parameter list is a
-    lower bound that holds for both.
+
+def requests_of(report: Report, indexes: Iterable[int]) -> list[str]:
+    """The distinct requests `indexes` ran in, in order (`GET /x`, or `GET /x (2 requests)`)."""
+    counts: dict[str, set[int]] = {}
+    for i in indexes:
+        statement = report.statements[i]
+        if statement.request is not None:
+            counts.setdefault(statement.request, set()).add(statement.request_index or 0)
+    return [text if len(seen) == 1 else f"{text} ({len(seen)} requests)" for text, seen in counts.items()]
+
+
+def request_words(report: Report, indexes: Iterable[int]) -> str:
+    """ " in request GET /x" / " in 3 requests (GET /x, GET /y)", or "" outside any request."""
+    chosen = list(indexes)
+    units = {report.statements[i].request_index for i in chosen} - {None}
+    if not units:
+        return ""
+    texts = requests_of(report, chosen)
+    if len(units) == 1:
+        return f" in request `{texts[0]}`"
+    shown = ", ".join(f"`{t}`" for t in texts[:3]) + (", ..." if len(texts) > 3 else "")
+    return f" in {len(units)} requests ({shown})"
+
+
+def executions(statements: Sequence[Statement]) -> int:
+    """Rows a group of DML statements carried, in all.
+
+    Each statement counts its parameter sets (an executemany's list), and an INSERT batch
+    of insertmanyvalues, which hands the cursor one flat set for many rows, counts the
+    rows the database says it inserted: 20,000 rows sent in 20 batches are 20,000.
     """
-    if not statements:
-        return 0
-    return max(len(statements), max(s.param_sets for s in statements))
+    return sum(statement_rows_written(s) for s in statements)
+
+
+def statement_rows_written(statement: Statement) -> int:
+    """Rows one DML execution carried (at least 1)."""
+    if statement.param_sets > 1:
+        return statement.param_sets
+    if statement.executemany and statement.rowcount > 1 and sql_verb(statement.sql) == "INSERT":
+        return statement.rowcount
+    return 1
 
 
 def by_key(report: Report, key: object, indexes: Optional[Iterable[int]] = None) -> dict[object, list[int]]:
@@ -164,3 +226,34 @@ def line_words(lines: Sequence[int]) -> str:
 
 def plural(count: int, word: str) -> str:
     return f"{count} {word}" if count == 1 else f"{count} {word}s"
+
+
+def percent(share: float) -> str:
+    return "<1%" if 0 < share < 0.005 else f"{share * 100:.0f}%"
+
+
+def with_cost(report: Report, finding: Finding) -> Finding:
+    """`finding` with its `seconds` and `share` of the profiled time, said in its message.
+
+    One computation for every figure of a finding: its time is `seconds(report, indexes)`
+    of its statements (what the rules' messages quote, and what the evidence line shows),
+    unless the rule measured another (a mapper configuration from the call tree); a rule
+    that gave the share too has said both already.
+    """
+    if finding.share is not None:
+        return finding
+    spent = finding.seconds
+    if spent is None:
+        if not finding.statements:
+            return finding
+        spent = seconds(report, finding.statements)
+    share_ = spent / report.wall_s if report.wall_s > 0 else None
+    said = (
+        f"{ms(spent)}, {percent(min(share_, 1.0))} of the profiled time" if share_ is not None else ms(spent)
+    )
+    what = "These statements took" if finding.seconds is None else "This took"
+    values = dict(finding.__dict__)  # the rewrite as stored: a deferred one stays deferred
+    values.update(seconds=spent, share=share_, message=f"{finding.message.rstrip()} {what} {said}.")
+    updated = object.__new__(Finding)
+    updated.__dict__.update(values)
+    return updated

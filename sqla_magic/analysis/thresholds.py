@@ -34,7 +34,15 @@ class Thresholds:
     repeated_flush_threshold: int = field(
         default=10,
         metadata={
-            "help": "statements flushed from one commit()/flush() line in a loop before repeated-flush fires"
+            "help": "flushes (or flushed statements, where flushes are not told apart) from one "
+            "commit()/flush() line in a loop before repeated-flush fires"
+        },
+    )
+    repeated_flush_chunk_rows: int = field(
+        default=100,
+        metadata={
+            "help": "rows per flush from which flushes in a loop are taken as deliberate chunks "
+            "(flush every N rows to bound memory), not flagged by repeated-flush"
         },
     )
     unused_columns_min_rows: int = field(

@@ -259,6 +259,8 @@ class _Places:
         self.sites: dict[tuple[str, int, str], Site] = {}
         self.stacks: dict[tuple[tuple[str, int, str], ...], tuple[Site, ...]] = {}
         self.requests: dict[int, int] = {}
+        self.sessions: dict[int, int] = {}
+        self.flushes: dict[int, int] = {}
 
     def stack(self, frames: list[tuple[str, int, str]]) -> tuple[Site, ...]:
         key = tuple(frames)
@@ -272,6 +274,12 @@ class _Places:
 
     def request(self, number: int) -> int:
         return self.requests.setdefault(number, len(self.requests))
+
+    def session(self, number: int) -> int:
+        return self.sessions.setdefault(number, len(self.sessions))
+
+    def flush(self, number: int) -> int:
+        return self.flushes.setdefault(number, len(self.flushes))
 
 
 def _statements(records: Iterable[StatementRecord], filename: str, started: float) -> tuple[Statement, ...]:
@@ -316,6 +324,7 @@ def _statements(records: Iterable[StatementRecord], filename: str, started: floa
         start = record.start - started
         stack = places.stack(record.frames) if record.frames else ()
         request = record.request
+        flush = record.flush
         built.append(
             Statement.of(
                 {
@@ -336,11 +345,13 @@ def _statements(records: Iterable[StatementRecord], filename: str, started: floa
                     "start_s": start if start > 0.0 else 0.0,
                     "param_sets": sets,
                     "error": truncate(record.error, 2000) if record.error else None,
-                    "streamed": streamed,
+                    "streamed": streamed or record.batches > 1,
                     "site": stack[0] if stack else None,
                     "stack": stack,
                     "request": request[0] if request is not None else None,
                     "request_index": places.request(request[1]) if request is not None else None,
+                    "session_index": places.session(flush[0]) if flush is not None else None,
+                    "flush_index": places.flush(flush[1]) if flush is not None else None,
                 }
             )
         )

@@ -4,18 +4,20 @@ The statement listener already walks the stack out to the profiled code's line; 
 walk notes the frames of the user's own code (the profiled cell or file, and any file
 outside the standard library, installed packages, IPython/ipykernel, SQLAlchemy and this
 package, plus the installed packages named in `user_packages`), whether the ORM's unit of
-work is on the stack (a flush statement, whatever options it ran with), and the WSGI
-request a test client is running.  A file is classified once per profile; a frame then
+work is on the stack (a flush statement, whatever options it ran with), and the request
+a WSGI or ASGI test client is running.  A file is classified once per profile; a frame then
 costs one dict lookup.  Frames of Jinja2 templates carry the template in their globals,
 which maps the generated code's line back to the template's own.
 """
 
 from __future__ import annotations
 
+import functools
 import itertools
 import os
 import sys
 import sysconfig
+import threading
 import types
 from collections.abc import Callable, Iterable
 from typing import Any, Optional
@@ -64,6 +66,10 @@ class SiteFinder:
         self.library_dirs = _library_dirs()
         self.kinds: dict[str, int] = {}
         self.requests: dict[Any, RequestReader] = _request_readers()
+        self.client_requests: dict[Any, RequestReader] = _client_request_readers(self)
+        """Readers of the frame that waits for an ASGI app run on another thread."""
+        self.scopes: dict[int, tuple[dict[str, Any], int]] = {}
+        """ASGI scopes seen, by id, held so that an id is not reused: the request's number."""
 
     def kind(self, filename: str) -> int:
         kind = self.kinds.get(filename)
@@ -131,6 +137,8 @@ def walk(
                     request = reader(frame)
             frame = frame.f_back
         if greenlet_checked:
+            if request is None and not lines and finder.client_requests:
+                request = _request_of_another_thread(finder)
             return lines, frames, in_flush, request
         greenlet_checked = True
         frame = _compat.greenlet_parent_frame()
@@ -156,6 +164,60 @@ def _wsgi_request(frame: types.FrameType) -> Optional[tuple[str, int]]:
     query = environ.get("QUERY_STRING") or ""
     text = f"{environ.get('REQUEST_METHOD', 'GET')} {environ.get('PATH_INFO', '/')}"
     return (f"{text}?{query}" if query else text), int(number)
+
+
+def _request_of_another_thread(finder: SiteFinder) -> Optional[tuple[str, int]]:
+    """The request a test client waits for on another thread, if exactly one does.
+
+    Starlette's `TestClient` (FastAPI's too) runs the ASGI app on an event loop thread and
+    plain `def` endpoints on worker threads, so a statement of the app does not have the
+    client's frame on its own stack: a statement that did not reach the profiled code looks
+    for it among the other threads' stacks.  Two requests waited for at once cannot be told
+    apart this way: the statement then has none.
+    """
+    readers = finder.client_requests
+    me = threading.get_ident()
+    found = None
+    for thread, top in _compat.other_threads_frames().items():
+        if thread == me:
+            continue
+        frame: Optional[types.FrameType] = top
+        while frame is not None:
+            reader = readers.get(frame.f_code)
+            if reader is not None:
+                request = reader(frame)
+                if request is not None:
+                    if found is not None and found != request:
+                        return None
+                    found = request
+                break
+            frame = frame.f_back
+    return found
+
+
+def _asgi_request(finder: SiteFinder, frame: types.FrameType) -> Optional[tuple[str, int]]:
+    scope = frame.f_locals.get("scope")
+    if not isinstance(scope, dict) or scope.get("type") not in ("http", "websocket"):
+        return None
+    seen = finder.scopes.get(id(scope))
+    if seen is None or seen[0] is not scope:
+        seen = finder.scopes[id(scope)] = (scope, next(_request_numbers))
+    method = scope.get("method", "WEBSOCKET") if scope["type"] == "http" else "WEBSOCKET"
+    text = f"{method} {scope.get('path', '/')}"
+    query = scope.get("query_string") or b""
+    if isinstance(query, bytes):
+        query = query.decode("latin-1")
+    return (f"{text}?{query}" if query else text), seen[1]
+
+
+def _client_request_readers(finder: SiteFinder) -> dict[Any, RequestReader]:
+    """Starlette's test client builds each request's ASGI `scope` in
+    `_TestClientTransport.handle_request` and waits there while the app runs."""
+    readers: dict[Any, RequestReader] = {}
+    code = _compat.asgi_test_client_code()
+    if code is not None:
+        readers[code] = functools.partial(_asgi_request, finder)
+    return readers
 
 
 def _request_readers() -> dict[Any, RequestReader]:

@@ -22,16 +22,18 @@ Fingerprints, parameter copies and URLs are made afterwards.
 from __future__ import annotations
 
 import collections
+import itertools
 import sys
 import threading
 import time
 import types
+import weakref
 from collections.abc import Iterable, Iterator
 from typing import Any, Optional
 
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
-from sqlalchemy.orm import Mapper
+from sqlalchemy.orm import Mapper, Session
 
 from sqla_magic import _compat
 from sqla_magic.capture.params import safe_text
@@ -46,6 +48,7 @@ class StatementRecord:
     """
 
     __slots__ = (
+        "batches",
         "cache_hit",
         "compiled",
         "connection",
@@ -54,6 +57,7 @@ class StatementRecord:
         "error",
         "executemany",
         "fetch_s",
+        "flush",
         "frames",
         "in_flush",
         "lines",
@@ -96,11 +100,15 @@ class StatementRecord:
         self.rowcount = -1
         self.rows: Optional[int] = None
         self.fetch_s = 0.0
+        self.batches = 0
+        """`fetchmany` calls that returned rows: more than one, and the rows came in batches."""
         self.error: Optional[str] = None
         self.lines: dict[str, int] = {}
         self.frames: list[tuple[str, int, str]] = []
         """The user's frames (file, line, function), innermost first (see `sites.walk`)."""
         self.in_flush = False
+        self.flush: Optional[tuple[int, int]] = None
+        """(session number, flush number) of the ORM flush that ran it (see `_flush_started`)."""
         self.request: Optional[tuple[str, int]] = None
 
     @property
@@ -382,6 +390,8 @@ def _record(
         finder = recorder.sites
         if finder is not None:
             record.lines, record.frames, record.in_flush, record.request = walk(caller, finder)
+            if record.in_flush:
+                record.flush = getattr(_this_thread, "flush", None)
         records = recorder.records
         if len(records) < recorder.max_statements:
             records.append(record)
@@ -395,6 +405,8 @@ def _record(
     finder = targets[0].sites
     if finder is not None:
         record.lines, record.frames, record.in_flush, record.request = walk(caller, finder)
+        if record.in_flush:
+            record.flush = getattr(_this_thread, "flush", None)
     # The other recorders' files are found by their own walk for their lines only.
     for other in targets[1:]:
         if other.sites is not None and not other.filenames <= record.lines.keys():
@@ -442,6 +454,29 @@ def _forget_loads() -> None:
         _loaded_totals.clear()
 
 
+# -- ORM flushes ----------------------------------------------------------------------
+#
+# Which session a flush belongs to, and which flush it is, noted per thread when a flush
+# starts (a flush runs on one thread, in a greenlet of it for async sessions) and read by
+# the statements that the stack shows inside a unit of work.  Sessions are numbered
+# through weak keys: a session made per loop iteration gets a new number even where it
+# reuses a freed one's address.
+
+_session_numbers: weakref.WeakKeyDictionary[Any, int] = weakref.WeakKeyDictionary()
+_sessions_counted = itertools.count()
+_flushes_counted = itertools.count()
+
+
+def _flush_started(session: Any, flush_context: Any, instances: Any) -> None:
+    try:
+        number = _session_numbers.get(session)
+        if number is None:
+            number = _session_numbers[session] = next(_sessions_counted)
+        _this_thread.flush = (number, next(_flushes_counted))
+    except Exception:  # the user's flush must go on whatever this meets
+        pass
+
+
 _LISTENERS: tuple[tuple[Any, str, Any, dict[str, Any]], ...] = (
     # Dialect events on `Engine`: every engine's dialect.  Unlike the connection events
     # they leave SQLAlchemy's per-execution event dispatch off for engines without
@@ -451,6 +486,7 @@ _LISTENERS: tuple[tuple[Any, str, Any, dict[str, Any]], ...] = (
     (Engine, "do_execute_no_params", _do_execute_no_params, {}),
     # raw: the `InstanceState`, without SQLAlchemy's wrapper frame per loaded object.
     (Mapper, "load", _note_load, {"raw": True}),
+    (Session, "before_flush", _flush_started, {}),
 )
 
 
@@ -500,7 +536,9 @@ class CountingCursor:
         rows = self._cursor.fetchmany(*args, **kwargs)
         record = self._record
         record.fetch_s += time.perf_counter() - start
-        record.rows = (record.rows or 0) + len(rows)
+        if rows:
+            record.rows = (record.rows or 0) + len(rows)
+            record.batches += 1
         if len(_loaded_classes) > LOADED_CLASSES_HELD:  # the objects of a streamed result
             tally_loads()
         return rows

@@ -20,6 +20,7 @@ from sqla_magic.explain import sql as sqltext
 from sqla_magic.explain.dialect import DialectExplainer
 from sqla_magic.explain.plan import (
     LARGE_SORT_ROWS,
+    MIN_SCAN_ROWS,
     NESTED_LOOP_ROWS,
     ParsedPlan,
     frozen,
@@ -50,6 +51,7 @@ _DETAIL_FIELDS = (
     "Subplan Name",
 )
 _SCAN_TYPES = ("Seq Scan",)
+_BOUNDED_COUNT = "SELECT count(*) FROM (SELECT 1 FROM {} LIMIT " + str(MIN_SCAN_ROWS) + ") AS bounded"
 _TABLE_ROWS = text("SELECT c.reltuples FROM pg_catalog.pg_class c WHERE c.oid = to_regclass(:name)")
 
 
@@ -88,6 +90,11 @@ class PostgreSQLExplainer(DialectExplainer):
                 schema = plan.get("Schema")
                 qualified = f'"{schema}"."{name}"' if schema else f'"{name}"'
                 value = number(conn.execute(_TABLE_ROWS, {"name": qualified}).scalar())
+                if value is not None and value < 0:
+                    # Never analyzed (PostgreSQL 14+): count, up to the bound that matters.
+                    value = number(conn.exec_driver_sql(_BOUNDED_COUNT.format(qualified)).scalar())
+                    if value is not None and value >= MIN_SCAN_ROWS:
+                        continue
                 if value is not None and value >= 0:
                     sizes[name] = value
         return sizes

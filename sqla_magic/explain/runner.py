@@ -273,7 +273,8 @@ def _shared_connection_runner(dbapi_connection: Any, explainer: DialectExplainer
             rows = cursor.fetchall()
         finally:
             cursor.close()
-        return explainer.read([tuple(row) for row in rows]), {}
+        raw = explainer.read([tuple(row) for row in rows])
+        return raw, explainer.table_sizes(dbapi_connection, raw)
 
     return run
 

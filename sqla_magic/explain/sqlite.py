@@ -14,7 +14,7 @@ from typing import Any, Optional
 
 from sqla_magic.explain import sql as sqltext
 from sqla_magic.explain.dialect import DialectExplainer
-from sqla_magic.explain.plan import ParsedPlan, seq_scan
+from sqla_magic.explain.plan import MIN_SCAN_ROWS, ParsedPlan, seq_scan
 from sqla_magic.model import PlanNode, PlanWarning
 
 _ACCESS = re.compile(
@@ -61,14 +61,44 @@ class SQLiteExplainer(DialectExplainer):
     def read(self, rows: list[tuple[Any, ...]]) -> Any:
         return tuple((int(r[0]), int(r[1]), int(r[2]), str(r[3])) for r in rows)
 
+    def table_sizes(self, conn: Any, raw: Any) -> dict[str, float]:
+        """Rows of the tables scanned in full that hold fewer than `MIN_SCAN_ROWS` (SQLite's
+        plan has no estimates): counted up to that bound, so a large table costs no more.
+        `conn` is a SQLAlchemy connection or, for a shared in-memory database, the DBAPI one."""
+        sizes: dict[str, float] = {}
+        for *_, detail in raw:
+            match = _ACCESS.match(str(detail))
+            if match is None or match.group("verb") != "SCAN":
+                continue
+            name = match.group("name").strip('"')
+            if name.upper() in _NOT_TABLES or name in sizes:
+                continue
+            quoted = '"' + name.replace('"', '""') + '"'
+            count = f"SELECT count(*) FROM (SELECT 1 FROM {quoted} LIMIT {MIN_SCAN_ROWS})"
+            try:
+                if hasattr(conn, "exec_driver_sql"):
+                    rows = conn.exec_driver_sql(count).scalar()
+                else:
+                    cursor = conn.cursor()
+                    try:
+                        rows = cursor.execute(count).fetchone()[0]
+                    finally:
+                        cursor.close()
+            except Exception:  # a view, a virtual or a temporary table: the size stays unknown
+                continue
+            if isinstance(rows, int) and rows < MIN_SCAN_ROWS:
+                sizes[name] = float(rows)
+        return sizes
+
     def parse(
         self, raw: Any, sql: str, *, analyzed: bool, sizes: Optional[dict[str, float]] = None
     ) -> ParsedPlan:
-        return parse_query_plan(raw, sql)
+        return parse_query_plan(raw, sql, sizes)
 
 
-def parse_query_plan(rows: Any, sql: str) -> ParsedPlan:
-    """The tree and warnings of `EXPLAIN QUERY PLAN` rows (id, parent, notused, detail)."""
+def parse_query_plan(rows: Any, sql: str, sizes: Optional[dict[str, float]] = None) -> ParsedPlan:
+    """The tree and warnings of `EXPLAIN QUERY PLAN` rows (id, parent, notused, detail);
+    `sizes`: rows of tables known to be small (see `SQLiteExplainer.table_sizes`)."""
     if not rows:
         return ParsedPlan(None, note="SQLite reported no plan steps (the statement reads no table)")
     shape = sqltext.statement_shape(sql)
@@ -80,7 +110,7 @@ def parse_query_plan(rows: Any, sql: str) -> ParsedPlan:
 
     def build(node_id: int, detail: str, join_position: int) -> PlanNode:
         node = replace(_node(detail, shape, derived), children=tuple(_build_level(node_id)))
-        warnings.extend(_warnings(node, detail, shape, join_position))
+        warnings.extend(_warnings(node, detail, shape, join_position, sizes or {}))
         return node
 
     def _build_level(parent: int) -> list[PlanNode]:
@@ -122,7 +152,7 @@ def _node(detail: str, shape: sqltext.StatementShape, derived: set[str]) -> Plan
 
 
 def _warnings(
-    node: PlanNode, detail: str, shape: sqltext.StatementShape, join_position: int
+    node: PlanNode, detail: str, shape: sqltext.StatementShape, join_position: int, sizes: dict[str, float]
 ) -> list[PlanWarning]:
     found: list[PlanWarning] = []
     temp = _TEMP_BTREE.search(detail)
@@ -138,7 +168,11 @@ def _warnings(
     if node.label != "SCAN" or node.table is None:
         return found
     if node.filter_columns:
-        warning = seq_scan(node.table, node.filter_columns, None)
+        rows = sizes.get(node.table)
+        if rows is None:
+            match = _ACCESS.match(detail)
+            rows = sizes.get(match.group("name").strip('"')) if match else None
+        warning = seq_scan(node.table, node.filter_columns, rows)
         if warning is not None:
             found.append(warning)
     if join_position > 0:

@@ -139,6 +139,48 @@ def _group(report: Report, indexes: list[int]) -> StatementGroup:
     )
 
 
+@dataclass(frozen=True)
+class RequestGroup:
+    """The statements of one test-client request (a web request is a unit of work)."""
+
+    request: str
+    """`GET /explore?page=2`."""
+    index: int
+    """`Statement.request_index`: tells apart two requests to one URL."""
+    indexes: tuple[int, ...]
+    total_s: float
+    """Execute and fetch time of its statements."""
+    rows: int
+    shapes: int
+    repeated: int
+    """Executions beyond the first of a statement with the same SQL and parameters in it."""
+
+
+def group_requests(report: Report) -> list[RequestGroup]:
+    """One group per test-client request, in the order the requests ran; empty when no
+    statement ran in one."""
+    members: dict[int, list[int]] = {}
+    for index, statement in enumerate(report.statements):
+        if statement.request_index is not None:
+            members.setdefault(statement.request_index, []).append(index)
+    groups = []
+    for request_index, indexes in members.items():
+        executions = [report.statements[i] for i in indexes]
+        distinct = {(s.sql, repr(s.params)) for s in executions}
+        groups.append(
+            RequestGroup(
+                request=executions[0].request or "",
+                index=request_index,
+                indexes=tuple(indexes),
+                total_s=sum(s.duration_s + s.fetch_s for s in executions),
+                rows=sum(statement_rows(s) for s in executions),
+                shapes=len({s.fingerprint for s in executions}),
+                repeated=len(executions) - len(distinct),
+            )
+        )
+    return groups
+
+
 def _ordered_states(cache: Mapping[str, int]) -> list[str]:
     known = [state for state in CACHE_STATES if state in cache]
     return known + sorted(state for state in cache if state not in CACHE_STATES)

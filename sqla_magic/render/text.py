@@ -20,6 +20,7 @@ from sqla_magic.render.summary import (
     format_duration,
     format_lines,
     format_ms,
+    group_requests,
     group_statements,
     hot_nodes,
     layer_shares,
@@ -58,6 +59,7 @@ def render_text(report: Report) -> str:
         _header(report),
         _layers(report),
         _groups(report, group_statements(report, MAX_GROUPS)),
+        _requests(report),
         _slowest(report),
         _call_tree(report.call_tree),
         _memory(report.memory),
@@ -67,6 +69,27 @@ def render_text(report: Report) -> str:
         _notes(report),
     ]
     return visible("\n\n".join(section for section in sections if section) + "\n")
+
+
+def _requests(report: Report) -> str:
+    requests = group_requests(report)
+    if not requests:
+        return ""
+    served = sum(len(r.indexes) for r in requests)
+    lines = [
+        f"Requests ({plural(len(requests), 'test-client request')}, "
+        f"{served} of {plural(len(report.statements), 'statement')}), in the order they ran",
+        f"  {'statements':>10} {'total ms':>9} {'rows':>8} {'shapes':>6} {'repeats':>7}  request",
+    ]
+    for group in requests[:MAX_GROUPS]:
+        lines.append(
+            f"  {format_count(len(group.indexes)):>10} {format_ms(group.total_s):>9} "
+            f"{format_count(group.rows):>8} {group.shapes:>6} {group.repeated:>7}  "
+            f"{shorten(group.request, 60)}"
+        )
+    if len(requests) > MAX_GROUPS:
+        lines.append(f"  … {plural(len(requests) - MAX_GROUPS, 'more request')}")
+    return "\n".join(lines)
 
 
 def _header(report: Report) -> str:

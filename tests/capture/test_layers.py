@@ -78,3 +78,28 @@ def test_capture_only_layers_still_add_up(sqlite_engine, table_prefix) -> None:
     assert report.call_tree is None and report.memory is None
     _assert_adds_up(report)
     assert report.layers["database"] > 0 and report.layers["compile"] == 0
+
+
+def test_commits_of_a_postgresql_insert_loop_are_database(pg_engine, table_prefix) -> None:
+    """Each COMMIT waits for PostgreSQL to make the row durable: DBAPI commit time is
+    `database`, not the user's Python."""
+    table = sa.Table(
+        f"{table_prefix}commits",
+        sa.MetaData(),
+        sa.Column("id", sa.Integer, primary_key=True),
+        sa.Column("value", sa.Integer, nullable=False),
+    )
+    table.metadata.create_all(pg_engine)
+    try:
+        with pg_engine.connect() as conn, profile(explain=False, memory=False) as report:
+            for value in range(100):
+                with conn.begin():
+                    conn.execute(sa.insert(table), {"value": value})
+        _assert_adds_up(report)
+        statements_s = sum(s.duration_s + s.fetch_s for s in report.statements)
+        assert report.layers["database"] > statements_s  # the COMMITs are in it too
+        assert report.layers["database"] > report.layers["python"], report.layers
+        with pg_engine.connect() as conn:
+            assert conn.scalar(sa.select(sa.func.count()).select_from(table)) == 100
+    finally:
+        table.metadata.drop_all(pg_engine)

@@ -113,3 +113,42 @@ def test_commit_counts_as_database_and_the_unit_of_work_as_flush() -> None:
                 session.commit()
     assert report.layers["flush"] > 0
     assert report.layers["database"] > sum(s.duration_s for s in report.statements)
+
+
+def test_the_request_of_an_asgi_test_client_on_its_worker_and_event_loop_threads() -> None:
+    from starlette.testclient import TestClient
+
+    from tests.scenarios.shop.asgi import create_app, shop_engine
+
+    engine = shop_engine(customers=3, orders_per_customer=2)
+    client = TestClient(create_app(engine))
+    with profile(explain=False) as report:
+        client.get("/dashboard?page=2")  # a plain `def` endpoint: a worker thread
+        client.get("/async/customers")  # `async def`: the event loop's thread
+        client.get("/dashboard?page=2")
+    requests = [(s.request, s.request_index) for s in report.statements]
+    assert (
+        requests
+        == [("GET /dashboard?page=2", 0)] * 2
+        + [("GET /async/customers", 1)] * 4
+        + [("GET /dashboard?page=2", 2)] * 2
+    )
+    assert {s.thread for s in report.statements[:2]} != {s.thread for s in report.statements[2:6]}
+    lazy = report.statements[3]
+    assert lazy.origin == "lazy load Customer.orders" and lazy.site is not None
+    assert "customers_async" in lazy.site.function
+    engine.dispose()
+
+
+def test_statements_outside_a_request_have_none_while_a_client_is_idle() -> None:
+    from starlette.testclient import TestClient
+
+    from tests.scenarios.shop.asgi import create_app, load_user, shop_engine
+
+    engine = shop_engine(customers=2, orders_per_customer=1)
+    with TestClient(create_app(engine)) as client, profile(explain=False) as report:
+        client.get("/dashboard")
+        with Session(engine) as session:
+            load_user(session)
+    assert [s.request for s in report.statements] == ["GET /dashboard", "GET /dashboard", None]
+    engine.dispose()

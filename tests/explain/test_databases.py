@@ -185,3 +185,29 @@ def test_parameter_styles(
     finally:
         with engine.begin() as conn:
             conn.exec_driver_sql(f"DROP TABLE {table}")
+
+
+def test_no_seq_scan_warning_on_an_empty_or_tiny_table(
+    any_engine: sa.Engine, table_prefix: str, capture_driver_sql: Any
+) -> None:
+    """A table never analyzed (PostgreSQL) or without estimates (SQLite) is counted up to
+    the bound that matters: a full scan of a few rows is not worth an index."""
+    table = sa.Table(
+        f"{table_prefix}_tiny",
+        sa.MetaData(),
+        sa.Column("id", sa.Integer, primary_key=True),
+        sa.Column("name", sa.String(40)),
+    )
+    table.create(any_engine)
+    try:
+        query = sa.select(table).where(table.c.name == "n3")
+        for rows in (0, 5):
+            if rows:
+                with any_engine.begin() as conn:
+                    conn.execute(sa.insert(table), [{"id": i, "name": f"n{i}"} for i in range(1, rows + 1)])
+            sql, params, _ = capture_driver_sql(any_engine, query)
+            plan = explain_statement(any_engine, sql, params)
+            assert plan.root is not None, plan
+            assert not [w for w in plan.warnings if w.kind == "seq-scan"], (rows, plan)
+    finally:
+        table.drop(any_engine)

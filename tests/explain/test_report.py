@@ -55,13 +55,19 @@ def test_in_memory_sqlite_shares_the_users_open_transaction(sqlite_engine: sa.En
     user = sqlite_engine.connect()
     transaction = user.begin()
     user.exec_driver_sql("INSERT INTO items (label) VALUES ('uncommitted')")
+    # Enough rows that a full scan is worth an index (a tiny table's is not flagged).
+    user.exec_driver_sql(
+        "INSERT INTO items (label) WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n "
+        "WHERE i < 1500) SELECT 'bulk' FROM n"
+    )
     with sqla_magic.profile(explain=True, memory=False, engine=sqlite_engine) as report:
         user.execute(sa.text("SELECT * FROM items WHERE label = :label"), {"label": "uncommitted"}).all()
         user.execute(sa.text("UPDATE items SET label = :new WHERE label = :old"), {"new": "x", "old": "y"})
     assert [p.root is not None for p in report.plans] == [True, True]
     assert {w.kind for p in report.plans for w in p.warnings} == {"seq-scan"}
     assert user.in_transaction()
-    assert user.exec_driver_sql("SELECT label FROM items").scalars().all() == ["uncommitted"]
+    assert user.exec_driver_sql("SELECT label FROM items WHERE id = 1").scalars().all() == ["uncommitted"]
+    assert user.exec_driver_sql("SELECT count(*) FROM items").scalar() == 1501
     transaction.rollback()
     assert user.exec_driver_sql("SELECT count(*) FROM items").scalar() == 0
     user.close()

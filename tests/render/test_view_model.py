@@ -163,6 +163,7 @@ def test_executions_of_a_group_are_paged_with_their_details(report: Report) -> N
         "params": "[300]",
         "sets": "",
         "error": "",
+        "request": "",
     }
     assert ["kw", "SELECT"] in page["sql_tokens"] and ["param", "?"] in page["sql_tokens"]
 

@@ -1,9 +1,10 @@
 """duplicate-query: the same SELECT with the same parameters, run again and again.
 
 Evidence: SELECT statements with identical SQL and parameters, at least
-`duplicate_query_threshold` times.  Rewrite, when every duplicate comes from one query
-expression (in the cell, or a module by the statements' stack) inside a `for` loop that
-does not depend on the loop: compute it once before
+`duplicate_query_threshold` times within one request of a test client (or outside any):
+what an app does once per request is not a duplicate.  Rewrite, when every duplicate comes
+from one query expression (in the cell, or a module by the statements' stack) inside a `for`
+loop that does not depend on the loop: compute it once before
 the loop and reuse the value.
 """
 
@@ -30,7 +31,8 @@ def rule(report: Report, source: str, thresholds: Thresholds) -> list[Finding]:
         lambda s: (s.sql, repr(s.params)) if not s.executemany else None,
         evidence.index(report).of_verb("SELECT"),
     )
-    repeated = [v for v in groups.values() if len(v) >= thresholds.duplicate_query_threshold]
+    limit = thresholds.duplicate_query_threshold
+    repeated = [kept for v in groups.values() if (kept := evidence.repeated_per_request(report, v, limit))]
     if not repeated:
         return []
     # One finding per statement shape and place, however many parameter sets repeat there.
@@ -54,7 +56,8 @@ def rule(report: Report, source: str, thresholds: Thresholds) -> list[Finding]:
                 title=f"Same query run {len(indexes)} times",
                 message=(
                     f"{len(report.statements)} statements, {len(indexes)} of them the same SELECT with "
-                    f"{repeats} ({first.origin}) from {sites.where_all(report, places)}, "
+                    f"{repeats} ({first.origin}) from {sites.where_all(report, places)}"
+                    f"{evidence.request_words(report, indexes)}, "
                     f"{evidence.ms(evidence.seconds(report, indexes))} in the database; run it once and "
                     "reuse the result."
                 ),

@@ -48,6 +48,8 @@ def rule(report: Report, source: str, thresholds: Thresholds) -> list[Finding]:
             lines=first_line,
             sites=sites.sites(report, orm[:1]),
             statements=tuple(orm[:1]),
+            seconds=configured,
+            share=share,
             fix=(
                 "Call `sqlalchemy.orm.configure_mappers()` once after all models are imported, at "
                 "application start-up (before forking workers), e.g. at the end of your models module."

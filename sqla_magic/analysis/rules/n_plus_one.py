@@ -1,7 +1,8 @@
 """n-plus-one: one relationship lazily loaded once per parent row.
 
 Evidence: statements whose origin is `lazy load Parent.attr`, grouped by relationship and
-innermost user place; a group of at least `n_plus_one_threshold` statements fires.  The parents' query
+innermost user place; a group of at least `n_plus_one_threshold` statements within one
+request of a test client (or outside any) fires.  The parents' query
 is a `session.query(Parent)`, `select(Parent)` or `Parent.query` at a place (in the cell or
 the user's module) where a `query` statement ran before the first lazy load, else the
 cell's only query of `Parent`.  Lazy loads are grouped by the innermost place of the
@@ -32,6 +33,11 @@ def rule(report: Report, source: str, thresholds: Thresholds) -> list[Finding]:
         if relationships.lazy_loaded(origin):
             for index in indexes:
                 groups.setdefault((origin, sites.key(report, report.statements[index])), []).append(index)
+    groups = {
+        key: kept
+        for key, indexes in groups.items()
+        if (kept := evidence.repeated_per_request(report, indexes, thresholds.n_plus_one_threshold))
+    }
     groups = dict(sorted(groups.items(), key=lambda group: group[1][0]))  # in the order they ran
     if not any(len(indexes) >= thresholds.n_plus_one_threshold for indexes in groups.values()):
         return []
@@ -52,10 +58,15 @@ def rule(report: Report, source: str, thresholds: Thresholds) -> list[Finding]:
         where = sites.where(report, sites.site(report, report.statements[indexes[0]]))
         message = (
             f"{len(report.statements)} statements, {len(indexes)} of them `{origin}` from "
-            f"{where}, "
+            f"{where}{evidence.request_words(report, indexes)}, "
             f"{evidence.ms(evidence.seconds(report, indexes))} of "
             f"{evidence.ms(evidence.database_seconds(report))} in the database. "
-            f"Loading `{owner}.{key}` for all parents at once with `{loader}` takes one more query."
+            f"Loading `{owner}.{key}` for all parents at once with `{loader}` "
+            + (
+                "takes no query of its own (the parents' query JOINs it)."
+                if loader == "joinedload"
+                else "takes one more query (per relationship loaded)."
+            )
         )
         if query_site is not None and not sites.in_cell(report, query_site):
             message += f" The parents' query is at {sites.where(report, query_site)}."

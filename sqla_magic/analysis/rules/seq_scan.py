@@ -2,12 +2,18 @@
 
 Evidence: plan warnings of kind `seq-scan` (from `sqla_magic.explain`), with their table,
 filter columns and the planner's row estimate; estimates below `seq_scan_min_rows` are
-ignored (unknown estimates, as on SQLite, are kept).  The fix is an index on the filtered
-column(s), declared on the model.
+ignored (unknown estimates, as on SQLite, are kept).  A scan filtered on a column that
+already leads an index of the mapped table (its primary key, an `index=True` / `unique=True`
+column, an `Index`) is the planner's choice, not a missing index: no finding.  The fix is
+an index on the filtered column(s), declared on the model; its SQL is quoted as the
+database quotes identifiers (`"user"` on PostgreSQL).
 """
 
 from __future__ import annotations
 
+from typing import Any, Optional
+
+from sqla_magic import _compat
 from sqla_magic.analysis import evidence, sites
 from sqla_magic.analysis.thresholds import Thresholds
 from sqla_magic.model import Finding, Report, Site
@@ -18,6 +24,7 @@ RULE = "seq-scan"
 def rule(report: Report, source: str, thresholds: Thresholds) -> list[Finding]:
     findings = []
     seen: set[tuple[str, tuple[str, ...]]] = set()
+    indexed: Optional[dict[str, set[str]]] = None
     for plan in report.plans:
         for warning in plan.warnings:
             if warning.kind != "seq-scan" or not warning.table:
@@ -28,6 +35,11 @@ def rule(report: Report, source: str, thresholds: Thresholds) -> list[Finding]:
             if key in seen:
                 continue
             seen.add(key)
+            if indexed is None:
+                indexed = leading_index_columns()
+            if set(warning.columns) & indexed.get(warning.table.lower(), set()):
+                continue
+            quote = _compat.identifier_quoter(plan.dialect)
             same = evidence.index(report).by_fingerprint.get(plan.fingerprint, [])
             columns = ", ".join(warning.columns) or "the filtered column"
             estimate = f" (~{warning.rows:.0f} rows)" if warning.rows is not None else ""
@@ -49,13 +61,40 @@ def rule(report: Report, source: str, thresholds: Thresholds) -> list[Finding]:
                     statements=tuple(same),
                     fix=(
                         f"Add an index: `index=True` on the column(s) {columns} of the model mapped to "
-                        f'`{warning.table}`, or `Index("{index_name}", {", ".join(warning.columns)})` in its '
-                        f"`__table_args__`; in SQL: `CREATE INDEX {index_name} ON {warning.table} "
-                        f"({', '.join(warning.columns)})`."
+                        f"`{warning.table}`, or `Index({index_name!r}, "
+                        f"{', '.join(repr(c) for c in warning.columns)})` in its `__table_args__`; in SQL: "
+                        f"`CREATE INDEX {quote(index_name)} ON {quote(warning.table)} "
+                        f"({', '.join(quote(c) for c in warning.columns)})`."
                     ),
                 )
             )
     return findings
+
+
+def leading_index_columns() -> dict[str, set[str]]:
+    """Per mapped table name (lower case), the columns that lead one of its indexes."""
+    leading: dict[str, set[str]] = {}
+    for table in _compat.mapped_tables():
+        columns = leading.setdefault(str(table.name).lower(), set())
+        primary = list(table.primary_key.columns)
+        if primary:
+            columns.add(primary[0].name)
+        for index in table.indexes:
+            first = _first_column(index)
+            if first is not None:
+                columns.add(first)
+        for constraint in table.constraints:
+            if type(constraint).__name__ == "UniqueConstraint":
+                first = _first_column(constraint)
+                if first is not None:
+                    columns.add(first)
+        columns.update(c.name for c in table.columns if c.index or c.unique)
+    return leading
+
+
+def _first_column(index: Any) -> Optional[str]:
+    members = list(getattr(index, "columns", ()))
+    return str(members[0].name) if members else None
 
 
 def _places(report: Report, indexes: list[int]) -> list[Site]:

@@ -442,11 +442,14 @@ async function executionsInto(cell, api, group, page) {
   const rows = data.rows.map((row) => {
     const params = h("span", "", h("code", "", row.params), row.sets ? " (" + row.sets + " sets)" : "");
     if (row.error) params.append(h("div", "sqm-error", row.error));
-    return ["#" + row.number, row.ms, row.rows, row.cache, row.line, row.origin, params];
+    const cells = ["#" + row.number, row.ms, row.rows, row.cache, row.line, row.origin, params];
+    return data.rows.some((r) => r.request) ? [...cells.slice(0, 6), row.request, params] : cells;
   });
+  const heads = ["#", "ms", "rows", "cache", "line", "origin", "parameters"];
   cell.replaceChildren(
     sqlBlock(data.sql_tokens),
-    table(["#", "ms", "rows", "cache", "line", "origin", "parameters"], rows, [false, true, true]),
+    table(data.rows.some((r) => r.request) ? [...heads.slice(0, 6), "request", "parameters"] : heads,
+      rows, [false, true, true]),
     pager(data.page, data.pages, (p) => executionsInto(cell, api, group, p)));
 }
 
@@ -456,9 +459,19 @@ async function statementsTab(panel, model, api) {
   const summary = h("div", "sqm-muted");
   const holder = h("div");
   panel.append(summary, holder);
+  const byRequest = h("div", "sqm-requests");
+  panel.append(byRequest);
   const draw = async () => {
     const data = await api.request("groups", { sort, page });
     summary.textContent = data.executions + " executions of " + data.shapes + " statement shapes. Click a column to sort, a row to see each execution.";
+    byRequest.replaceChildren();
+    if (data.requests && data.requests.length) {
+      byRequest.append(
+        h("div", "sqm-muted", "Test-client requests, in the order they ran:"),
+        table(["request", "statements", "total ms", "rows", "shapes", "repeats"],
+          data.requests.map((r) => [h("code", "", r.request), r.statements, r.total, r.rows, r.shapes, r.repeated]),
+          [false, true, true, true, true, true]));
+    }
     const t = h("table", "sqm-table sqm-groups");
     const head = h("tr");
     for (const [key, label, sortKey] of GROUP_COLUMNS) {

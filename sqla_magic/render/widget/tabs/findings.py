@@ -112,12 +112,17 @@ def _evidence(report: Report, finding: Finding) -> dict[str, Any]:
         if plan.statement in wanted or plan.fingerprint in fingerprints
         for warning in plan.warnings
     ]
-    seconds = format_duration(sum(s.duration_s for s in statements))
+    # The finding's own figure, the one its message gives (the statements' execute and fetch
+    # time for a report saved before findings carried it).
+    spent = finding.seconds
+    if spent is None:
+        spent = sum(s.duration_s + s.fetch_s for s in statements)
+    seconds = format_duration(spent)
+    if finding.share is not None:
+        seconds += f" ({finding.share:.0%} of the profiled time)" if finding.share >= 0.005 else " (<1%)"
     rows = plural(sum(statement_rows(s) for s in statements), "row")
     return {
-        "summary": (
-            f"{plural(len(statements), 'statement')}, {seconds} in the database, {rows}" if statements else ""
-        ),
+        "summary": (f"{plural(len(statements), 'statement')}, {seconds}, {rows}" if statements else ""),
         "shapes": [
             {
                 "count": format_count(len(group)),

@@ -13,6 +13,7 @@ from sqla_magic.render.summary import (
     format_duration,
     format_lines,
     format_ms,
+    group_requests,
     group_statements,
     one_line_sql,
     params_text,
@@ -73,6 +74,7 @@ def execution_row(index: int, statement: Statement) -> dict[str, Any]:
         "params": params_text(statement.params, MAX_PARAMS_TEXT),
         "sets": format_count(statement.param_sets) if statement.param_sets > 1 else "",
         "error": statement.error or "",
+        "request": statement.request or "",
     }
 
 
@@ -101,7 +103,23 @@ def groups(view: ReportView, sort: str, page: int) -> dict[str, Any]:
         "shapes": format_count(len(groups)),
         "executions": format_count(len(view.report.statements)),
         "rows": [group_row(view.report, groups[g], g) for g in chosen],
+        "requests": requests(view.report),
     }
+
+
+def requests(report: Report) -> list[dict[str, Any]]:
+    """The test-client requests, in the order they ran (empty when there were none)."""
+    return [
+        {
+            "request": shorten(group.request, 120),
+            "statements": format_count(len(group.indexes)),
+            "total": format_ms(group.total_s),
+            "rows": format_count(group.rows),
+            "shapes": format_count(group.shapes),
+            "repeated": format_count(group.repeated),
+        }
+        for group in group_requests(report)[:PAGE_SIZE]
+    ]
 
 
 def executions(
@@ -153,6 +171,23 @@ def static(view: ReportView) -> str:
         f"<h3>SQL statements: {escape(data['executions'])} executions, {escape(data['shapes'])} shapes</h3>",
         table(GROUP_HEADERS, rows, (True, True, True, True, True)),
     ]
+    if data["requests"]:
+        request_rows = [
+            [f"<code>{escape(r['request'])}</code>"]
+            + [escape(r[k]) for k in ("statements", "total", "rows", "shapes", "repeated")]
+            for r in data["requests"]
+        ]
+        every = group_requests(report)
+        served = sum(len(group.indexes) for group in every)
+        parts.append(
+            f"<h3>Requests: {plural(len(every), 'test-client request')}, "
+            f"{format_count(served)} of {format_count(len(report.statements))} statements</h3>"
+            + table(
+                ("request", "statements", "total ms", "rows", "shapes", "repeats"),
+                request_rows,
+                (False,) + (True,) * 5,
+            )
+        )
     shown = {row["id"] for row in data["rows"]}
     hidden = [group for g, group in enumerate(all_groups(view)) if g not in shown]
     if hidden:
