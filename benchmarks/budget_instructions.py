@@ -15,20 +15,14 @@ With workload names (as overhead.py names them), only those run.
 
 from __future__ import annotations
 
-import ctypes
-import gc
-import os
-import shutil
-import subprocess
 import sys
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import callgrind
+
 HERE = Path(__file__).resolve().parent
-_CHILD = "SQLA_MAGIC_BUDGET_INSTRUCTIONS_CHILD"
-_ONLY = "SQLA_MAGIC_BUDGET_INSTRUCTIONS_ONLY"
 NO_LIMIT = 10**9
 
 
@@ -77,73 +71,35 @@ QUERYSPY: dict[str, Any] = {
 }
 
 
-def _measure(library: str) -> None:
+def _measure(only: list[str]) -> None:
     sys.path.insert(0, str(HERE))
     import overhead
 
-    requests = ctypes.PyDLL(library)
-
-    def counted(workload: str, mode: str, run: Callable[[], object], options: Any) -> None:
-        gc.collect()
-        requests.collect()
-        overhead.run_in_mode(run, options)
-        requests.collect()
-        requests.dump(f"{workload}|{mode}".encode())
-
-    with overhead.library("sqlite://") as (engine, models):
-        only = [name for name in os.environ.get(_ONLY, "").split("|") if name]
+    with callgrind.Counting() as counting, overhead.library("sqlite://") as (engine, models):
         runs = {
             workload: make(engine, models)
             for workload, make in overhead.WORKLOADS.items()
             if not only or workload in only
         }
-        for workload, run in runs.items():
-            for options in OURS.values():
-                overhead.run_in_mode(run, options)
-            for mode, options in OURS.items():
-                counted(workload, mode, run, options)
-        for workload, run in runs.items():
-            for options in QUERYSPY.values():
-                overhead.run_in_mode(run, options)
-            for mode, options in QUERYSPY.items():
-                counted(workload, mode, run, options)
+        for modes in (OURS, QUERYSPY):
+            for workload, run in runs.items():
+                for options in modes.values():  # warm-up
+                    overhead.run_in_mode(run, options)
+                for mode, options in modes.items():
+                    counting.count(workload, mode, lambda: overhead.run_in_mode(run, options))  # noqa: B023
 
 
 def main() -> None:
-    if os.environ.get(_CHILD):
-        _measure(os.environ[_CHILD])
+    only = sys.argv[1:]
+    if callgrind.under_callgrind():
+        _measure(only)
         return
-    if shutil.which("valgrind") is None or shutil.which("cc") is None:
-        sys.exit("budget_instructions.py needs valgrind and a C compiler (Debian: valgrind, gcc)")
     try:
         import queryspy  # noqa: F401
     except ImportError:
         sys.exit("budget_instructions.py compares with queryspy: pip install queryspy")
-    sys.path.insert(0, str(HERE))
-    import instructions
-
-    with tempfile.TemporaryDirectory() as temporary:
-        directory = Path(temporary)
-        library = instructions._helper(directory)
-        subprocess.run(
-            [
-                "valgrind",
-                "--tool=callgrind",
-                "--collect-atstart=no",
-                f"--callgrind-out-file={directory / 'callgrind.out.%p'}",
-                sys.executable,
-                __file__,
-            ],
-            env={**os.environ, _CHILD: str(library), _ONLY: "|".join(sys.argv[1:]), "PYTHONHASHSEED": "0"},
-            check=True,
-            capture_output=True,
-        )
-        counts = instructions._counts(directory)
-    print("| workload | mode | instructions | ratio to bare |")
-    print("|---|---|---:|---:|")
-    for (workload, mode), count in counts.items():
-        bare = counts[(workload, "bare")]
-        print(f"| {workload} | {mode} | {count / 1e6:,.0f} M | {count / bare:.2f}x |")
+    counts, _notes = callgrind.run(__file__, only)
+    print(callgrind.table(counts))
 
 
 if __name__ == "__main__":

@@ -10,152 +10,81 @@ Then the post-run cost: everything `profile(explain=False)` does after the profi
 last line (stopping the recorders, building the report, its call tree and layers, the
 findings), counted alone, against the bare run and per statement.
 
-    python benchmarks/instructions.py      # needs valgrind, a C compiler and valgrind's headers
+    python benchmarks/instructions.py [WORKLOAD ...] [--post-run-only]
+    # needs valgrind, a C compiler and valgrind's headers; workloads as overhead.py names them
 """
 
 from __future__ import annotations
 
-import ctypes
+import argparse
 import gc
-import json
-import os
-import re
-import shutil
-import subprocess
 import sys
-import tempfile
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-HERE = Path(__file__).resolve().parent
-_HELPER_SOURCE = """
-#include <valgrind/callgrind.h>
-void collect(void) { CALLGRIND_TOGGLE_COLLECT; }
-void dump(const char *name) { CALLGRIND_DUMP_STATS_AT(name); }
+import callgrind
 
-/* An empty profile hook set from C, as cProfile sets its own: the interpreter's cost of
-   reporting every call and return to a hook, under any deterministic profiler. */
-typedef int (*hook)(void *, void *, int, void *);
-void PyEval_SetProfile(hook, void *);
-static int empty(void *o, void *f, int what, void *arg) { return 0; }
-void empty_hook_on(void) { PyEval_SetProfile(empty, 0); }
-void empty_hook_off(void) { PyEval_SetProfile(0, 0); }
-"""
-_CHILD = "SQLA_MAGIC_INSTRUCTIONS_CHILD"
-_STATEMENTS = "SQLA_MAGIC_INSTRUCTIONS_STATEMENTS"
+HERE = Path(__file__).resolve().parent
 POST_RUN = "post-run"
 
 
-def _helper(directory: Path) -> Path:
-    source = directory / "callgrind_requests.c"
-    library = directory / "callgrind_requests.so"
-    source.write_text(_HELPER_SOURCE)
-    subprocess.run(["cc", "-O1", "-shared", "-fPIC", "-o", str(library), str(source)], check=True)
-    return library
+def _arguments() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("workloads", nargs="*", help="only these workloads (default: all)")
+    parser.add_argument("--post-run-only", action="store_true", help="count bare and the post-run cost only")
+    return parser.parse_args()
 
 
-def _measure(library: str) -> None:
+def _measure(arguments: argparse.Namespace) -> None:
     """Runs under valgrind: every workload in every mode, one dump each."""
     sys.path.insert(0, str(HERE))
     import overhead
 
-    from sqla_magic.capture.run import Options, Profiler
+    from sqla_magic.pipeline import Options, Profiler
 
-    requests = ctypes.PyDLL(library)  # PyDLL: the hook calls need the GIL held
-
-    def empty_c_hook(run: Callable[[], object]) -> None:
-        requests.empty_hook_on()
-        try:
-            run()
-        finally:
-            requests.empty_hook_off()
-
-    modes: dict[str, Any] = {
-        "bare": None,
-        "capture only": overhead.MODES["capture only"],
-        "default": overhead.MODES["default"],
-        "empty C profile hook (floor)": empty_c_hook,
-        "plain cProfile": overhead.PEERS["plain cProfile"],
-    }
-    statements: dict[str, int] = {}
-    with overhead.library("sqlite://") as (engine, models):
+    with callgrind.Counting() as counting, overhead.library("sqlite://") as (engine, models):
+        modes: dict[str, Any] = {"bare": None}
+        if not arguments.post_run_only:
+            modes |= {
+                "capture only": overhead.MODES["capture only"],
+                "default": overhead.MODES["default"],
+                "empty C profile hook (floor)": counting.empty_c_hook,
+                "plain cProfile": overhead.PEERS["plain cProfile"],
+            }
+        statements: dict[str, int] = {}
         for workload, make in overhead.WORKLOADS.items():
+            if arguments.workloads and workload not in arguments.workloads:
+                continue
             run = make(engine, models)
             for options in modes.values():  # warm every cache a mode fills on first use
                 overhead.run_in_mode(run, options)
             for mode, options in modes.items():
-                gc.collect()  # as overhead.py does: every run starts from the same heap
-                requests.collect()
-                overhead.run_in_mode(run, options)
-                requests.collect()
-                requests.dump(f"{workload}|{mode}".encode())
+                counting.count(workload, mode, lambda: overhead.run_in_mode(run, options))  # noqa: B023
             gc.collect()
             profiler = Profiler(Options(explain=False))
             profiler.start(sys._getframe())
             run()
-            requests.collect()
-            report = profiler.stop().report
-            requests.collect()
-            requests.dump(f"{workload}|{POST_RUN}".encode())
+            finished: list[Any] = []
+            counting.count(workload, POST_RUN, lambda: finished.append(profiler.stop().report))  # noqa: B023
+            report = finished[0]
             statements[workload] = len(report.statements) + report.dropped_statements
-    Path(os.environ[_STATEMENTS]).write_text(json.dumps(statements))
-
-
-def _counts(directory: Path) -> dict[tuple[str, str], int]:
-    counts = {}
-    for dump in sorted(directory.glob("callgrind.out.*.*"), key=lambda p: int(p.suffix[1:])):
-        text = dump.read_text(errors="replace")
-        trigger = re.search(r"^desc: Trigger: Client Request: (.+)$", text, re.MULTILINE)
-        total = re.search(r"^(?:totals|summary): (\d+)", text, re.MULTILINE)
-        if trigger and total:
-            workload, mode = trigger.group(1).rsplit("|", 1)
-            counts[(workload, mode)] = int(total.group(1))
-    return counts
+        counting.notes["statements"] = statements
 
 
 def main() -> None:
-    if os.environ.get(_CHILD):
-        _measure(os.environ[_CHILD])
+    arguments = _arguments()
+    if callgrind.under_callgrind():
+        _measure(arguments)
         return
-    if shutil.which("valgrind") is None or shutil.which("cc") is None:
-        sys.exit("instructions.py needs valgrind and a C compiler (Debian: valgrind, gcc)")
-    with tempfile.TemporaryDirectory() as temporary:
-        directory = Path(temporary)
-        library = _helper(directory)
-        subprocess.run(
-            [
-                "valgrind",
-                "--tool=callgrind",
-                "--collect-atstart=no",
-                f"--callgrind-out-file={directory / 'callgrind.out.%p'}",
-                sys.executable,
-                __file__,
-            ],
-            env={
-                **os.environ,
-                _CHILD: str(library),
-                _STATEMENTS: str(directory / "statements.json"),
-                "PYTHONHASHSEED": "0",
-            },
-            check=True,
-            capture_output=True,
-        )
-        counts = _counts(directory)
-        statements = json.loads((directory / "statements.json").read_text())
-    print("| workload | mode | instructions | ratio to bare |")
-    print("|---|---|---:|---:|")
-    for (workload, mode), count in counts.items():
-        if mode != POST_RUN:
-            bare = counts[(workload, "bare")]
-            print(f"| {workload} | {mode} | {count / 1e6:,.0f} M | {count / bare:.2f}x |")
+    counts, notes = callgrind.run(__file__, sys.argv[1:])
+    print(callgrind.table(counts, skip=(POST_RUN,)))
     print(
         "\nPost-run cost of `profile(explain=False)`: stopping, building the report (call tree,"
-        " layers) and the findings, after the profiled code's last line:\n"
+        " layers), the findings and the password masking, after the profiled code's last line:\n"
     )
     print("| workload | statements | post-run | share of the bare run | per statement |")
     print("|---|---:|---:|---:|---:|")
-    for workload, count in statements.items():
+    for workload, count in notes["statements"].items():
         post = counts[(workload, POST_RUN)]
         bare = counts[(workload, "bare")]
         print(

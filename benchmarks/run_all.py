@@ -1,11 +1,13 @@
 """Run the benchmarks, each in its own process, and write this Python's section of `benchmarks/RESULTS.md`.
 
     python benchmarks/run_all.py [--runs 7] [--pg-url postgresql+psycopg2://postgres@127.0.0.1:5432/test]
-                                 [--skip postgresql scaling rendering detection serialisation]
+                                 [--skip postgresql instructions budget scaling rendering detection ...]
 
 RESULTS.md has one section per Python version (`## Python 3.12`); a run replaces its own
 version's section and keeps the others, so running this under 3.11, 3.12 and 3.13 fills
-all three.  Each script prints markdown; this one adds the machine, versions and date.
+all three.  Each script prints markdown; this one adds the machine, versions, date and the
+machine's load average at the start and the end (the wall-clock tables move with it, the
+instruction counts do not).
 A script that fails (a server that is not reachable, say) leaves its error in place of
 its table instead of stopping the others.
 """
@@ -52,6 +54,13 @@ def _machine() -> str:
     )
 
 
+def _load() -> str:
+    try:
+        return ", ".join(f"{value:.1f}" for value in os.getloadavg())
+    except OSError:
+        return "unknown"
+
+
 def _run(script: str, *args: str) -> str:
     done = subprocess.run(
         [sys.executable, str(HERE / script), *args], capture_output=True, text=True, check=False
@@ -70,6 +79,8 @@ def _sections(runs: str, pg_url: str, skip: set[str]) -> list[tuple[str, str]]:
          lambda: _run("overhead.py", *overhead, "--url", pg_url)),
         ("instructions", "Overhead and post-run cost in CPU instructions on SQLite (callgrind)",
          lambda: _run("instructions.py")),
+        ("budget", "Budget runs beside queryspy (CPU instructions under callgrind)",
+         lambda: _run("budget_instructions.py")),
         ("serialisation", "Saving and reading a report (`to_json` / `from_json`)",
          lambda: _run("serialisation.py")),
         ("scaling", "Scaling: statements and call-tree nodes", lambda: _run("scaling.py")),
@@ -103,8 +114,13 @@ def main() -> None:
     parser.add_argument("--skip", nargs="*", default=[], help="sections to leave out")
     args = parser.parse_args()
     version = ".".join(platform.python_version_tuple()[:2])
-    body = [f"## Python {version}\n\nMachine and versions: {_machine()}\n"]
-    body += [f"### {title}\n\n{text}\n" for title, text in _sections(args.runs, args.pg_url, set(args.skip))]
+    machine, load = _machine(), _load()
+    sections = _sections(args.runs, args.pg_url, set(args.skip))
+    body = [
+        f"## Python {version}\n\nMachine and versions: {machine}\n\n"
+        f"Load average (1, 5, 15 min) at the start: {load}; at the end: {_load()}\n"
+    ]
+    body += [f"### {title}\n\n{text}\n" for title, text in sections]
     existing = RESULTS.read_text() if RESULTS.exists() else TITLE
     if "## Python " not in existing:
         existing = TITLE  # the single-version layout this replaces

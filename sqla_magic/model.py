@@ -16,7 +16,10 @@ import types
 import typing
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Optional, Union
+from typing import TYPE_CHECKING, Any, Optional, Union
+
+if TYPE_CHECKING:
+    import pstats as pstats_module
 
 LAYERS = ("database", "fetch", "compile", "orm_load", "flush", "mapper_config", "python")
 """The layers of `Report.layers`, in display order."""
@@ -424,6 +427,20 @@ class Report:
         """One row per finding, as a `pandas.DataFrame`."""
         return VIEWS.findings_frame(self)
 
+    def pstats(self) -> pstats_module.Stats:
+        """The call tree as a `pstats.Stats`: `.print_stats()`, or `.dump_stats(path)` for
+        snakeviz and other cProfile viewers.
+
+        Made from `call_tree`: per function, the calls, own and cumulative time of its
+        nodes added up, and per caller those of the calls from it.  The tree's pruned
+        branches are in their parent's own time, as they are in the tree.
+        """
+        import pstats
+
+        if self.call_tree is None:
+            raise ValueError("this report has no call tree (profiled without one, or under another profiler)")
+        return pstats.Stats(typing.cast(Any, _TreeStats(self.call_tree)))  # a profiler's interface
+
     # -- serialisation ---------------------------------------------------------------
 
     def to_dict(self) -> dict[str, Any]:
@@ -431,7 +448,13 @@ class Report:
         return {**plain, "format": FORMAT_VERSION}
 
     def to_json(self, indent: Optional[int] = None) -> str:
-        return json.dumps(self.to_dict(), indent=indent, allow_nan=True)
+        """`json.dumps(self.to_dict())`, written without building `to_dict`'s copy first."""
+        fields = _DataclassEncoder.of(type(self)).fields(self)
+        fields["format"] = FORMAT_VERSION
+        try:
+            return _json_encoder(indent).encode(fields)
+        except TypeError:  # a key JSON does not take as it is (`to_dict` makes keys strings)
+            return json.dumps(self.to_dict(), indent=indent, allow_nan=True)
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Report:
@@ -738,6 +761,48 @@ class Views:
 VIEWS = Views()
 
 
+StatsKey = tuple[str, int, str]
+"""A function as `pstats` names it: (file, line, name); C functions are `("~", 0, name)`."""
+
+
+class _TreeStats:
+    """What `pstats.Stats` loads from (a profiler's `create_stats` and `stats`), made from a call tree."""
+
+    def __init__(self, root: CallNode) -> None:
+        self.root = root
+        self.stats: dict[StatsKey, tuple[int, int, float, float, dict[StatsKey, Any]]] = {}
+
+    def create_stats(self) -> None:
+        totals: dict[StatsKey, list[Any]] = {}
+        callers: dict[StatsKey, dict[StatsKey, list[Any]]] = {}
+        pending: list[tuple[CallNode, Optional[StatsKey]]] = [(self.root, None)]
+        while pending:
+            node, parent = pending.pop()
+            key = ("~", 0, node.name) if node.kind == "builtin" else (node.file, node.line, node.name)
+            entry = totals.get(key)
+            if entry is None:
+                entry = totals[key] = [0, 0.0, 0.0]
+            entry[0] += node.calls
+            entry[1] += node.self_s
+            entry[2] += node.total_s
+            if parent is not None:
+                edge = callers.setdefault(key, {}).setdefault(parent, [0, 0.0, 0.0])
+                edge[0] += node.calls
+                edge[1] += node.self_s
+                edge[2] += node.total_s
+            pending.extend((child, key) for child in node.children)
+        self.stats = {
+            key: (
+                calls,
+                calls,
+                own,
+                cumulative,
+                {caller: (n, n, t, c) for caller, (n, t, c) in callers.get(key, {}).items()},
+            )
+            for key, (calls, own, cumulative) in totals.items()
+        }
+
+
 def statement_rows(statement: Statement) -> int:
     """Rows a statement fetched, or its rowcount where fetch counts are unknown."""
     if statement.rows is not None:
@@ -786,6 +851,13 @@ class _DataclassEncoder:
     descriptor); fields declared as plain scalars are copied as they are, the others go
     through `_to_plain` (tuples become lists, mapping keys strings)."""
 
+    @staticmethod
+    def of(kind: type) -> _DataclassEncoder:
+        encoder = _ENCODERS.get(kind)
+        if encoder is None:
+            encoder = _ENCODERS[kind] = _DataclassEncoder(kind)
+        return encoder
+
     def __init__(self, kind: type) -> None:
         hints = typing.get_type_hints(kind)
         self.names = tuple(f.name for f in dataclasses.fields(kind))
@@ -795,6 +867,10 @@ class _DataclassEncoder:
             operator.attrgetter(*names) if len(names) > 1 else lambda v: tuple(getattr(v, n) for n in names)
         )
         self.converted = tuple(name for name in self.names if not _declared_scalar(hints[name]))
+
+    def fields(self, value: Any) -> dict[str, Any]:
+        """Its fields as they are (not converted)."""
+        return dict(zip(self.names, self.read(value), strict=True))
 
     def __call__(self, value: Any) -> dict[str, Any]:
         plain = dict(zip(self.names, self.read(value), strict=True))
@@ -814,19 +890,57 @@ def _declared_scalar(kind: Any) -> bool:
 _ENCODERS: dict[type, _DataclassEncoder] = {}
 
 
+def _json_encoder(indent: Optional[int]) -> json.JSONEncoder:
+    return json.JSONEncoder(indent=indent, allow_nan=True, check_circular=False, default=_json_default)
+
+
+def _json_default(value: Any) -> Any:
+    """What `to_json` writes for a value JSON has no type for: a dataclass as the mapping of
+    its fields (tuples and dicts inside are JSON's own); the encoder writes the result."""
+    kind = type(value)
+    count = _OWN_FIELDS.get(kind)
+    if count is None:
+        count = _OWN_FIELDS[kind] = _own_fields(kind)
+    if count:
+        fields = value.__dict__
+        if len(fields) == count:
+            return fields  # written as it is, not copied: a report has a statement per execution
+    if kind is DeferredRewrite:
+        return value.get()
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return _DataclassEncoder.of(kind).fields(value)
+    if isinstance(value, Mapping):
+        return dict(value)
+    if isinstance(value, (list, tuple)):
+        return list(value)
+    raise TypeError(f"Object of type {kind.__name__} is not JSON serializable")
+
+
+_OWN_FIELDS: dict[type, int] = {}
+"""Per type met by `_json_default`: how many fields it has, if its `__dict__` holds exactly
+them as attribute reads give them (a plain dataclass), else 0."""
+
+
+def _own_fields(kind: type) -> int:
+    if not dataclasses.is_dataclass(kind) or kind.__getattribute__ is not object.__getattribute__:
+        return 0
+    names = [f.name for f in dataclasses.fields(kind)]
+    if hasattr(kind, "__slots__") or any(hasattr(getattr(kind, n, None), "__get__") for n in names):
+        return 0  # a field behind a descriptor (`Finding.rewrite`) is read as an attribute
+    return len(names)
+
+
 def _from_plain(kind: Any, data: Any) -> Any:
-    if data is None:
-        return None
     return _decoder(kind)(data)
 
 
 _Decoder = typing.Callable[[Any], Any]
+"""Turns JSON data into a value of one declared type; every decoder gives None for None."""
 _DECODERS: dict[Any, _Decoder] = {}
 
 
 def _decoder(kind: Any) -> _Decoder:
-    """The function that turns JSON data (not None) into a value of the declared type
-    `kind`; made once per type."""
+    """The decoder of the declared type `kind`, made once per type."""
     found = _DECODERS.get(kind)
     if found is None:
         found = _DECODERS[kind] = _make_decoder(kind)
@@ -837,13 +951,11 @@ def _make_decoder(kind: Any) -> _Decoder:
     origin = typing.get_origin(kind)
     if origin in (Union, types.UnionType):
         options = [a for a in typing.get_args(kind) if a is not type(None)]
-        return _Lazy(options[0]) if len(options) == 1 else _as_is
+        return _decoder(options[0]) if len(options) == 1 else _as_is
     if origin is tuple:
-        item = _Lazy(typing.get_args(kind)[0])
-        return lambda data: tuple(item(v) for v in data)
+        return _TupleDecoder(typing.get_args(kind)[0])
     if origin in (Mapping, dict):
-        value = _Lazy(typing.get_args(kind)[1])
-        return lambda data: {k: value(v) for k, v in data.items()}
+        return _MappingDecoder(typing.get_args(kind)[1])
     if isinstance(kind, type) and dataclasses.is_dataclass(kind):
         return _DataclassDecoder(kind)
     if kind is Any:
@@ -861,23 +973,37 @@ def _to_float(data: Any) -> Any:
     return float(data) if type(data) is int else data
 
 
-class _Lazy:
-    """`_decoder(kind)`, looked up on first use (a dataclass may hold its own kind,
-    `CallNode.children`, whose decoder is still being made); None stays None."""
+class _TupleDecoder:
+    """A tuple of one declared type; the item's decoder is looked up on first use (a
+    dataclass may hold its own kind, `CallNode.children`, whose decoder is still being made)."""
 
-    __slots__ = ("decode", "kind")
+    __slots__ = ("item", "kind")
 
     def __init__(self, kind: Any) -> None:
         self.kind = kind
-        self.decode: Optional[_Decoder] = None
+        self.item: Optional[_Decoder] = None
 
     def __call__(self, data: Any) -> Any:
         if data is None:
             return None
-        decode = self.decode
-        if decode is None:
-            decode = self.decode = _decoder(self.kind)
-        return decode(data)
+        item = self.item
+        if item is None:
+            item = self.item = _decoder(self.kind)
+        return tuple(data) if item is _as_is else tuple(map(item, data))
+
+
+class _MappingDecoder(_TupleDecoder):
+    """A mapping with values of one declared type."""
+
+    __slots__ = ()
+
+    def __call__(self, data: Any) -> Any:
+        if data is None:
+            return None
+        item = self.item
+        if item is None:
+            item = self.item = _decoder(self.kind)
+        return dict(data.items()) if item is _as_is else {k: item(v) for k, v in data.items()}
 
 
 class _DataclassDecoder:
@@ -892,34 +1018,59 @@ class _DataclassDecoder:
         self.names = frozenset(f.name for f in dataclasses.fields(kind))
         self.direct = not hasattr(kind, "__post_init__")
         self.converters: Optional[tuple[tuple[str, _Decoder], ...]] = None
+        self.floats: tuple[str, ...] = ()
 
     def _converters(self) -> tuple[tuple[str, _Decoder], ...]:
         hints = typing.get_type_hints(self.kind)
         found = []
+        floats = []
         for f in dataclasses.fields(self.kind):
             decode = _decoder(hints[f.name])
-            if decode is not _as_is:
-                found.append((f.name, decode if decode is _to_float else _Lazy(hints[f.name])))
+            if decode is _to_float:
+                floats.append(f.name)  # converted in line: a statement has three
+            elif decode is not _as_is:
+                found.append((f.name, decode))
+        self.floats = tuple(floats)
         self.converters = tuple(found)
         return self.converters
 
     def __call__(self, data: Any) -> Any:
+        if data is None:
+            return None
         converters = self.converters if self.converters is not None else self._converters()
-        exact = data.keys() == self.names
-        values = dict(data) if exact else {k: v for k, v in data.items() if k in self.names}
+        made: Any
+        if self.direct and data.keys() == self.names:
+            made = object.__new__(self.kind)
+            values = made.__dict__
+            values.update(data)
+            if not converters and not self.floats:
+                return made  # a `Site`: a statement has one or more
+        else:
+            made = None
+            values = {k: v for k, v in data.items() if k in self.names}
+        for name in self.floats:
+            if type(values.get(name)) is int:
+                values[name] = float(values[name])
         for name, convert in converters:
             value = values.get(name)
             if value is not None:
                 values[name] = convert(value)
-        if not (exact and self.direct):
-            return self.kind(**values)
-        made: Any = object.__new__(self.kind)
-        made.__dict__.update(values)
-        return made
+        return made if made is not None else self.kind(**values)
 
 
 def _thaw(value: Any) -> Any:
-    """JSON lists back to the tuples the capture stores for free-form values."""
+    """JSON lists back to the tuples the capture stores for free-form values (copies)."""
+    kind = type(value)
+    if kind is list:
+        for item in value:  # a loop, not a generator: most are a few plain values
+            if type(item) is list or type(item) is dict:
+                return tuple([_thaw(v) for v in value])
+        return tuple(value)
+    if kind is dict:
+        for item in value.values():
+            if type(item) is list or type(item) is dict:
+                return {k: _thaw(v) for k, v in value.items()}
+        return dict(value)
     if isinstance(value, list):
         return tuple(v if type(v) in _SCALARS else _thaw(v) for v in value)
     if isinstance(value, dict):

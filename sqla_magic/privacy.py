@@ -74,30 +74,111 @@ _KEY_VALUE_IN_ERROR = re.compile(r"(\)=\()[^)]*(\))")
 _TRUNCATION = re.compile(r"… \(\+\d+ chars\)$")
 
 
-def transform(value: Any, policy: Policy, field: str = "", *, build: bool = False) -> Any:
+def transform(
+    value: Any,
+    policy: Policy,
+    field: str = "",
+    *,
+    build: bool = False,
+    untouched: frozenset[str] = frozenset(),
+) -> Any:
     """`value` with `policy` applied to every string, by field; unchanged parts are the
-    same objects.  A finding's rewrite still to be built is left as it is unless `build`."""
-    if isinstance(value, str):
-        return policy(field, value)
-    if isinstance(value, (tuple, list)):
-        items = [transform(item, policy, field, build=build) for item in value]
-        changed = any(new is not old for new, old in zip(items, value, strict=True))
-        return type(value)(items) if changed else value
-    if isinstance(value, Mapping):
-        pairs = [(key, transform(item, policy, field, build=build)) for key, item in value.items()]
-        changed = any(new is not old for (_, new), old in zip(pairs, value.values(), strict=True))
-        return dict(pairs) if changed else value
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        changes = {}
-        for f in dataclasses.fields(value):
-            if f.name == "rewrite" and not build and isinstance(value, Finding) and pending_rewrite(value):
-                continue
-            old = getattr(value, f.name)
-            new = transform(old, policy, f"{type(value).__name__}.{f.name}", build=build)
-            if new is not old:
-                changes[f.name] = new
-        return dataclasses.replace(value, **changes) if changes else value
-    return value
+    same objects.  A finding's rewrite still to be built is left as it is unless `build`.
+
+    `policy` must give the same text for the same field and text: each (field, text) is
+    asked once, and a part met twice in one walk (a report's statements share their
+    sites and stacks) is walked once.  Values under a field named in `untouched` (the
+    bare name: `sql`, not `Statement.sql`) are left as they are without being read, for
+    the fields where the policy changes nothing.
+    """
+    return _Walk(policy, build, untouched).walk(value, field)
+
+
+_NOT_TEXT = frozenset((int, float, bool, type(None)))
+
+
+class _Walk:
+    """One `transform`: the policy's answers and the parts already walked, kept for the walk."""
+
+    def __init__(self, policy: Policy, build: bool, untouched: frozenset[str]) -> None:
+        self.policy = policy
+        self.build = build
+        self.untouched = untouched
+        self.texts: dict[tuple[str, str], str] = {}
+        self.done: dict[tuple[int, str], tuple[Any, Any]] = {}
+        """(id, field) -> (the part, its result): the part is held so that its id stays its own."""
+
+    def text(self, field: str, text: str) -> str:
+        key = (field, text)
+        found = self.texts.get(key)
+        if found is None:
+            found = self.texts[key] = self.policy(field, text)
+        return found
+
+    def walk(self, value: Any, field: str) -> Any:
+        kind = type(value)
+        if kind is str:
+            return self.text(field, value)
+        if kind in _NOT_TEXT:
+            return value
+        key = (id(value), field)
+        found = self.done.get(key)
+        if found is None:
+            found = self.done[key] = (value, self._walk(value, field))
+        return found[1]
+
+    def _walk(self, value: Any, field: str) -> Any:
+        if isinstance(value, str):
+            return self.text(field, value)
+        if isinstance(value, (tuple, list)):
+            items = None
+            for position, item in enumerate(value):
+                new = item if type(item) in _NOT_TEXT else self.walk(item, field)
+                if new is not item:
+                    if items is None:
+                        items = list(value)
+                    items[position] = new
+            return value if items is None else type(value)(items)
+        if isinstance(value, Mapping):
+            pairs = None
+            for key, item in value.items():
+                new = item if type(item) in _NOT_TEXT else self.walk(item, field)
+                if new is not item:
+                    if pairs is None:
+                        pairs = dict(value)
+                    pairs[key] = new
+            return value if pairs is None else pairs
+        if dataclasses.is_dataclass(value) and not isinstance(value, type):
+            changes = {}
+            owner = type(value).__name__
+            for name in _field_names(type(value)):
+                if name in self.untouched:
+                    continue
+                if (
+                    name == "rewrite"
+                    and not self.build
+                    and isinstance(value, Finding)
+                    and pending_rewrite(value) is not None
+                ):
+                    continue
+                old = getattr(value, name)
+                if type(old) in _NOT_TEXT:
+                    continue
+                new = self.walk(old, f"{owner}.{name}")
+                if new is not old:
+                    changes[name] = new
+            return dataclasses.replace(value, **changes) if changes else value
+        return value
+
+
+_FIELD_NAMES: dict[type, tuple[str, ...]] = {}
+
+
+def _field_names(kind: type) -> tuple[str, ...]:
+    names = _FIELD_NAMES.get(kind)
+    if names is None:
+        names = _FIELD_NAMES[kind] = tuple(f.name for f in dataclasses.fields(kind))
+    return names
 
 
 # -- passwords ---------------------------------------------------------------------------------
@@ -119,7 +200,8 @@ def without_passwords(report: Any, engines: Iterable[Any] = (), passwords: Itera
             return MASK if text in known or text in encoded else text
         return mask_text(text)
 
-    return transform(report, mask)
+    untouched = CODE_FIELDS | SQL_FIELDS | KEY_FIELDS
+    return transform(report, mask, untouched=untouched if known else untouched | PARAM_FIELDS)
 
 
 def mask_text(text: str) -> str:
@@ -233,7 +315,7 @@ def redacted(report: Any) -> Any:
             text = in_code.sub(REDACTED, text)
         return text if qualified in OUR_WORDS else scrub_literals(text)
 
-    cleaned = transform(report, redact, build=True)
+    cleaned = transform(report, redact, build=True, untouched=KEY_FIELDS)
     statements = tuple(
         dataclasses.replace(statement, params=_shape_only(original.params))
         for statement, original in zip(cleaned.statements, report.statements, strict=True)

@@ -131,3 +131,51 @@ def test_a_deferred_rewrite_is_built_once_on_first_read_and_a_failing_one_is_non
 def test_hostile_json_raises_one_clear_value_error(text: str) -> None:
     with pytest.raises(ValueError, match=r"^not a sqla_magic report: "):
         Report.from_json(text)
+
+
+def _square_all(values: list[int]) -> int:
+    return sum(_square(v) for v in values)
+
+
+def _square(value: int) -> int:
+    return value * value
+
+
+def test_pstats_gives_the_call_tree_to_pstats_and_snakeviz(sqlite_engine, table_prefix, tmp_path) -> None:
+    """On 3.11 cProfile hooks `sys.setprofile`; from 3.12 it runs on `sys.monitoring`: the
+    same Stats either way, read back from a file as snakeviz reads it."""
+    import pstats
+
+    models = demo.declare(table_prefix)
+    demo.populate(sqlite_engine, models, authors=30, books_per_author=2)
+    with Session(sqlite_engine) as session, profile(explain=False, memory=False) as report:
+        pages = [book.pages for author in session.scalars(sa.select(models.Author)) for book in author.books]
+        total = sum(_square_all(list(range(200))) for _ in range(50))
+    assert len(pages) == 60 and total == 50 * sum(v * v for v in range(200))
+    assert report.call_tree is not None
+    stats = report.pstats()
+    assert isinstance(stats, pstats.Stats)
+    by_name = {key[2]: (key, value) for key, value in stats.stats.items()}  # type: ignore[attr-defined]
+    (file, line, _), (cc, nc, tt, ct, callers) = by_name["_square_all"]
+    assert (file, line) == (__file__, _square_all.__code__.co_firstlineno)
+    assert nc == cc == 50 and 0 < tt <= ct
+    nodes = [n for n in report.call_tree.walk() if n.name == "_square_all"]
+    assert ct == pytest.approx(sum(n.total_s for n in nodes))
+    assert by_name["_square"][1][1] == 50 * 200  # the tree keeps cProfile's call counts
+    assert [(k[0], k[2], v[1]) for k, v in callers.items()] == [(__file__, "<genexpr>", 50)]
+    root = stats.stats[("", 0, "<profiled code>")]  # type: ignore[attr-defined]
+    assert root[3] == report.call_tree.total_s and root[4] == {}
+    assert 0 < stats.total_tt <= report.call_tree.total_s  # type: ignore[attr-defined]
+    path = tmp_path / "report.prof"
+    stats.dump_stats(path)
+    again = pstats.Stats(str(path))
+    assert again.stats == stats.stats  # type: ignore[attr-defined]
+    printed = tmp_path / "printed.txt"
+    with printed.open("w") as stream:
+        pstats.Stats(str(path), stream=stream).sort_stats("cumulative").print_stats("_square")
+    assert "_square_all" in printed.read_text()
+
+
+def test_pstats_without_a_call_tree_says_why() -> None:
+    with pytest.raises(ValueError, match="no call tree"):
+        Report(wall_s=0.0, cpu_s=0.0).pstats()

@@ -1,8 +1,8 @@
 """Small readings of a `Report` that several rules share: groups, tables, wording.
 
 `index(report)` reads the statements once for every rule (by verb, fingerprint, origin,
-line and request), and what a rule reads from a SQL string is kept per string: a workload
-runs a few compiled strings many times.
+line, request and place in the user's code), and what a rule reads from a SQL string is
+kept per string: a workload runs a few compiled strings many times.
 
 Requests are units: when the profiled code drives a test client, what a rule counts as
 repeated is counted within one request (`repeated_per_request`), so that work an app does
@@ -18,7 +18,7 @@ from collections.abc import Iterable, Sequence
 from typing import Optional
 
 from sqla_magic import sqltext
-from sqla_magic.model import Finding, Report, Statement
+from sqla_magic.model import Finding, Report, Site, Statement
 
 SQL_STRINGS_KEPT = 8192
 """Distinct SQL strings whose readings are kept (per process, least recently used out)."""
@@ -37,36 +37,71 @@ def dml_table(statement: Statement) -> Optional[str]:
     return _dml_table(statement.sql)
 
 
+Place = tuple[str, int]
+"""(file, line) of the innermost frame of the user's code a statement ran under."""
+
+
 class StatementIndex:
-    """A report's statement indexes grouped by verb, fingerprint, origin and line, made in
-    one pass that every rule shares (`index(report)`), so a rule reads only its own."""
+    """A report's statement indexes grouped by verb, fingerprint, origin, line and place,
+    made in one pass that every rule shares (`index(report)`), so a rule reads only its own."""
 
-    __slots__ = ("by_fingerprint", "by_line", "by_origin", "by_request", "by_verb", "requests", "verbs")
+    __slots__ = (
+        "by_fingerprint",
+        "by_line",
+        "by_origin",
+        "by_place",
+        "by_request",
+        "by_verb",
+        "places",
+        "requests",
+        "verbs",
+    )
 
-    def __init__(self, statements: Sequence[Statement]) -> None:
+    def __init__(self, statements: Sequence[Statement], filename: str = "") -> None:
         by_verb: defaultdict[str, list[int]] = defaultdict(list)
         by_fingerprint: defaultdict[str, list[int]] = defaultdict(list)
         by_origin: defaultdict[str, list[int]] = defaultdict(list)
         by_line: defaultdict[int, list[int]] = defaultdict(list)
+        by_place: defaultdict[Place, list[int]] = defaultdict(list)
         by_request: defaultdict[Optional[int], list[int]] = defaultdict(list)
         verbs = []
         requests = []
+        places: list[Optional[Place]] = []
+        # A report's statements share a few `Site` objects: each one's place is made once.
+        site_places: dict[int, tuple[Site, Place]] = {}
         for position, statement in enumerate(statements):
             kind = sql_verb(statement.sql)
             verbs.append(kind)
             by_verb[kind].append(position)
             by_fingerprint[statement.fingerprint].append(position)
             by_origin[statement.origin].append(position)
-            if statement.line is not None:
-                by_line[statement.line].append(position)
+            line = statement.line
+            if line is not None:
+                by_line[line].append(position)
             requests.append(statement.request_index)
             by_request[statement.request_index].append(position)
+            site = statement.site
+            place: Optional[Place]
+            if site is not None:
+                known = site_places.get(id(site))
+                if known is None:
+                    known = site_places[id(site)] = (site, (site.file, site.line))
+                place = known[1]
+            else:
+                place = (filename, line) if line is not None else None
+            places.append(place)
+            if place is not None:
+                by_place[place].append(position)
         self.verbs = tuple(verbs)
         """Each statement's verb (`sql_verb`), by position."""
+        self.places = tuple(places)
+        """Each statement's place (`Place`, or None outside the user's code), by position:
+        its `site`, else its `line` in the profiled file."""
         self.by_verb: dict[str, list[int]] = dict(by_verb)
         self.by_fingerprint: dict[str, list[int]] = dict(by_fingerprint)
         self.by_origin: dict[str, list[int]] = dict(by_origin)
         self.by_line: dict[int, list[int]] = dict(by_line)
+        self.by_place: dict[Place, list[int]] = dict(by_place)
         self.requests = tuple(requests)
         """Each statement's `request_index` (None outside any request), by position."""
         self.by_request: dict[Optional[int], list[int]] = dict(by_request)
@@ -80,6 +115,9 @@ class StatementIndex:
 
     def of_origin(self, origin: str) -> list[int]:
         return self.by_origin.get(origin, [])
+
+    def of_place(self, place: Place) -> list[int]:
+        return self.by_place.get(place, [])
 
     def on_lines(self, first: int, last: int, verb: Optional[str] = None) -> list[int]:
         """Indexes of the statements caused by lines `first` to `last` (with `verb` only,
@@ -105,12 +143,17 @@ _latest: Optional[tuple[weakref.ref[Report], StatementIndex]] = None
 
 
 def index(report: Report) -> StatementIndex:
-    """The statement index of `report`, built once while the rules read the same report."""
+    """The statement index of `report`, built once while the rules read the same report
+    (or a copy of it with the same statements: the plan rules read one with plans added)."""
     global _latest
     latest = _latest
-    if latest is not None and latest[0]() is report:
-        return latest[1]
-    built = StatementIndex(report.statements)
+    if latest is not None:
+        seen = latest[0]()
+        if seen is report or (
+            seen is not None and seen.statements is report.statements and seen.filename == report.filename
+        ):
+            return latest[1]
+    built = StatementIndex(report.statements, report.filename)
     _latest = (weakref.ref(report), built)
     return built
 
