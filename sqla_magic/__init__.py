@@ -107,13 +107,13 @@ def _comparison_text(comparison: model.Comparison) -> str:
 
 
 def _comparison_fragment(comparison: model.Comparison) -> str:
-    from sqla_magic.render.compare import render_comparison_fragment
+    from sqla_magic.render.html import render_comparison_fragment
 
     return render_comparison_fragment(comparison)
 
 
 def _comparison_page(comparison: model.Comparison) -> str:
-    from sqla_magic.render.compare import render_comparison_page
+    from sqla_magic.render.html import render_comparison_page
 
     return render_comparison_page(comparison)
 

@@ -17,6 +17,11 @@ never by reading the cell:
 - What cannot be undone is said up front (`NOTICE`): the cell runs twice more; printed
   output is swallowed; objects it mutates in place stay mutated (each run gets a shallow
   copy of the namespace, so its assignments do not replace the user's variables).
+
+Each run is recorded by `capture` (statements, rows, layers; no call tree, whose
+profiler would slow the runs unevenly) into a `Report`, so the outcome is a `Comparison`
+of the original cell's run and the rewritten cell's, as `Report.compare` gives.  The
+caller may add findings to both (`analyse`, e.g. the rules of the pipeline).
 """
 
 from __future__ import annotations
@@ -31,8 +36,8 @@ import sysconfig
 import threading
 import time
 import tracemalloc
-from collections.abc import Mapping, MutableMapping
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterator, Mapping, MutableMapping
+from dataclasses import dataclass, field, replace
 from typing import Any, Optional
 
 from sqlalchemy import event
@@ -41,13 +46,34 @@ from sqlalchemy.orm import Session, make_transient
 
 from sqla_magic import _compat
 from sqla_magic.capture import memory
+from sqla_magic.capture import run as capture
 from sqla_magic.explain import lexer
-from sqla_magic.model import Finding, Report
+from sqla_magic.model import Comparison, Finding, Memory, Report
 
 NOTICE = (
     "Try it runs the cell and its rewrite once more each. Their database changes are rolled "
     "back; output they print is not shown; objects they change in place stay changed."
 )
+CONFIRM: Mapping[str, Any] = {
+    "does": (
+        "Try it runs this cell's code again, twice, on the kernel: the original, then the rewrite, "
+        "each inside a transaction that is rolled back afterwards."
+    ),
+    "guards": (
+        "A run is stopped and rolled back the moment it commits (also in a helper it calls), uses an "
+        "AUTOCOMMIT engine, runs DDL that commits implicitly, opens a file for writing, connects a "
+        "socket, or starts a process or thread."
+    ),
+    "cannot_undo": (
+        "objects the cell changes in place (each run gets a copy of the namespace: reassigning a "
+        "name is safe, `items.append(...)` is not)",
+        "sequence values its INSERTs consume (PostgreSQL and MariaDB never roll them back)",
+        "work on other threads, or through a raw DBAPI connection behind SQLAlchemy's back",
+        "effects outside the database (files, network, other processes) when a run is forced",
+    ),
+    "output": "Output the runs print is not shown.",
+}
+"""What the view says before Try it runs anything: it asks for a second, explicit click."""
 FORCE_HINT = (
     "to run it anyway: `sqla_magic.verify.verify(finding, namespace=globals(), force=True)` "
     "(only the database is rolled back)"
@@ -83,6 +109,19 @@ class Verification:
     after: Optional[RunFigures] = None
     same_result: Optional[bool] = None
     notice: str = NOTICE
+    before_report: Optional[Report] = None
+    """The original cell's run, as captured."""
+    after_report: Optional[Report] = None
+    """The rewritten cell's run."""
+
+    NAMES = ("original", "rewrite")
+
+    @property
+    def comparison(self) -> Optional[Comparison]:
+        """The rewrite's run against the original's, when both ran to the end."""
+        if not self.verified or self.before_report is None or self.after_report is None:
+            return None
+        return self.before_report.compare(self.after_report, names=self.NAMES)
 
     @property
     def summary(self) -> str:
@@ -111,11 +150,14 @@ def verify(
     *,
     memory: bool = True,
     force: bool = False,
+    analyse: Optional[Callable[[capture.Recording], Report]] = None,
 ) -> Verification:
     """Run the finding's original and rewritten cell in the sandbox; compare them.
 
     `namespace` is the user namespace (`get_ipython().user_ns`); each run gets a shallow
     copy.  `force` lets a run write files or call out (the database is still guarded).
+    `analyse` turns each run's recording into the report compared (the pipeline's rules,
+    which the magic hands in); without it the reports have no findings.
     """
     rewrite = finding.rewrite
     if rewrite is None:
@@ -125,13 +167,23 @@ def verify(
         refusal = _not_python(source)
         if refusal:
             return Verification(False, refusal)
-    before, before_value = _run(rewrite.original, namespace, memory, force)
+    before, before_value, before_run = _run(rewrite.original, namespace, memory, force)
     if before.error:
         return Verification(False, f"the original cell {before.error}", before)
-    after, after_value = _run(rewrite.rewritten, namespace, memory, force)
+    after, after_value, after_run = _run(rewrite.rewritten, namespace, memory, force)
     if after.error:
         return Verification(False, f"the rewritten cell {after.error}", before, after)
-    return Verification(True, "", before, after, _equal(before_value, after_value))
+    finish = analyse or (lambda recording: recording.report)
+    before_report, after_report = finish(before_run), finish(after_run)
+    return Verification(
+        True,
+        "",
+        before,
+        after,
+        _equal(before_value, after_value),
+        before_report=before_report,
+        after_report=after_report,
+    )
 
 
 def _not_python(source: str) -> Optional[str]:
@@ -151,17 +203,29 @@ def _python(source: str) -> str:
     )
 
 
-def _run(source: str, namespace: Mapping[str, Any], memory: bool, force: bool) -> tuple[RunFigures, Any]:
+_CAPTURE = capture.Options(memory=False, call_tree=False, explain=False, findings=False)
+"""What a verification run records: statements and layers; memory is measured apart."""
+
+
+def _run(
+    source: str, namespace: Mapping[str, Any], memory: bool, force: bool
+) -> tuple[RunFigures, Any, capture.Recording]:
     filename = f"<sqla_magic-verify-{next(_counter)}>"
     code, final = _compiled(_python(source), filename)
     scope = dict(namespace)
-    sandbox = Sandbox(filename, guard_outside=not force, users_pending=_pending_objects(namespace))
+    captured = _Captured(filename, source)
+    sandbox = Sandbox(
+        filename,
+        guard_outside=not force,
+        users_pending=_pending_objects(namespace),
+        recorded=lambda: len(captured.profiler.recorder.records),
+    )
     value: Any = None
     error: Optional[str] = None
     measured = _Measure(memory)
     try:
         # The sandbox is entered first: its own set-up is not part of the figures.
-        with sandbox, measured, contextlib.redirect_stdout(io.StringIO()):
+        with sandbox, captured, measured, contextlib.redirect_stdout(io.StringIO()):
             exec(code, scope)
             if final is not None:
                 value = eval(final, scope)
@@ -185,7 +249,39 @@ def _run(source: str, namespace: Mapping[str, Any], memory: bool, force: bool) -
         executions=sandbox.executions,
         writes=sandbox.writes,
     )
-    return figures, value
+    return figures, value, captured.result(measured, sandbox.own_statements)
+
+
+class _Captured:
+    """`capture` around one run; `report` once it has stopped."""
+
+    def __init__(self, filename: str, source: str) -> None:
+        self.profiler = capture.Profiler(_CAPTURE, (filename,), source)
+        self.recording: Optional[capture.Recording] = None
+
+    def __enter__(self) -> None:
+        self.profiler.start()
+
+    def __exit__(self, *exc: Any) -> None:
+        self.recording = self.profiler.stop()
+
+    def result(self, measured: _Measure, sandboxes: list[range]) -> capture.Recording:
+        """The recording with the cell's own statements (not those of the sandbox, at the
+        positions `sandboxes`, nor SQLAlchemy's SAVEPOINT statements) and the allocation
+        peak the run was measured with."""
+        assert self.recording is not None
+        report = self.recording.report
+        theirs = {position for span in sandboxes for position in span}
+        kept = tuple(
+            statement
+            for position, (statement, record) in enumerate(
+                zip(report.statements, self.recording.records, strict=True)
+            )
+            if position not in theirs and not _compat.is_savepoint_clause(record.statement)
+        )
+        peak = measured.peak_bytes
+        memory = Memory(peak_bytes=peak, method="tracemalloc") if peak is not None else None
+        return replace(self.recording, report=replace(report, statements=kept, memory=memory))
 
 
 class _Measure:
@@ -261,6 +357,11 @@ class Sandbox:
     SQLAlchemy 1.4 autoflushes before `do_orm_execute`, so the first flush can carry them
     into our SAVEPOINT, whose rollback then expunges them: the undo puts them back."""
     _own: int = 0
+    recorded: Callable[[], int] = lambda: 0
+    """How many statements the run's capture has recorded so far."""
+    own_statements: list[range] = field(default_factory=list)
+    """Positions in the capture of the statements the sandbox itself ran (its SAVEPOINTs,
+    the flush of the user's pending work before one): not the cell's."""
     _active: bool = False
     _thread: int = 0
     _listeners: list[tuple[Any, str, Any]] = field(default_factory=list)
@@ -306,6 +407,16 @@ class Sandbox:
         finally:
             self._exit.close()
 
+    @contextlib.contextmanager
+    def _own_work(self) -> Iterator[None]:
+        self._own += 1
+        first = self.recorded()
+        try:
+            yield
+        finally:
+            self._own -= 1
+            self.own_statements.append(range(first, self.recorded()))
+
     # -- abort ------------------------------------------------------------------------------
 
     def _stop(self, what: str, *, outside_world: bool = False) -> None:
@@ -335,11 +446,8 @@ class Sandbox:
             # The user's work in progress stays theirs: their unflushed changes go to the
             # database first (as autoflush would), outside the SAVEPOINT the run is kept in.
             # Entered from `before_flush`, the flush under way goes into the SAVEPOINT.
-            self._own += 1
-            try:
+            with self._own_work():
                 held.savepoint = session.begin_nested()
-            finally:
-                self._own -= 1
         else:
             held.fresh = True
         if not flushing:
@@ -413,11 +521,8 @@ class Sandbox:
             held = _Held()
             self._connections[id(conn)] = (conn, held)
             if conn.in_transaction() and id(conn) not in self._begun:
-                self._own += 1
-                try:
+                with self._own_work():
                     held.savepoint = conn.begin_nested()
-                finally:
-                    self._own -= 1
             else:
                 held.fresh = True
 

@@ -1,17 +1,13 @@
-"""Two runs side by side (`Report.compare`): plain text and HTML.
+"""Two runs side by side (`Report.compare`): plain text, and the wording every view uses.
 
 Times and memory within run-to-run noise read "no clear change" rather than a percentage,
-so a reader does not chase a difference the next run would not repeat.  The HTML uses
-the report's own style, so a comparison can sit beside or inside a report.
+so a reader does not chase a difference the next run would not repeat.  The HTML and the
+widget's Compare tab lay out the payload of `render.widget.tabs.compare`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from pathlib import Path
-
-from sqla_magic.model import Change, Comparison, Finding, ShapeChange
-from sqla_magic.render.html import ROOT_CLASS, SEVERITY_CLASSES, STYLE, escape
+from sqla_magic.model import Change, Comparison
 from sqla_magic.render.summary import (
     LAYER_TITLES,
     format_bytes,
@@ -24,17 +20,6 @@ from sqla_magic.render.summary import (
 MAX_SHAPES = 20
 MAX_FINDINGS = 20
 SQL_WIDTH = 70
-
-VERDICT_CLASSES = {
-    "better": "sm-better",
-    "worse": "sm-worse",
-    "same": "sm-muted",
-    "no clear change": "sm-muted",
-    "not measured": "sm-muted",
-}
-
-COMPARE_STYLE = (Path(__file__).parent / "static" / "compare.css").read_text(encoding="utf-8")
-"""What a comparison adds to the report's style: better in green, worse in red."""
 
 
 def value_text(change: Change, value: float | None) -> str:
@@ -107,87 +92,3 @@ def render_comparison_text(comparison: Comparison) -> str:
         for finding in findings[:MAX_FINDINGS]:
             lines.append(f"  {label:<6} [{finding.severity}] {finding.rule}: {finding.title}")
     return "\n".join(lines) + "\n"
-
-
-# -- HTML ---------------------------------------------------------------------------------
-
-
-def render_comparison_fragment(comparison: Comparison) -> str:
-    """A `<div>` with its own scoped style, for notebooks and for the widget's Compare view."""
-    style = STYLE + COMPARE_STYLE
-    body = "\n".join([_measures(comparison), _shapes(comparison.shapes, comparison), _findings(comparison)])
-    before, after = comparison.names
-    title = f"<h2>Comparison: {escape(before)} → {escape(after)}</h2>"
-    return f'<div class="{ROOT_CLASS}">\n<style>{style}</style>\n{title}\n{body}\n</div>'
-
-
-def render_comparison_page(comparison: Comparison) -> str:
-    before, after = comparison.names
-    return (
-        '<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
-        f"<title>sqla_magic comparison — {escape(before)} → {escape(after)}</title>\n"
-        '</head>\n<body style="margin:16px">\n'
-        f"{render_comparison_fragment(comparison)}\n</body>\n</html>\n"
-    )
-
-
-def _measures(comparison: Comparison) -> str:
-    before, after = comparison.names
-    head = f'<th class="n">{escape(before)}</th><th class="n">{escape(after)}</th>'
-    rows = [f"<tr><th></th>{head}<th>change</th></tr>"]
-    for change in comparison.changes():
-        indent = "&nbsp;&nbsp;" if change in comparison.layers else ""
-        rows.append(
-            f"<tr><td>{indent}{escape(measure_title(change))}</td>"
-            f'<td class="n">{escape(value_text(change, change.before))}</td>'
-            f'<td class="n">{escape(value_text(change, change.after))}</td>'
-            f'<td class="{VERDICT_CLASSES[change.verdict]}">{escape(change_text(change))}</td></tr>'
-        )
-    return "<table>\n" + "\n".join(rows) + "\n</table>"
-
-
-def _shapes(shapes: Sequence[ShapeChange], comparison: Comparison) -> str:
-    before, after = comparison.names
-    head = f"<h3>Statement shapes: {escape(shape_summary(comparison))}</h3>"
-    if not shapes:
-        return head
-    rows = [
-        f'<tr><th></th><th class="n">{escape(before)}</th><th class="n">{escape(after)}</th>'
-        "<th>SQL</th><th>origin</th></tr>"
-    ]
-    for shape in shapes[:MAX_SHAPES]:
-        # An added shape is often the one query that replaced a removed hundred: no colour.
-        verdict = (
-            "" if shape.status != "changed" else "sm-better" if shape.after < shape.before else "sm-worse"
-        )
-        rows.append(
-            f'<tr><td class="{verdict}">{escape(shape.status)}</td>'
-            f'<td class="n">{shape.before:,}</td><td class="n">{shape.after:,}</td>'
-            f"<td><code>{escape(one_line_sql(shape.sql, 120))}</code></td>"
-            f"<td>{escape(shape.origin)}</td></tr>"
-        )
-    more = ""
-    if len(shapes) > MAX_SHAPES:
-        more = f'<div class="sm-more">{escape(plural(len(shapes) - MAX_SHAPES, "more shape"))}</div>'
-    return head + "\n<table>\n" + "\n".join(rows) + "\n</table>" + more
-
-
-def _findings(comparison: Comparison) -> str:
-    head = f"<h3>Findings: {escape(findings_summary(comparison))}</h3>"
-    parts = [head]
-    for label, findings in (
-        ("fixed", comparison.fixed),
-        ("new", comparison.new),
-        ("still there", comparison.kept),
-    ):
-        parts += [_finding_line(label, finding) for finding in findings[:MAX_FINDINGS]]
-    return "\n".join(parts)
-
-
-def _finding_line(label: str, finding: Finding) -> str:
-    severity = SEVERITY_CLASSES.get(finding.severity, "")
-    verdict = {"fixed": "sm-better", "new": "sm-worse"}.get(label, "sm-muted")
-    return (
-        f'<div class="sm-card {severity}"><span class="{verdict}">{escape(label)}</span> '
-        f"<b>{escape(finding.rule)}</b>: {escape(finding.title)}</div>"
-    )

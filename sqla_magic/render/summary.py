@@ -26,6 +26,18 @@ LAYER_TITLES: Mapping[str, str] = {
     "python": "Python",
 }
 
+LAYER_COLOURS: Mapping[str, str] = {
+    "database": "#4e79a7",
+    "fetch": "#76b7b2",
+    "compile": "#f28e2b",
+    "orm_load": "#e15759",
+    "flush": "#edc948",
+    "mapper_config": "#b07aa1",
+    "python": "#8c8c8c",
+}
+"""The layer bar's colours, the same in the widget and the static report."""
+OTHER_LAYER_COLOUR = "#c9c9c9"
+
 SEVERITY_ORDER: Mapping[str, int] = {"high": 0, "medium": 1, "low": 2}
 
 

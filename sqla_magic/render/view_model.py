@@ -12,16 +12,17 @@ surrogates) visible, so a value cannot disguise itself, and caps very long value
 
 from __future__ import annotations
 
-import re
 import weakref
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping
 from typing import Any, Optional
 
-from sqla_magic.model import CallNode, Report
-from sqla_magic.render.html import LAYER_COLOURS, OTHER_LAYER_COLOUR
+from sqla_magic.model import CallNode, Comparison, Report
+from sqla_magic.render.escapes import visible
 from sqla_magic.render.summary import (
+    LAYER_COLOURS,
     LAYER_TITLES,
     WALL_NOTE,
+    OTHER_LAYER_COLOUR,
     StatementGroup,
     format_bytes,
     format_count,
@@ -48,10 +49,6 @@ SORT_KEYS = ("total", "count", "mean", "max", "rows", "first")
 
 # -- text safety ------------------------------------------------------------------------
 
-_INVISIBLE = re.compile(
-    "[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2060-\u2069\ufeff\ud800-\udfff]"
-)
-
 
 def clean(value: Any) -> Any:
     """The payload with every string made safe to show as text (see the module docstring)."""
@@ -69,21 +66,15 @@ def clean(value: Any) -> Any:
 def clean_text(text: str) -> str:
     if len(text) > MAX_TEXT:
         text = text[:MAX_TEXT] + f"… (+{len(text) - MAX_TEXT:,} chars)"
-    return _INVISIBLE.sub(_visible, text)
+    return visible(text)
 
-
-def _visible(match: re.Match[str]) -> str:
-    code = ord(match.group())
-    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
-
-
-# -- SQL --------------------------------------------------------------------------------
 
 # -- header -----------------------------------------------------------------------------
 
 
-def header(report: Report) -> dict[str, Any]:
+def header(view: ReportView) -> dict[str, Any]:
     """The headline figures, the layer bar, and what each tab holds (for its label)."""
+    report = view.report
     figures: list[dict[str, Any]] = [
         {
             "label": "wall time",
@@ -139,7 +130,9 @@ def header(report: Report) -> dict[str, Any]:
         }
     from sqla_magic.render.widget.tabs import TABS
 
-    tabs = [{"name": tab.name, "title": tab.title, "count": tab.count(report)} for tab in TABS]
+    tabs = [
+        {"name": tab.name, "title": tab.title, "count": tab.count(view)} for tab in TABS if tab.shown(view)
+    ]
     notes = list(report.notes)
     if report.dropped_statements:
         notes.insert(
@@ -158,7 +151,7 @@ def header(report: Report) -> dict[str, Any]:
         "error": error,
         "context": " · ".join(text for text in (report.started_at, _shown_file(report.filename)) if text),
         "tabs": tabs,
-        "first_tab": "findings" if report.findings else "statements",
+        "first_tab": "compare" if view.comparison else "findings" if report.findings else "statements",
         "notes": notes,
     }
 
@@ -168,7 +161,7 @@ def _shown_file(filename: str) -> str:
     return "" if "ipykernel_" in filename or filename.startswith("<") else filename
 
 
-# -- findings ---------------------------------------------------------------------------
+# -- Apply from a cell -----------------------------------------------------------------
 
 
 def rewrite_source(report: Report, number: int) -> str:
@@ -181,94 +174,6 @@ def rewrite_source(report: Report, number: int) -> str:
     if finding.rewrite is None:
         raise ValueError(f"finding #{number} ({finding.rule}) has no rewrite of the cell")
     return finding.rewrite.rewritten
-
-
-# -- statements -------------------------------------------------------------------------
-
-
-# -- call tree --------------------------------------------------------------------------
-
-
-# -- memory, plans, ORM -----------------------------------------------------------------
-
-
-# -- before / after -----------------------------------------------------------------------
-
-
-def comparison(before: Report, after: Report) -> list[dict[str, Any]]:
-    """Headline figures of two profiled runs side by side, with the change of each."""
-
-    def database(report: Report) -> float:
-        return sum(s.duration_s for s in report.statements)
-
-    def peak(report: Report) -> Optional[float]:
-        return float(report.memory.peak_bytes) if report.memory is not None else None
-
-    return compare_measures(
-        [
-            ("wall time", before.wall_s, after.wall_s, format_duration),
-            ("statements", len(before.statements), len(after.statements), _count),
-            ("time in the database", database(before), database(after), format_duration),
-            ("rows", before.rows, after.rows, _count),
-            ("ORM objects", before.objects, after.objects, _count),
-            ("peak memory", peak(before), peak(after), _signed_bytes),
-            ("findings", len(before.findings), len(after.findings), _count),
-        ]
-    )
-
-
-RUN_MEASURES: tuple[tuple[str, str, Callable[[float], str]], ...] = (
-    ("wall_s", "wall time", lambda v: format_duration(v)),
-    ("statements", "statements", lambda v: format_count(int(v))),
-    ("executions", "parameter sets sent", lambda v: format_count(int(v))),
-    ("writes", "writes (INSERT/UPDATE/DELETE)", lambda v: format_count(int(v))),
-    ("peak_bytes", "peak memory", lambda v: format_bytes(v, signed=True)),
-)
-"""Figures of one verification run (`verify.RunFigures`) worth comparing, if present."""
-
-
-def run_comparison(before: Any, after: Any) -> list[dict[str, Any]]:
-    """Before/after rows for two verification runs, from whichever figures both carry."""
-    measures = []
-    for name, label, show in RUN_MEASURES:
-        old, new = getattr(before, name, None), getattr(after, name, None)
-        if isinstance(old, (int, float)) and isinstance(new, (int, float)):
-            measures.append((label, float(old), float(new), show))
-    return compare_measures(measures)
-
-
-def compare_measures(
-    measures: Sequence[tuple[str, Optional[float], Optional[float], Callable[[float], str]]],
-) -> list[dict[str, Any]]:
-    """One row per measure both runs have: the two values, the change, better or worse (lower wins)."""
-    rows = []
-    for label, old, new, show in measures:
-        if old is None or new is None:
-            continue
-        change = ""
-        if old:
-            change = f"{(new - old) / abs(old) * 100:+.0f}%"
-        elif new:
-            change = "new"
-        rows.append(
-            {
-                "label": label,
-                "before": show(old),
-                "after": show(new),
-                "change": change,
-                "better": new < old,
-                "worse": new > old,
-            }
-        )
-    return rows
-
-
-def _count(value: float) -> str:
-    return format_count(int(value))
-
-
-def _signed_bytes(value: float) -> str:
-    return format_bytes(value, signed=True)
 
 
 # -- the state behind one view --------------------------------------------------------------
@@ -284,9 +189,11 @@ class ReportView:
     widget does not keep its report (and its statements) alive.
     """
 
-    def __init__(self, report: Report, hold: bool = True) -> None:
+    def __init__(self, report: Report, hold: bool = True, comparison: Optional[Comparison] = None) -> None:
         self._held: Optional[Report] = report if hold else None
         self._ref = weakref.ref(report)
+        self.comparison = comparison
+        """How this run differs from its baseline (`--compare NAME`), for the Compare tab."""
         self.groups: Optional[list[StatementGroup]] = None
         """The statement groups, built on the first request for them."""
         self.order: dict[str, list[int]] = {}
@@ -302,7 +209,7 @@ class ReportView:
         return report
 
     def header(self) -> dict[str, Any]:
-        return clean(header(self.report))  # type: ignore[no-any-return]
+        return clean(header(self))  # type: ignore[no-any-return]
 
     def answer(self, kind: str, args: Mapping[str, Any]) -> Any:
         """The payload for one request of the browser, cleaned for display."""

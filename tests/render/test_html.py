@@ -5,17 +5,20 @@ import re
 from html.parser import HTMLParser
 
 from sqla_magic.model import CallNode, Report, Statement
-from sqla_magic.render.html import (
-    MAX_EXECUTION_ROWS,
-    MAX_EXECUTIONS,
-    MAX_GROUPS,
-    MAX_SLOWEST,
-    MAX_SQLPARSE_CALLS,
-    MAX_TREE_NODES,
-    MIN_EXECUTIONS,
-    render_fragment,
-    render_page,
+from sqla_magic.render.html import render_fragment, render_page
+from sqla_magic.render.view_model import PAGE_SIZE
+from sqla_magic.render.widget.tabs.statements import (
+    STATIC_EXECUTION_ROWS as MAX_EXECUTION_ROWS,
 )
+from sqla_magic.render.widget.tabs.statements import (
+    STATIC_MIN_EXECUTIONS as MIN_EXECUTIONS,
+)
+from sqla_magic.render.widget.tabs.statements import (
+    STATIC_REINDENTED as MAX_SQLPARSE_CALLS,
+)
+from sqla_magic.render.widget.tabs.tree import STATIC_NODES as MAX_TREE_NODES
+
+MAX_GROUPS = MAX_EXECUTIONS = PAGE_SIZE
 
 VOID = {"meta", "br", "hr", "img", "input", "link"}
 
@@ -97,7 +100,7 @@ def test_page_is_standalone_with_the_same_sections(report: Report) -> None:
 def test_header_figures_and_layer_bar(report: Report) -> None:
     fragment = render_fragment(report)
     for figure in (
-        "<b>520 ms</b>wall",
+        "<b>520 ms</b>wall time",
         "<b>301</b>statements",
         "<b>+3.2 MiB</b>allocated at peak",
         "<b>2</b>findings",
@@ -165,12 +168,27 @@ def test_memory_plans_findings_warnings_notes(report: Report) -> None:
         '<div class="sm-warn"><b>seq-scan</b>: full scan of addresses filtered on user_id (user_id)'
         in fragment
     )
-    assert '<li class="sm-warn"><b>SCAN addresses</b>' in fragment
+    assert '<div class="sm-plan-node sm-warn" style="padding-left:18px"><b>SCAN addresses</b>' in fragment
     assert fragment.index('class="sm-card sm-high"') < fragment.index('class="sm-card sm-medium"')
     assert "<span class='sm-add'>+users = session.scalars(select(User).where(User.api_key != key)" in fragment
     assert "<pre>Index(&#x27;ix_addresses_user_id&#x27;, Address.user_id)</pre>" in fragment
-    assert "<b>SAWarning</b>: relationship X will copy column Y" in fragment
+    assert "<li>SAWarning: relationship X will copy column Y (line 2)</li>" in fragment
     assert "<li>EXPLAIN ran on the first execution of each shape.</li>" in fragment
+
+
+def test_sections_follow_the_tabs_findings_first(report: Report) -> None:
+    """The static report is the view's tabs in order, each from its own payload."""
+    fragment = render_fragment(report)
+    headings = re.findall(r"<h3>([^<:(]+)", fragment)
+    assert headings == [
+        "Where the time went",
+        "Findings ",
+        "SQL statements",
+        "EXPLAIN plans",
+        "Call tree",
+        "Memory",
+        "ORM cost",
+    ]
 
 
 def test_hostile_data_is_escaped_everywhere(hostile_report: Report, hostile: str) -> None:
@@ -267,6 +285,6 @@ def test_execution_rows_have_an_overall_budget() -> None:
         for i in range(MAX_EXECUTIONS + 1)
     )
     fragment = render_fragment(Report(wall_s=1.0, cpu_s=1.0, statements=statements))
-    listed = fragment.count("<tr><td>") - MAX_SLOWEST
+    listed = fragment.count("<tr><td>#")
     assert listed <= MAX_EXECUTION_ROWS + MAX_GROUPS * MIN_EXECUTIONS
     assert fragment.count("1 more execution<") >= 1

@@ -41,6 +41,7 @@ def _every_payload(view: ReportView) -> list[Any]:
         view.answer("memory", {}),
         view.answer("explain", {}),
         view.answer("orm", {}),
+        view.answer("compare", {}),
     ]
 
 
@@ -81,14 +82,15 @@ def test_header_has_the_headline_figures_and_the_layers(report: Report) -> None:
     assert abs(sum(layer["share"] for layer in header["layers"]) - 1) < 0.001
     assert header["first_tab"] == "findings"
     tabs = {tab["name"]: tab for tab in header["tabs"]}
-    assert [tab["name"] for tab in header["tabs"]] == [tab.name for tab in TABS]
+    # Every tab in the registry's order; Compare only for a run made with --compare.
+    assert [tab["name"] for tab in header["tabs"]] == [tab.name for tab in TABS if tab.name != "compare"]
     assert (tabs["statements"]["title"], tabs["statements"]["count"]) == ("Statements", "2")
     assert header["error"] is None
     assert "ipykernel" not in header["context"]  # a cell's pseudo-file says nothing to the reader
 
 
 def test_header_without_memory_or_findings_opens_on_statements(report: Report) -> None:
-    header = view_model.header(dataclasses.replace(report, memory=None, findings=()))
+    header = view_model.header(ReportView(dataclasses.replace(report, memory=None, findings=())))
     assert "allocated at peak" not in [f["label"] for f in header["figures"]]
     assert header["first_tab"] == "statements"
     assert {tab["name"]: tab["count"] for tab in header["tabs"]}["memory"] == "off"
@@ -274,27 +276,30 @@ def test_orm_cost_per_class_per_loader_function_and_per_relationship(report: Rep
 # -- before / after -------------------------------------------------------------------------------
 
 
-def test_comparison_of_two_runs(report: Report) -> None:
-    after = dataclasses.replace(report, statements=report.statements[:2], wall_s=0.1)
-    rows = {row["label"]: row for row in view_model.comparison(report, after)}
-    assert (rows["statements"]["before"], rows["statements"]["after"]) == ("301", "2")
-    assert rows["statements"]["better"] and rows["wall time"]["change"] == "-81%"
-
-    @dataclasses.dataclass
-    class Run:
-        statements: int
-        wall_s: float
-        peak_bytes: Any = None
-
-    run_rows = view_model.run_comparison(Run(301, 0.5), Run(2, 0.1, 10))
-    assert [r["label"] for r in run_rows] == ["wall time", "statements"]  # peak only when both have it
+def test_the_compare_tab_lays_out_a_comparison(report: Report) -> None:
+    after = dataclasses.replace(report, statements=report.statements[:2], wall_s=0.1, findings=())
+    view = ReportView(after, comparison=report.compare(after, names=("n+1", "fixed")))
+    payload = view.answer("compare", {})
+    assert payload["names"] == ["n+1", "fixed"]
+    measures = {m["name"]: m for m in payload["measures"]}
+    assert (measures["statements"]["before"], measures["statements"]["after"]) == ("301", "2")
+    assert measures["statements"]["change"] == "-299 (-99%), better"
+    assert measures["wall time"]["verdict"] == "better" and not measures["wall time"]["layer"]
+    assert any(m["layer"] for m in payload["measures"])
+    assert payload["shapes_summary"] == "1 changed, 1 unchanged"
+    assert sorted((f["status"], f["rule"]) for f in payload["findings"]) == [
+        ("fixed", "n-plus-one"),
+        ("fixed", "seq-scan"),
+    ]
+    assert ReportView(after).answer("compare", {}) is None
 
 
 # -- safety -------------------------------------------------------------------------------------------
 
 
 def test_hostile_values_reach_the_browser_as_plain_text(hostile_report: Report, hostile: str) -> None:
-    payloads = _every_payload(ReportView(hostile_report))
+    comparison = hostile_report.compare(dataclasses.replace(hostile_report, findings=()))
+    payloads = _every_payload(ReportView(hostile_report, comparison=comparison))
     strings = [s for payload in payloads for s in _strings(payload)]
     # Markup is not turned into entities (the browser shows it as text, via textContent) ...
     assert any(hostile in s for s in strings)
@@ -318,6 +323,7 @@ def test_the_front_end_never_parses_data_as_html() -> None:
         "memory",
         "explain",
         "orm",
+        "compare",
         "verify",
     }
     assert {args.strip() for _, args in requests if args} == {

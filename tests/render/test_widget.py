@@ -6,16 +6,17 @@ import dataclasses
 import gc
 import threading
 from collections.abc import Callable, Iterator
-from typing import Any, Optional
+from typing import Any
 
 import pytest
 from conftest import REWRITTEN, make_report
 from IPython.core.error import UsageError
 from IPython.core.interactiveshell import InteractiveShell
 
-from sqla_magic.model import Finding, Report
+from sqla_magic.model import Finding, Report, Rewrite
 from sqla_magic.pipeline import remember
 from sqla_magic.render import widget
+from sqla_magic.verify import CONFIRM, RunFigures, Verification
 
 anywidget = pytest.importorskip("anywidget")
 
@@ -82,52 +83,52 @@ def test_apply_and_copy_get_the_code_exactly(report: Report) -> None:
 
 def test_try_it_without_verification_says_so(report: Report) -> None:
     outcome = widget.try_rewrite(report, 1, None)
-    assert outcome == {"ok": False, "message": widget.VERIFY_MISSING, "rows": []}
+    assert outcome == {"ok": False, "message": widget.VERIFY_MISSING, "comparison": None}
     assert widget.try_rewrite(report, 0, None)["message"] == "This finding has no rewrite to try."
 
 
-@dataclasses.dataclass
-class _Run:
-    statements: int
-    wall_s: float
-    peak_bytes: Optional[int] = None
+def _verification(report: Report, verified: bool = True, reason: str = "") -> Verification:
+    """What `verify` returns: the figures of both runs and their reports."""
+    after = dataclasses.replace(report, statements=report.statements[:2], wall_s=0.1, findings=())
+    run = RunFigures(statements=301, wall_s=0.5, peak_bytes=100)
+    return Verification(
+        verified,
+        reason,
+        run,
+        RunFigures(statements=2, wall_s=0.1, peak_bytes=200),
+        same_result=True,
+        before_report=report,
+        after_report=after,
+    )
 
 
-@dataclasses.dataclass
-class _Verification:
-    verified: bool
-    reason: str = ""
-    before: Optional[_Run] = None
-    after: Optional[_Run] = None
-    same_result: Optional[bool] = None
+def test_try_it_shows_the_comparison_of_the_two_runs(report: Report) -> None:
+    calls: list[Finding] = []
 
-
-def test_try_it_compares_the_runs(report: Report) -> None:
-    calls: list[tuple[Any, ...]] = []
-
-    def verify(finding: Finding) -> _Verification:
-        calls.append((finding,))
-        return _Verification(True, "", _Run(301, 0.5, 100), _Run(2, 0.1, 200), same_result=True)
+    def verify(finding: Finding) -> Verification:
+        calls.append(finding)
+        return _verification(report)
 
     outcome = widget.try_rewrite(report, 1, verify)
-    assert calls == [(report.findings[1],)]
+    assert calls == [report.findings[1]]
     assert outcome["ok"] is True
-    rows = {row["label"]: row for row in outcome["rows"]}
-    assert (rows["statements"]["before"], rows["statements"]["after"], rows["statements"]["better"]) == (
-        "301",
-        "2",
-        True,
-    )
-    assert rows["peak memory"]["worse"] is True
-    assert outcome["notes"] == ["Both versions give the same result."]
+    # The Compare tab's payload: the same measures, shapes and findings a Comparison has.
+    comparison = outcome["comparison"]
+    assert comparison["names"] == ["original", "rewrite"]
+    measures = {m["name"]: m for m in comparison["measures"]}
+    statements = measures["statements"]
+    assert (statements["before"], statements["after"], statements["verdict"]) == ("301", "2", "better")
+    assert measures["wall time"]["verdict"] in ("better", "no clear change")
+    assert comparison["findings_summary"].startswith("2 fixed")
+    assert outcome["notes"][-1] == "Both versions give the same result."
 
 
 def test_a_failed_verification_shows_only_the_error(report: Report) -> None:
-    refused = _Verification(False, "the cell commits", _Run(0, 0.1), _Run(0, 0.1))
+    refused = _verification(report, verified=False, reason="the cell commits")
     assert widget.try_rewrite(report, 1, lambda finding: refused) == {
         "ok": False,
         "message": "Not verified: the cell commits.",
-        "rows": [],
+        "comparison": None,
     }
 
     def broken(finding: Finding) -> Any:
@@ -137,13 +138,35 @@ def test_a_failed_verification_shows_only_the_error(report: Report) -> None:
     assert message == "The rewrite could not be tried: RuntimeError: database is locked"
 
 
-def test_the_verify_request_sends_an_index_and_gets_figures(report: Report) -> None:
-    view = widget.report_widget(
-        report, verify=lambda finding: _Verification(True, "", _Run(3, 1.0), _Run(1, 0.5))
-    )
+def test_the_verify_request_sends_an_index_and_gets_the_comparison(report: Report) -> None:
+    view = widget.report_widget(report, verify=lambda finding: _verification(report), confirm=CONFIRM)
+    assert view.confirm["does"].startswith("Try it runs this cell's code again")
+    assert view.confirm["cannot_undo"]
     sent = _replies(view)
     view._on_request(view, {"request": "verify", "id": "x", "args": {"finding": 1}}, [])
-    assert sent[0]["payload"]["rows"][0]["label"] == "wall time"
+    assert sent[0]["payload"]["comparison"]["measures"][0]["name"] == "statements"
+
+
+def test_a_compare_tab_only_with_a_baseline(report: Report) -> None:
+    plain = widget.report_widget(report)
+    assert "compare" not in [tab["name"] for tab in plain.header["tabs"]]
+    after = dataclasses.replace(report, statements=report.statements[:2])
+    compared = widget.report_widget(after, comparison=report.compare(after, names=("before", "this run")))
+    tabs = {tab["name"]: tab for tab in compared.header["tabs"]}
+    assert tabs["compare"]["count"] == "301 → 2"
+    assert compared.header["first_tab"] == "compare"
+    sent = _replies(compared)
+    compared._on_request(compared, {"request": "compare", "id": "c"}, [])
+    payload = sent[0]["payload"]
+    assert payload["names"] == ["before", "this run"]
+    assert payload["shapes"][0] == {
+        "status": "changed",
+        "before": "300",
+        "after": "1",
+        "verdict": "better",
+        "sql": payload["shapes"][0]["sql"],
+        "origin": "lazy load User.addresses",
+    }
 
 
 # -- %sqlprofile_apply ------------------------------------------------------------------------
@@ -173,3 +196,52 @@ def test_sqlprofile_apply_puts_the_rewrite_into_the_next_cell(
     assert shell.rl_next_input == REWRITTEN
     with pytest.raises(UsageError, match="no report named missing"):
         shell.run_line_magic("sqlprofile_apply", "1 --report missing")
+
+
+# -- Apply of a module rewrite ------------------------------------------------------------------
+
+
+def _module_report(report: Report, path: Any, original: str, rewritten: str) -> Report:
+    rewrite = Rewrite(original, rewritten, "one query", path=str(path))
+    finding = dataclasses.replace(report.findings[1], rewrite=rewrite)
+    return dataclasses.replace(report, findings=(report.findings[0], finding))
+
+
+def test_apply_writes_a_module_rewrite_only_over_the_text_it_was_made_from(
+    report: Report, tmp_path: Any
+) -> None:
+    module = tmp_path / "services.py"
+    original = "def users(session):\n    return session.scalars(select(User)).all()\n"
+    rewritten = original.replace("select(User)", "select(User).options(selectinload(User.addresses))")
+    module.write_text(original, encoding="utf-8")
+    with_module = _module_report(report, module, original, rewritten)
+    view = widget.report_widget(with_module)
+    sent = _replies(view)
+    (card,) = [card for card in view.answer("findings", {}) if card["index"] == 1]
+    assert card["rewrite"]["path"] == str(module) and card["rewrite"]["code"] == rewritten
+    # Only with the second click's explicit confirm.
+    view._on_request(view, {"request": "write-module", "id": "v", "args": {"finding": 1}}, [])
+    assert sent[0]["payload"]["ok"] is False and module.read_text(encoding="utf-8") == original
+    view._on_request(
+        view, {"request": "write-module", "id": "w", "args": {"finding": 1, "confirm": True}}, []
+    )
+    assert sent[1]["payload"]["ok"] is True and str(module) in sent[1]["payload"]["message"]
+    assert module.read_text(encoding="utf-8") == rewritten
+    # Written once: the file no longer holds the original, so a second Apply refuses.
+    outcome = widget.write_module(with_module, 1)
+    assert outcome["ok"] is False and "changed since it was profiled" in outcome["message"]
+    assert module.read_text(encoding="utf-8") == rewritten
+    module.unlink()
+    assert "cannot be read" in widget.write_module(with_module, 1)["message"]
+    assert widget.write_module(report, 1)["message"] == "This finding has no rewrite of a module file."
+    assert not module.exists()
+
+
+def test_try_it_refuses_a_module_rewrite_without_running_anything(report: Report, tmp_path: Any) -> None:
+    with_module = _module_report(report, tmp_path / "m.py", "x = 1\n", "x = 2\n")
+
+    def verify(finding: Finding) -> Verification:
+        raise AssertionError("nothing may run")
+
+    outcome = widget.try_rewrite(with_module, 1, verify)
+    assert outcome["ok"] is False and "this rewrite changes" in outcome["message"]

@@ -63,6 +63,30 @@ for author in authors:
 total"""
 
 
+BASELINE_CELL = PROFILED_CELL.replace("%%sqlprofile", "%%sqlprofile -o lazy --quiet")
+COMPARED_CELL = """\
+%%sqlprofile --compare lazy
+from sqlalchemy.orm import selectinload
+authors = session.query(models.Author).options(selectinload(models.Author.books)).all()
+total = 0
+for author in authors:
+    total += len(author.books)
+total"""
+
+
+MODULE = "def authors(session, models):\n    return session.query(models.Author).all()\n"
+MODULE_REWRITTEN = MODULE.replace(".all()", ".options(selectinload(models.Author.books)).all()")
+MODULE_REWRITE_CELL = f"""\
+# A finding whose rewrite changes a module file (services.py beside the notebook).
+import dataclasses, pathlib
+from sqla_magic.model import Rewrite
+from sqla_magic.magic.display import display_report
+pathlib.Path("services.py").write_text({MODULE!r})
+rewrite = Rewrite({MODULE!r}, {MODULE_REWRITTEN!r}, "load the books with their authors", path="services.py")
+module_report = dataclasses.replace(lazy, findings=(dataclasses.replace(lazy.findings[0], rewrite=rewrite),))
+display_report(module_report, get_ipython())"""
+
+
 def _missing() -> str:
     if not Path(CHROMIUM).exists():
         return f"no Chromium at {CHROMIUM}"
@@ -106,6 +130,14 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     (home / "work").mkdir()
     for name in ("n_plus_one", "notebook7"):
         (home / "work" / f"{name}.ipynb").write_text(json.dumps(notebook))
+    compared = json.loads(json.dumps(notebook))
+    compared["cells"] = [
+        {"cell_type": "code", "source": source, "metadata": {}, "outputs": [], "execution_count": None}
+        for source in (SETUP_CELL, BASELINE_CELL, COMPARED_CELL, MODULE_REWRITE_CELL)
+    ]
+    for index, cell in enumerate(compared["cells"]):
+        cell["id"] = f"compare-{index}"
+    (home / "work" / "compare.ipynb").write_text(json.dumps(compared))
     port = _free_port()
     log = (home / "lab.log").open("w")
     server = subprocess.Popen(
@@ -191,29 +223,33 @@ def page(lab: str, context: Any) -> Iterator[Any]:
         page.close()
 
 
-def _run_notebook(context: Any, url: str) -> Any:
+def _run_notebook(context: Any, url: str, cells: int = 2) -> Any:
     page = context.new_page()
     page.goto(url)
     page.wait_for_selector(".jp-Notebook .jp-Cell .cm-content")
     _accept_kernel_dialog(page)
-    for index in range(2):  # each cell, once the previous one has run (a busy page drops keys)
-        prompt = page.locator(".jp-Notebook .jp-Cell").nth(index).locator(".jp-InputPrompt")
-        for _attempt in range(5):
-            prompt.click()
-            page.keyboard.press("Shift+Enter")
-            try:  # started: "[*]" or already a number
-                started = "(el) => /\\[(\\*|\\d+)\\]/.test(el.textContent)"
-                page.wait_for_function(started, arg=prompt.element_handle(), timeout=20_000)
-                break
-            except Exception:
-                continue
-        page.wait_for_function("(el) => /\\[\\d+\\]/.test(el.textContent)", arg=prompt.element_handle())
+    for index in range(cells):  # each cell, once the previous one has run (a busy page drops keys)
+        _run_cell(page, index)
     try:
         page.wait_for_selector(".sqm .sqm-tabs", timeout=TIMEOUT_MS)
     except Exception:
         page.screenshot(path=str(ARTIFACTS / "widget-not-shown.png"), full_page=True)
         raise
     return page
+
+
+def _run_cell(page: Any, index: int) -> None:
+    prompt = page.locator(".jp-Notebook .jp-Cell").nth(index).locator(".jp-InputPrompt")
+    for _attempt in range(5):
+        prompt.click()
+        page.keyboard.press("Shift+Enter")
+        try:  # started: "[*]" or already a number
+            started = "(el) => /\\[(\\*|\\d+)\\]/.test(el.textContent)"
+            page.wait_for_function(started, arg=prompt.element_handle(), timeout=20_000)
+            break
+        except Exception:
+            continue
+    page.wait_for_function("(el) => /\\[\\d+\\]/.test(el.textContent)", arg=prompt.element_handle())
 
 
 def _accept_kernel_dialog(page: Any) -> None:
@@ -297,11 +333,35 @@ def test_apply_inserts_the_rewritten_cell_below(page: Any) -> None:
     page.screenshot(path=str(ARTIFACTS / "widget-applied.png"))
 
 
+def test_try_it_asks_before_it_runs_anything(page: Any) -> None:
+    """The first click only says what will run again and what cannot be undone."""
+    _open_tab(page, "findings")
+    card = page.locator(".sqm .sqm-card", has=page.locator(".sqm-try")).first
+    card.locator(".sqm-try").click()
+    confirm = card.locator(".sqm-confirm")
+    confirm.wait_for()
+    text = confirm.inner_text()
+    assert "Run this cell's code again?" in text
+    assert "rolled back" in text and "What it cannot undo:" in text
+    assert confirm.locator(".sqm-cannot-undo li").count() >= 3
+    assert "files" in text and "other threads" in text
+    assert card.locator(".sqm-try").is_disabled()
+    time.sleep(2)  # had the click run anything, the status would say so by now
+    assert card.locator(".sqm-status").first.inner_text() == ""
+    assert card.locator(".sqm-comparison").count() == 0
+    confirm.screenshot(path=str(ARTIFACTS / "widget-confirm-light.png"))
+    confirm.locator(".sqm-cancel").click()
+    assert card.locator(".sqm-confirm").count() == 0
+    assert card.locator(".sqm-status").first.inner_text() == "Cancelled: nothing was run."
+    assert card.locator(".sqm-try").is_enabled()
+
+
 def test_try_it_verifies_the_rewrite_on_the_kernels_main_thread(page: Any) -> None:
     """In-memory SQLite only works on the thread that made it: JupyterLab's subshell is not it."""
     _open_tab(page, "findings")
     card = page.locator(".sqm .sqm-card", has=page.locator(".sqm-try")).first
     card.locator(".sqm-try").click()
+    card.locator(".sqm-confirm .sqm-run").click()  # the explicit second click
     status = card.locator(".sqm-status").first
     page.wait_for_function(
         "el => el.textContent && !el.textContent.startsWith('Running')", arg=status.element_handle()
@@ -313,6 +373,8 @@ def test_try_it_verifies_the_rewrite_on_the_kernels_main_thread(page: Any) -> No
         cells = [cell.inner_text() for cell in row.locator("td").all()]
         rows[cells[0]] = (cells[1], cells[2])
     assert rows["statements"] == ("301", "2")
+    # The before/after is a Comparison of the two runs, with the rules run on both.
+    assert "Findings: 1 fixed, 0 new" in card.locator(".sqm-comparison").inner_text()
     assert "same result" in card.inner_text()
     card.screenshot(path=str(ARTIFACTS / "widget-try-it.png"))
 
@@ -393,9 +455,9 @@ def _contrast(page: Any) -> list[dict[str, Any]]:
     return measured
 
 
-def _set_theme(lab: str, page: Any, theme: str) -> None:
+def _set_theme(lab: str, page: Any, theme: str, notebook: str = "n_plus_one.ipynb") -> None:
     """Change JupyterLab's theme setting as the Settings menu would; save and reload."""
-    _saved(lab, page, "n_plus_one.ipynb")
+    _saved(lab, page, notebook)
     status = page.evaluate(
         """async (theme) => {
             const xsrf = (document.cookie.match(/_xsrf=([^;]+)/) || [])[1] || "";
@@ -423,6 +485,14 @@ def test_text_contrast_in_the_light_and_dark_themes(lab: str, page: Any) -> None
             _set_theme(lab, page, theme)
         measured = _contrast(page)
         assert len(measured) > 100, measured[:5]
+        # Try it's confirmation too, open on the first card with a rewrite.
+        card = page.locator(".sqm .sqm-card", has=page.locator(".sqm-try")).first
+        card.locator(".sqm-try").click()
+        confirm = card.locator(".sqm-confirm")
+        confirm.wait_for()
+        measured += page.evaluate(CONTRAST, confirm.element_handle())
+        confirm.screenshot(path=str(ARTIFACTS / f"widget-confirm-{name}.png"))
+        confirm.locator(".sqm-cancel").click()
         weak = [m for m in measured if m["ratio"] < 4.5]
         assert not weak, f"{name}: {weak[:10]}"
         print(name, "lowest contrast", min(m["ratio"] for m in measured))
@@ -546,3 +616,76 @@ def test_apply_and_reopen_in_notebook_7(lab: str, context: Any) -> None:
         _assert_static_report(page, "notebook7")
     finally:
         page.close()
+
+
+def test_the_compare_tab_of_a_run_made_with_compare(lab: str, context: Any) -> None:
+    """`%%sqlprofile --compare lazy`: the view opens on Compare; the static report has it too."""
+    page = _run_notebook(context, f"{lab}/lab/tree/compare.ipynb?reset", cells=3)
+    try:
+        assert page.locator(".sqm").count() == 1  # the baseline ran with --quiet
+        panel = page.locator(".sqm .sqm-panel-compare").first
+        page.wait_for_selector(".sqm .sqm-panel-compare.sqm-ready")
+        assert "sqm-active" in (page.locator(".sqm .sqm-tab-compare").first.get_attribute("class") or "")
+        assert "301 → 2" in page.locator(".sqm .sqm-tab-compare").first.inner_text()
+        rows = {}
+        for row in panel.locator(".sqm-compare tbody tr").all():
+            cells = [cell.inner_text() for cell in row.locator("td").all()]
+            rows[cells[0].strip()] = cells[1:]
+        assert rows["statements"][:2] == ["301", "2"] and rows["statements"][2].endswith("better")
+        assert rows["wall time"][2] == "no clear change" or rows["wall time"][2].endswith(("better", "worse"))
+        text = panel.inner_text()
+        assert "Statement shapes: 1 removed, 1 added, 1 unchanged" in text
+        assert "Findings: " in text and "fixed n-plus-one: N+1 lazy loads of Author.books" in text
+        for theme, name in (("JupyterLab Light", "light"), ("JupyterLab Dark", "dark")):
+            if name == "dark":
+                _set_theme(lab, page, theme, "compare.ipynb")
+                _open_tab(page, "compare")
+            measured = page.evaluate(CONTRAST, page.locator(".sqm .sqm-panel-compare").first.element_handle())
+            assert len(measured) > 20, measured[:5]
+            weak = [m for m in measured if m["ratio"] < 4.5]
+            assert not weak, f"{name}: {weak[:10]}"
+            page.locator(".sqm").first.screenshot(path=str(ARTIFACTS / f"widget-compare-{name}.png"))
+        _set_theme(lab, page, "JupyterLab Light", "compare.ipynb")
+        # What is saved for readers without the kernel holds the comparison as well.
+        notebook = _saved(lab, page, "compare.ipynb")
+        (output,) = [o for o in notebook["cells"][2]["outputs"] if o["output_type"] == "display_data"]
+        html = "".join(output["data"]["text/html"])
+        assert "<h3>Comparison: lazy → this run</h3>" in html
+        _apply_a_module_rewrite(lab, page)
+    finally:
+        page.close()
+
+
+def _module_text(lab: str) -> str:
+    with urllib.request.urlopen(f"{lab}/api/contents/services.py?type=file&format=text") as response:
+        return str(json.load(response)["content"])
+
+
+def _apply_a_module_rewrite(lab: str, page: Any) -> None:
+    """Apply of a rewrite of a module file shows the diff and writes only on a second click."""
+    _run_cell(page, 3)
+    page.wait_for_function("() => document.querySelectorAll('.sqm-live').length === 2")
+    view = page.locator(".sqm-live").nth(1)
+    view.locator(".sqm-tab-findings").click()
+    card = view.locator(".sqm-card", has=page.locator(".sqm-apply")).first
+    card.wait_for()
+    assert card.locator(".sqm-try").count() == 0 and card.locator(".sqm-mode").count() == 0
+    card.locator(".sqm-apply").click()
+    confirm = card.locator(".sqm-confirm-file")
+    confirm.wait_for()
+    assert "Write this change to services.py?" in confirm.inner_text()
+    assert (
+        "+    return session.query(models.Author).options(selectinload"
+        in confirm.locator(".sqm-diff").inner_text()
+    )
+    time.sleep(2)
+    assert _module_text(lab) == MODULE, "written before the confirmation"
+    confirm.screenshot(path=str(ARTIFACTS / "widget-apply-module.png"))
+    confirm.locator(".sqm-cancel").click()
+    assert card.locator(".sqm-status").first.inner_text() == "Cancelled: nothing was written."
+    assert _module_text(lab) == MODULE
+    card.locator(".sqm-apply").click()
+    card.locator(".sqm-confirm-file .sqm-write").click()
+    status = card.locator(".sqm-status").first
+    page.wait_for_function("el => el.textContent.startsWith('Wrote')", arg=status.element_handle())
+    assert _module_text(lab) == MODULE_REWRITTEN

@@ -31,16 +31,19 @@ One-click rewrites, and why they work the way they do:
   reply and would overwrite whatever cell the user runs next.  `%sqlprofile_apply N` is the
   route for front ends the widget cannot drive: it runs as an ordinary cell, where
   `set_next_input` is safe.
-- **Try it** sends only the finding's index; the kernel re-runs the rewrite it already
-  holds with the `verify` callback the magic hands in (`sqla_magic.verify`, bound to the
-  user namespace), on the kernel's main thread, and answers with before/after figures, or
-  only the reason when it could not verify.
+- **Try it** first says what will happen and what cannot be undone (`confirm`, from
+  `sqla_magic.verify.CONFIRM`) and runs nothing until a second click on "Run it".  Then
+  it sends only the finding's index; the kernel re-runs the rewrite it already holds with
+  the `verify` callback the magic hands in (`sqla_magic.verify`, bound to the user
+  namespace), on the kernel's main thread, and answers with the `Comparison` of the
+  original's run and the rewrite's (the Compare tab's payload), or only the reason when
+  it could not verify.
 - **Copy** is `navigator.clipboard.writeText` from the click handler.
-- A rewrite of a **module file** (`Rewrite.path`) is never applied silently: the view
-  shows its diff, and only a `write-module` request carrying `confirm: true` (sent by the
-  confirm button) writes the file, and only while the file still holds the text the
-  rewrite was made from (`write_module`).  `%sqlprofile_apply N --write` is the same for
-  front ends without the widget.
+- A rewrite of a **module file** (`Rewrite.path`) is never applied silently: Apply shows
+  its diff and the file's path, and only a `write-module` request carrying `confirm: true`
+  (sent by the second button, "Write the file") writes the file, and only while the file
+  still holds the text the rewrite was made from (`write_module`).  `%sqlprofile_apply N
+  --write` is the same for front ends without the widget.
 
 Nothing the browser sends is code or SQL: requests are a name with numbers.
 """
@@ -58,8 +61,9 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, Optional
 
-from sqla_magic.model import Finding, Report
+from sqla_magic.model import Comparison, Finding, Report
 from sqla_magic.render import view_model
+from sqla_magic.render.widget.tabs.compare import comparison_view
 
 STATIC = Path(__file__).parent / "static"
 """The browser half: an ES module and its style, plain files with no build step."""
@@ -87,12 +91,23 @@ def report_widget(
     cell_id: Optional[str] = None,
     verify: Optional[Verify] = None,
     schedule: Optional[Schedule] = None,
+    comparison: Optional[Comparison] = None,
+    confirm: Optional[Mapping[str, Any]] = None,
 ) -> Any:
     """A widget showing `report`; `cell_id` is the notebook cell that was profiled.
 
     Without `schedule` requests are answered on the thread that receives them.
+    `comparison` (this run against its `--compare` baseline) adds the Compare tab;
+    `confirm` is what Try it says before it runs anything (`verify.CONFIRM`).
     """
-    return _class()(report, cell_id=cell_id or "", verify=verify, schedule=schedule)
+    return _class()(
+        report,
+        cell_id=cell_id or "",
+        verify=verify,
+        schedule=schedule,
+        comparison=comparison,
+        confirm=dict(confirm or {}),
+    )
 
 
 def _class() -> type:
@@ -117,6 +132,8 @@ def _build_class() -> type:
         mount = traitlets.Unicode("").tag(sync=True)
         tab = traitlets.Unicode("").tag(sync=True)
         apply_mode = traitlets.Unicode("below").tag(sync=True)
+        confirm = traitlets.Dict().tag(sync=True)
+        """What Try it will do and cannot undo, shown before it runs anything."""
 
         def __init__(
             self,
@@ -124,12 +141,21 @@ def _build_class() -> type:
             cell_id: str = "",
             verify: Optional[Verify] = None,
             schedule: Optional[Schedule] = None,
+            comparison: Optional[Comparison] = None,
+            confirm: Optional[Mapping[str, Any]] = None,
         ) -> None:
             self._report = weakref.ref(report)
-            self._view: Optional[view_model.ReportView] = view_model.ReportView(report, hold=False)
+            self._view: Optional[view_model.ReportView] = view_model.ReportView(
+                report, hold=False, comparison=comparison
+            )
             self._verify = verify
             self._schedule = schedule
-            super().__init__(header=self._view.header(), cell_id=cell_id, mount=uuid.uuid4().hex)
+            super().__init__(
+                header=self._view.header(),
+                cell_id=cell_id,
+                mount=uuid.uuid4().hex,
+                confirm=view_model.clean(dict(confirm or {})),
+            )
             self.on_msg(self._on_request)
             # Closing sends comm_close: the browser puts the static report back.
             weakref.finalize(report, _close_widget, weakref.ref(self))
@@ -170,7 +196,7 @@ def _build_class() -> type:
             if kind == "write-module":
                 if args.get("confirm") is not True:
                     return {"ok": False, "message": "Writing a module file needs an explicit confirm."}
-                return write_module(report, int(args["finding"]))
+                return view_model.clean(write_module(report, int(args["finding"])))
             return self._view.answer(kind, args)
 
         def close(self) -> None:
@@ -233,34 +259,42 @@ def write_module(report: Report, index: int) -> dict[str, Any]:
 
 
 def try_rewrite(report: Report, index: int, verify: Optional[Verify]) -> dict[str, Any]:
-    """Re-run finding `index`'s rewrite with `verify` and compare it with `report`.
+    """Re-run finding `index`'s rewrite with `verify` and compare the two runs.
 
     Degrades to a message (never an exception) when verification is not available, does
     not apply, or fails: the button must always say what happened.
     """
-    if not 0 <= index < len(report.findings) or report.findings[index].rewrite is None:
-        return {"ok": False, "message": "This finding has no rewrite to try.", "rows": []}
-    if report.findings[index].rewrite.path is not None:  # type: ignore[union-attr]
-        message = "This rewrite changes a module file; Try it re-runs cells only."
-        return {"ok": False, "message": message, "rows": []}
+    rewrite = report.findings[index].rewrite if 0 <= index < len(report.findings) else None
+    if rewrite is None:
+        return {"ok": False, "message": "This finding has no rewrite to try.", "comparison": None}
+    if rewrite.path is not None:
+        message = (
+            f"Try it re-runs the cell; this rewrite changes {rewrite.path}. Apply it, then run the cell "
+            "again with --compare NAME to see the difference."
+        )
+        return {"ok": False, "message": message, "comparison": None}
     if verify is None:
-        return {"ok": False, "message": VERIFY_MISSING, "rows": []}
+        return {"ok": False, "message": VERIFY_MISSING, "comparison": None}
     try:
         result = verify(report.findings[index])
     except Exception as problem:
         message = f"The rewrite could not be tried: {type(problem).__name__}: {problem}"
-        return {"ok": False, "message": message, "rows": []}
+        return {"ok": False, "message": message, "comparison": None}
     return _outcome(report, result)
 
 
 def _outcome(report: Report, result: Any) -> dict[str, Any]:
-    """Before/after figures from the verification result (or from two Reports)."""
+    """The Comparison of the two runs (a `Verification`'s, or `report` against a Report)."""
     if isinstance(result, Report):
-        before, after = report, result
+        comparison: Optional[Comparison] = report.compare(result, names=("this run", "rewrite"))
     else:
-        before, after = _field(result, "before"), _field(result, "after")
+        comparison = _field(result, "comparison")
     verified = _field(result, "verified")
     reason = _field(result, "reason")
+    if verified is False or not isinstance(comparison, Comparison):
+        # Only the reason: figures of a failed run mislead.
+        why = reason if isinstance(reason, str) and reason else "verification gave no figures"
+        return {"ok": False, "message": f"Not verified: {why.rstrip('.')}.", "comparison": None}
     notice = _field(result, "notice")
     notes = [notice] if isinstance(notice, str) and notice else []
     same_result = _field(result, "same_result")
@@ -268,17 +302,8 @@ def _outcome(report: Report, result: Any) -> dict[str, Any]:
         notes.append("Both versions give the same result.")
     elif same_result is False:
         notes.append("The rewritten cell gives a DIFFERENT result: check it before applying.")
-    if isinstance(before, Report) and isinstance(after, Report):
-        rows = view_model.comparison(before, after)
-    elif before is not None and after is not None:
-        rows = view_model.run_comparison(before, after)
-    else:
-        rows = []
-    if verified is False or not rows:  # only the reason: figures of a failed run mislead
-        why = reason if isinstance(reason, str) and reason else "verification gave no figures"
-        return {"ok": False, "message": f"Not verified: {why.rstrip('.')}.", "rows": []}
     message = "Ran the original and the rewritten cell, each rolled back afterwards:"
-    return {"ok": True, "message": message, "rows": rows, "notes": notes}
+    return {"ok": True, "message": message, "comparison": comparison_view(comparison), "notes": notes}
 
 
 def _field(result: Any, name: str) -> Any:

@@ -18,7 +18,7 @@
 /**
  * Requests to the kernel: a name and numbers in, a payload out.
  * @typedef {object} Api
- * @property {(kind: string, args?: Record<string, number | string>) => Promise<any>} request
+ * @property {(kind: string, args?: Record<string, number | string | boolean>) => Promise<any>} request
  * @property {() => void} dispose
  */
 /**
@@ -240,20 +240,77 @@ async function copyText(text) {
   }
 }
 
+/** CSS classes of a `Change.verdict`: better in green, worse in red, the rest muted. */
+const VERDICTS = /** @type {Record<string, string>} */ ({
+  better: "sqm-better", worse: "sqm-worse", same: "sqm-muted", "no clear change": "sqm-muted", "not measured": "sqm-muted",
+});
+
 /**
- * @param {Payload[]} rows
+ * Two runs side by side: the Compare tab's payload, which is also Try it's outcome.
+ * @param {any} data
  * @returns {HTMLElement}
  */
-function comparisonTable(rows) {
-  const t = h("table", "sqm-table sqm-compare");
-  t.append(h("thead", "", h("tr", "", h("th", "", ""), h("th", "n", "before"), h("th", "n", "after"), h("th", "n", "change"))));
-  const body = h("tbody");
-  for (const row of rows) {
-    const change = h("td", "n" + (row.better ? " sqm-better" : row.worse ? " sqm-worse" : ""), row.change);
-    body.append(h("tr", "", h("td", "", row.label), h("td", "n", row.before), h("td", "n", row.after), change));
+function comparisonView(data) {
+  const [before, after] = data.names;
+  const box = h("div", "sqm-comparison");
+  const measures = table(["", before, after, "change"], data.measures.map((/** @type {any} */ m) => [
+    h("span", m.layer ? "sqm-layer-measure" : "", m.title), m.before, m.after, h("span", VERDICTS[m.verdict] || "", m.change),
+  ]), [false, true, true]);
+  measures.classList.add("sqm-compare");
+  box.append(measures, h("h4", "", "Statement shapes: " + data.shapes_summary));
+  if (data.shapes.length) {
+    const shapes = table(["", before, after, "SQL", "origin"], data.shapes.map((/** @type {any} */ s) => [
+      h("span", VERDICTS[s.verdict] || "", s.status), s.before, s.after, h("code", "", s.sql), s.origin,
+    ]), [false, true, true]);
+    shapes.classList.add("sqm-compare-shapes");
+    box.append(shapes);
   }
-  t.append(body);
-  return t;
+  if (data.more_shapes) box.append(h("div", "sqm-muted", data.more_shapes + " more shapes"));
+  box.append(h("h4", "", "Findings: " + data.findings_summary));
+  for (const finding of data.findings) {
+    box.append(h("div", "sqm-compare-finding sqm-" + finding.severity,
+      h("span", VERDICTS[finding.verdict] || "sqm-muted", finding.status), " ", h("b", "", finding.rule), ": " + finding.title));
+  }
+  return box;
+}
+
+/**
+ * What Try it will do, asked before anything runs: "Run it" or "Cancel".
+ * @param {Record<string, any>} confirm what the kernel says Try it does and cannot undo
+ * @param {() => void} run
+ * @param {() => void} cancel
+ * @returns {HTMLElement}
+ */
+function confirmation(confirm, run, cancel) {
+  const box = h("div", "sqm-confirm");
+  box.setAttribute("role", "group");
+  box.setAttribute("aria-label", "Confirm Try it");
+  box.append(h("div", "sqm-confirm-title", "Run this cell's code again?"));
+  if (confirm.does) box.append(prose("p", "", confirm.does));
+  if (confirm.guards) box.append(prose("p", "", confirm.guards));
+  if (confirm.cannot_undo && confirm.cannot_undo.length) {
+    const list = h("ul", "sqm-cannot-undo");
+    for (const item of confirm.cannot_undo) list.append(prose("li", "", item));
+    box.append(h("p", "sqm-confirm-warning", "What it cannot undo:"), list);
+  }
+  if (confirm.output) box.append(h("p", "sqm-muted", confirm.output));
+  const runIt = button("Run it", run, "sqm-primary sqm-run");
+  box.append(h("div", "sqm-actions", runIt, button("Cancel", cancel, "sqm-cancel")));
+  return box;
+}
+
+/**
+ * A unified diff, `[kind, text]` per line, coloured by kind.
+ * @param {Array<[string, string]>} lines
+ * @returns {HTMLElement}
+ */
+function diffBlock(lines) {
+  const diff = h("pre", "sqm-diff");
+  lines.forEach(([kind, text], i) => {
+    diff.append(kind ? h("span", "sqm-d-" + kind, text) : text);
+    if (i < lines.length - 1) diff.append("\n");
+  });
+  return diff;
 }
 
 /**
@@ -286,12 +343,7 @@ function findingCard(card, model, api) {
   if (card.rewrite) {
     const rewrite = card.rewrite;
     if (rewrite.explanation) box.append(prose("div", "sqm-explanation", rewrite.explanation));
-    const diff = h("pre", "sqm-diff");
-    rewrite.diff.forEach((/** @type {[string, string]} */ [kind, text], /** @type {number} */ i) => {
-      diff.append(kind ? h("span", "sqm-d-" + kind, text) : text);
-      if (i < rewrite.diff.length - 1) diff.append("\n");
-    });
-    box.append(diff);
+    box.append(diffBlock(rewrite.diff));
     const status = h("div", "sqm-status");
     const result = h("div", "sqm-result");
     const mode = /** @type {HTMLSelectElement} */ (h("select", "sqm-mode"));
@@ -302,7 +354,40 @@ function findingCard(card, model, api) {
     }
     mode.value = model.get("apply_mode") || "below";
     mode.addEventListener("change", () => { model.set("apply_mode", mode.value); model.save_changes(); });
+    // Try it and Apply of a module file do nothing on the first click: they say what will
+    // happen here and wait for a second, explicit one.
+    const confirmBox = h("div", "sqm-confirm-holder");
+    const applyToFile = () => {
+      apply.disabled = true;
+      status.textContent = "";
+      const box = h("div", "sqm-confirm sqm-confirm-file");
+      box.setAttribute("role", "group");
+      box.setAttribute("aria-label", "Confirm writing " + rewrite.path);
+      const done = (/** @type {string} */ message) => {
+        confirmBox.replaceChildren();
+        status.textContent = message;
+        apply.disabled = false;
+      };
+      const write = button("Write the file", async () => {
+        write.disabled = true;
+        try {
+          // Only the finding's index goes to the kernel, which holds the rewrite and its file.
+          const outcome = await api.request("write-module", { finding: card.index, confirm: true });
+          done(outcome.message);
+        } catch (error) {
+          done("Writing the file failed: " + (error instanceof Error ? error.message : String(error)));
+        }
+      }, "sqm-primary sqm-write");
+      box.append(h("div", "sqm-confirm-title", "Write this change to " + rewrite.path + "?"),
+        h("p", "", "This rewrite changes a file of your code, not the notebook. Nothing is written until you " +
+          "confirm, and nothing at all if the file has changed since it was profiled."),
+        diffBlock(rewrite.diff),
+        h("div", "sqm-actions", write, button("Cancel", () => done("Cancelled: nothing was written."), "sqm-cancel")));
+      confirmBox.replaceChildren(box);
+      write.focus();
+    };
     const apply = button("Apply", () => {
+      if (rewrite.path) { applyToFile(); return; }
       const notebook = notebookOf(model);
       if (!notebook) {
         status.textContent = "This front end cannot be edited from here: use Copy, or run  %sqlprofile_apply " + card.number + "  in a new cell.";
@@ -323,30 +408,41 @@ function findingCard(card, model, api) {
         status.textContent = "Inserted the rewrite below the profiled cell: run it to see the difference.";
       }
     }, "sqm-primary sqm-apply");
-    const tryIt = button("Try it", async () => {
-      tryIt.disabled = true;
+    const runVerification = async () => {
+      confirmBox.replaceChildren();
       status.textContent = "Running the original and the rewritten cell once more each, database changes rolled back…";
       result.replaceChildren();
       try {
         // Only the finding's index goes to the kernel, which already holds the rewrite.
         const outcome = await api.request("verify", { finding: card.index });
         status.textContent = outcome.message || "";
-        if (outcome.rows && outcome.rows.length) result.append(comparisonTable(outcome.rows));
+        if (outcome.comparison) result.append(comparisonView(outcome.comparison));
         for (const note of outcome.notes || []) result.append(h("div", "sqm-muted", note));
       } catch (error) {
         status.textContent = "Trying the rewrite failed: " + (error instanceof Error ? error.message : String(error));
       } finally {
         tryIt.disabled = false;
       }
+    };
+    const tryIt = button("Try it", () => {
+      tryIt.disabled = true;
+      status.textContent = "";
+      const box = confirmation(model.get("confirm") || {}, runVerification, () => {
+        confirmBox.replaceChildren();
+        status.textContent = "Cancelled: nothing was run.";
+        tryIt.disabled = false;
+        tryIt.focus();
+      });
+      confirmBox.replaceChildren(box);
+      const runIt = box.querySelector(".sqm-run");
+      if (runIt instanceof HTMLElement) runIt.focus();
     }, "sqm-try");
-    // Said before anything runs: what Try it does twice, and what it cannot undo.
-    tryIt.title = "Runs the cell and its rewrite once more each. Their database changes are rolled back; " +
-      "output they print is not shown; objects they change in place stay changed.";
+    tryIt.title = "Asks first: runs the cell and its rewrite once more each, database changes rolled back.";
     const copy = button("Copy", async () => {
       const copied = await copyText(rewrite.code);
       status.textContent = copied ? "Copied the rewritten cell to the clipboard." : "The browser refused the clipboard; select the code in the diff instead.";
     }, "sqm-copy");
-    box.append(h("div", "sqm-actions", apply, mode, tryIt, copy), status, result);
+    box.append(h("div", "sqm-actions", apply, ...(rewrite.path ? [] : [mode, tryIt]), copy), confirmBox, status, result);
   }
   if (card.fix) {
     const status = h("span", "sqm-status");
@@ -619,8 +715,19 @@ async function ormTab(panel, model, api) {
   if (!data.classes.length && !data.functions.length && !data.relationships.length) panel.append(h("p", "sqm-muted", "No ORM objects were loaded."));
 }
 
+/** @type {TabRenderer} */
+async function compareTab(panel, model, api) {
+  const data = await api.request("compare");
+  if (!data) { panel.append(h("p", "sqm-muted", "No baseline: run the cell with --compare NAME.")); return; }
+  panel.append(h("p", "sqm-muted", "This run against the report stored as " + data.names[0] +
+    ". Times and memory within run-to-run noise read “no clear change”."), comparisonView(data));
+}
+
 /** @type {Record<string, TabRenderer>} */
-const RENDERERS = { findings: findingsTab, statements: statementsTab, tree: treeTab, memory: memoryTab, explain: explainTab, orm: ormTab };
+const RENDERERS = {
+  findings: findingsTab, compare: compareTab, statements: statementsTab, tree: treeTab,
+  memory: memoryTab, explain: explainTab, orm: ormTab,
+};
 
 /**
  * The live view of a report: title, headline figures, tabs filled on demand.

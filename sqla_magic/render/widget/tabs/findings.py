@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from sqla_magic.model import Finding, Report, Statement, statement_rows
+from sqla_magic.render.markup import SEVERITY_CLASSES, diff_block, escape, more, prose
 from sqla_magic.render.summary import (
     findings_by_severity,
     format_count,
@@ -17,6 +18,7 @@ from sqla_magic.render.summary import (
 )
 from sqla_magic.render.view_model import (
     MAX_EVIDENCE_SHAPES,
+    ReportView,
     clean,
 )
 from sqla_magic.render.widget.tabs.tab import Tab
@@ -153,9 +155,68 @@ def diff_lines(diff: str) -> list[list[str]]:
     return lines
 
 
+MAX_STATIC_CARDS = 100
+
+
+def static(view: ReportView) -> str:
+    """The findings, what to do first: each card with its evidence, rewrite or change to make."""
+    report = view.report
+    if not report.findings:
+        return ""
+    chosen = findings_by_severity(report)[:MAX_STATIC_CARDS]
+    source_lines = report.source.splitlines()
+    cards = [static_card(clean(finding_card(report, index, source_lines))) for index in chosen]
+    left = len(report.findings) - len(chosen)
+    return f"<h3>Findings ({len(report.findings)})</h3>{''.join(cards)}" + (
+        more(plural(left, "more finding")) if left else ""
+    )
+
+
+def static_card(card: dict[str, Any]) -> str:
+    where = f' <span class="sm-muted">{escape(card["where"])}</span>' if card["where"] else ""
+    parts = [
+        f'<div class="sm-card {SEVERITY_CLASSES.get(card["severity"], "")}">'
+        f"<b>{escape(card['title'])}</b>"
+        f' <span class="sm-tag">{escape(card["severity"])}</span>'
+        f' <span class="sm-tag">#{card["number"]}</span>'
+        f' <span class="sm-tag">{escape(card["rule"])}</span>{where}'
+        f'<div style="white-space:pre-wrap">{prose(card["message"])}</div>'
+    ]
+    evidence = card["evidence"]
+    if evidence["summary"] or card["lines"]:
+        summary = "Evidence" + (f": {evidence['summary']}" if evidence["summary"] else "")
+        items = [
+            f'<div><span class="sm-muted">line {line["line"]}</span> '
+            f"<code>{escape(line['source'])}</code></div>"
+            for line in card["lines"]
+        ]
+        items += [
+            f'<div><span class="sm-tag">{escape(shape["count"])}×</span> '
+            f'<span class="sm-muted">{escape(shape["total"])} · {escape(shape["origin"])}</span> '
+            f"<code>{escape(shape['sql'])}</code></div>"
+            for shape in evidence["shapes"]
+        ]
+        if evidence["more_shapes"]:
+            items.append(more(f"… and {evidence['more_shapes']} more statement shapes"))
+        items += [f'<div class="sm-warn">{escape(warning)}</div>' for warning in evidence["plan_warnings"]]
+        parts.append(f"<details><summary>{escape(summary)}</summary>{''.join(items)}</details>")
+    rewrite = card["rewrite"]
+    if rewrite is not None:
+        if rewrite["explanation"]:
+            parts.append(f"<div>{prose(rewrite['explanation'])}</div>")
+        parts.append(diff_block(rewrite["diff"]))
+    if card["fix"]:
+        fix = card["fix"]
+        shown = f"<pre>{escape(fix)}</pre>" if "`" not in fix else f"<div>{prose(fix)}</div>"
+        parts.append(f"<div>Change outside the cell:</div>{shown}")
+    parts.append("</div>")
+    return "".join(parts)
+
+
 TAB = Tab(
     name="findings",
     title="Findings",
-    count=lambda report: format_count(len(report.findings)),
+    count=lambda view: format_count(len(view.report.findings)),
     requests={"findings": lambda view, args: exact_code(view.report, clean(findings(view.report)))},
+    static=static,
 )

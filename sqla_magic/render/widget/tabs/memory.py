@@ -5,14 +5,18 @@ from __future__ import annotations
 from typing import Any
 
 from sqla_magic.model import Report
+from sqla_magic.render.markup import escape, more, table
 from sqla_magic.render.summary import (
+    WALL_NOTE,
     format_bytes,
     format_count,
     memory_explanation,
     memory_label,
+    plural,
 )
 from sqla_magic.render.view_model import (
     MAX_MEMORY_LINES,
+    ReportView,
     clean,
 )
 from sqla_magic.render.widget.tabs.tab import Tab
@@ -46,9 +50,34 @@ def memory(report: Report) -> dict[str, Any]:
     }
 
 
+def static(view: ReportView) -> str:
+    data = clean(memory(view.report))
+    if not data["present"]:
+        return ""
+    parts = [
+        "<h3>Memory</h3>",
+        f"<div>{escape(data['peak'])} {escape(data['label'])}</div>",
+        f'<div class="sm-muted">Measured as {escape(data["explanation"])}.</div>',
+        f'<div class="sm-muted">Wall time: {escape(WALL_NOTE)}.</div>',
+    ]
+    if data["hint"]:
+        parts.append(f'<div class="sm-muted">{escape(data["hint"])}</div>')
+    if data["lines"]:
+        rows = [
+            [escape(line[key]) for key in ("line", "increment", "total", "peak", "runs")]
+            + [f"<code>{escape(line['source'])}</code>"]
+            for line in data["lines"]
+        ]
+        parts.append(table(("line", "increment", "total", "peak", "runs", "source"), rows, (True,) * 5))
+    if data["more_lines"]:
+        parts.append(more(plural(data["more_lines"], "more line")))
+    return "\n".join(parts)
+
+
 TAB = Tab(
     name="memory",
     title="Memory",
-    count=lambda report: "" if report.memory is not None else "off",
+    count=lambda view: "" if view.report.memory is not None else "off",
     requests={"memory": lambda view, args: clean(memory(view.report))},
+    static=static,
 )

@@ -6,11 +6,13 @@ from typing import Any, Optional
 
 from sqla_magic import _compat
 from sqla_magic.model import CallNode, Report, statement_rows
+from sqla_magic.render.markup import escape, table
 from sqla_magic.render.summary import (
     format_count,
     format_duration,
 )
 from sqla_magic.render.view_model import (
+    ReportView,
     clean,
 )
 from sqla_magic.render.widget.tabs.tab import Tab
@@ -100,9 +102,52 @@ def _loader_functions(root: CallNode) -> list[dict[str, Any]]:
     ]
 
 
+def static(view: ReportView) -> str:
+    data = clean(orm_cost(view.report))
+    if not (data["classes"] or data["functions"] or data["relationships"]):
+        return ""
+    figures = [(data["orm_load"], "ORM loading"), (data["objects"], "objects loaded")]
+    if data["per_object"]:
+        figures.append((data["per_object"], "per object"))
+    figures.append((data["mapper_config"], "mapper config"))
+    parts = [
+        "<h3>ORM cost</h3>",
+        '<div class="sm-figures">'
+        + "".join(f'<div class="sm-figure"><b>{escape(v)}</b>{escape(label)}</div>' for v, label in figures)
+        + "</div>",
+    ]
+    numeric = (False, True, True, True)
+    if data["classes"]:
+        rows = [[escape(c[k]) for k in ("name", "objects", "share", "estimate")] for c in data["classes"]]
+        parts += [
+            "<h4>Objects per mapped class</h4>",
+            table(("class", "objects", "share", "ORM time (est.)"), rows, numeric),
+            f'<div class="sm-muted">{escape(data["class_note"])}</div>',
+        ]
+    if data["functions"]:
+        rows = [
+            [f"<code>{escape(f['function'])}</code>"] + [escape(f[k]) for k in ("calls", "self", "total")]
+            for f in data["functions"]
+        ]
+        parts += [
+            "<h4>Row-to-object work in the call tree</h4>",
+            table(("function", "calls", "own time", "total time"), rows, numeric),
+        ]
+    if data["relationships"]:
+        rows = [
+            [escape(r[k]) for k in ("origin", "statements", "total", "rows")] for r in data["relationships"]
+        ]
+        parts += [
+            "<h4>Relationship loads</h4>",
+            table(("load", "statements", "database time", "rows"), rows, numeric),
+        ]
+    return "\n".join(parts)
+
+
 TAB = Tab(
     name="orm",
     title="ORM cost",
-    count=lambda report: format_count(report.objects),
+    count=lambda view: format_count(view.report.objects),
     requests={"orm": lambda view, args: clean(orm_cost(view.report))},
+    static=static,
 )

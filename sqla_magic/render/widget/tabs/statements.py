@@ -5,16 +5,19 @@ from __future__ import annotations
 from typing import Any
 
 from sqla_magic.model import Report, Statement, statement_rows
+from sqla_magic.render.markup import escape, more, sql_block, table
 from sqla_magic.render.summary import (
     StatementGroup,
     format_cache,
     format_count,
+    format_duration,
     format_lines,
     format_ms,
     group_requests,
     group_statements,
     one_line_sql,
     params_text,
+    plural,
     shorten,
 )
 from sqla_magic.render.view_model import (
@@ -25,7 +28,7 @@ from sqla_magic.render.view_model import (
     clean,
 )
 from sqla_magic.render.widget.tabs.tab import Tab
-from sqla_magic.sqltext import format_sql, sql_tokens
+from sqla_magic.sqltext import break_clauses, format_sql, sql_tokens
 
 
 def _sort_value(group: StatementGroup, key: str) -> float:
@@ -119,26 +122,120 @@ def requests(report: Report) -> list[dict[str, Any]]:
     ]
 
 
-def executions(view: ReportView, group_id: int, page: int) -> dict[str, Any]:
+def executions(
+    view: ReportView, group_id: int, page: int, size: int = PAGE_SIZE, reindent: bool = True
+) -> dict[str, Any]:
+    """A page of `size` executions of one group; `reindent=False` only breaks the SQL's
+    clauses (sqlparse takes milliseconds per statement)."""
     group = all_groups(view)[group_id]
-    pages = max((group.count + PAGE_SIZE - 1) // PAGE_SIZE, 1)
+    pages = max((group.count + size - 1) // size, 1)
     page = min(max(page, 0), pages - 1)
-    indexes = group.indexes[page * PAGE_SIZE : (page + 1) * PAGE_SIZE]
+    indexes = group.indexes[page * size : (page + 1) * size]
     statements = view.report.statements
     return {
         "group": group_id,
         "page": page,
         "pages": pages,
-        "sql_tokens": sql_tokens(format_sql(group.sql)),
+        "count": group.count,
+        "sql_tokens": sql_tokens(format_sql(group.sql) if reindent else break_clauses(group.sql)),
         "fingerprint": group.fingerprint,
         "rows": [execution_row(i, statements[i]) for i in indexes],
     }
 
 
+STATIC_EXECUTION_ROWS = 1_000
+"""Executions listed in the static report, all groups together..."""
+STATIC_MIN_EXECUTIONS = 5
+"""...each group still listing at least this many."""
+STATIC_REINDENTED = 30
+"""Groups whose SQL sqlparse lays out in the static report; the rest get line breaks."""
+
+GROUP_HEADERS = ("count", "total ms", "mean ms", "max ms", "rows", "cache", "lines", "origin", "SQL")
+EXECUTION_HEADERS = ("#", "ms", "rows", "cache", "line", "origin", "thread", "parameters")
+
+
+def static(view: ReportView) -> str:
+    """The first page of groups, slowest first, each with its first executions."""
+    report = view.report
+    if not report.statements:
+        return "<h3>SQL statements</h3><p>No SQL statements.</p>"
+    data = clean(groups(view, "total", 0))
+    left = STATIC_EXECUTION_ROWS
+    rows = []
+    for position, row in enumerate(data["rows"]):
+        size = max(min(PAGE_SIZE, left), STATIC_MIN_EXECUTIONS)
+        left -= size
+        detail = clean(executions(view, row["id"], 0, size, reindent=position < STATIC_REINDENTED))
+        rows.append(_static_group(view, row, detail))
+    parts = [
+        f"<h3>SQL statements: {escape(data['executions'])} executions, {escape(data['shapes'])} shapes</h3>",
+        table(GROUP_HEADERS, rows, (True, True, True, True, True)),
+    ]
+    if data["requests"]:
+        request_rows = [
+            [f"<code>{escape(r['request'])}</code>"]
+            + [escape(r[k]) for k in ("statements", "total", "rows", "shapes", "repeated")]
+            for r in data["requests"]
+        ]
+        every = group_requests(report)
+        served = sum(len(group.indexes) for group in every)
+        parts.append(
+            f"<h3>Requests: {plural(len(every), 'test-client request')}, "
+            f"{format_count(served)} of {format_count(len(report.statements))} statements</h3>"
+            + table(
+                ("request", "statements", "total ms", "rows", "shapes", "repeats"),
+                request_rows,
+                (False,) + (True,) * 5,
+            )
+        )
+    shown = {row["id"] for row in data["rows"]}
+    hidden = [group for g, group in enumerate(all_groups(view)) if g not in shown]
+    if hidden:
+        parts.append(
+            more(
+                f"{format_count(len(hidden))} more shapes not shown "
+                f"({format_count(sum(g.count for g in hidden))} executions, "
+                f"{format_duration(sum(g.total_s for g in hidden))})."
+            )
+        )
+    return "\n".join(parts)
+
+
+def _static_group(view: ReportView, row: dict[str, Any], detail: dict[str, Any]) -> list[str]:
+    statements = view.report.statements
+    listed = [
+        [
+            f"#{e['number']}",
+            escape(e["ms"]),
+            escape(e["rows"]),
+            escape(e["cache"]),
+            escape(e["line"]),
+            escape(e["origin"]),
+            escape(clean(statements[e["index"]].thread)),
+            f"<code>{escape(e['params'])}</code>"
+            + (escape(f" ({e['sets']} sets)") if e["sets"] else "")
+            + (f'<div class="sm-error">{escape(e["error"])}</div>' if e["error"] else ""),
+        ]
+        for e in detail["rows"]
+    ]
+    left = detail["count"] - len(listed)
+    failed = f' <span class="sm-tag">{row["errors"]} failed</span>' if row["errors"] else ""
+    sql = (
+        f"<details><summary><code>{escape(row['sql'])}</code>{failed}</summary>"
+        + sql_block(detail["sql_tokens"])
+        + table(EXECUTION_HEADERS, listed, (False, True, True))
+        + (more(plural(left, "more execution")) if left > 0 else "")
+        + "</details>"
+    )
+    return [
+        escape(row[key]) for key in ("count", "total", "mean", "max", "rows", "cache", "lines", "origin")
+    ] + [sql]
+
+
 TAB = Tab(
     name="statements",
     title="Statements",
-    count=lambda report: format_count(len({s.fingerprint for s in report.statements})),
+    count=lambda view: format_count(len({s.fingerprint for s in view.report.statements})),
     requests={
         "groups": lambda view, args: clean(
             groups(view, str(args.get("sort", "total")), int(args.get("page", 0)))
@@ -147,4 +244,5 @@ TAB = Tab(
             executions(view, int(args["group"]), int(args.get("page", 0)))
         ),
     },
+    static=static,
 )
