@@ -22,12 +22,14 @@ Rule = Callable[[Report, str, Thresholds], Sequence[Finding]]
 def _default_rules() -> list[Rule]:
     from sqla_magic.analysis.rules import (
         cartesian_product,
+        column_load,
         duplicate_query,
         dynamic_relationship,
         first_for_exists,
         large_result,
         len_all,
         loop_insert,
+        loop_select,
         loop_update,
         mapper_config,
         n_plus_one,
@@ -54,6 +56,8 @@ def _default_rules() -> list[Rule]:
         dynamic_relationship.rule,
         duplicate_query.rule,
         unused_eager_load.rule,
+        loop_select.rule,
+        column_load.rule,
     ]
 
 

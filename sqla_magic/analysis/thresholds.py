@@ -79,3 +79,15 @@ class Thresholds:
         default=3,
         metadata={"help": "runs of the same SELECT with the same parameters before duplicate-query fires"},
     )
+    loop_select_threshold: int = field(
+        default=10,
+        metadata={
+            "help": "runs of one SELECT from one place with different parameters before loop-select fires"
+        },
+    )
+    column_load_threshold: int = field(
+        default=10,
+        metadata={
+            "help": "deferred or expired attribute loads of one class from one place before column-load fires"
+        },
+    )

@@ -82,3 +82,16 @@ def raise_totals(session: Session) -> None:
 
 def current_customer(session: Session, customer_id: int) -> Customer | None:
     return session.get(Customer, customer_id, populate_existing=True)
+
+
+def totals_after_commit(session: Session) -> list[int]:
+    orders = session.scalars(select(Order).order_by(Order.id)).all()
+    session.commit()
+    return [order.total for order in orders]
+
+
+def totals_before_commit(session: Session) -> list[int]:
+    orders = session.scalars(select(Order).order_by(Order.id)).all()
+    totals = [order.total for order in orders]
+    session.commit()
+    return totals
