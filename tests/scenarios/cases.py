@@ -95,7 +95,7 @@ session.commit()
 
 SHOP = """
 from tests.scenarios.shop import services
-from tests.scenarios.shop.models import db as shop_db
+from tests.scenarios.shop.models import Customer, db as shop_db
 from tests.scenarios.shop.web import create_app
 shop_app = create_app(orders_per_customer=3)
 """
@@ -658,5 +658,57 @@ with shop_app.app_context():
 """,
         setup=SHOP,
         tags=("shop",),
+    ),
+    # -- unused-eager-load, read in a module
+    case(
+        "eager-shop-unused",
+        """
+from sqlalchemy.orm import selectinload
+with shop_app.app_context():
+    customers = shop_db.session.scalars(select(Customer).options(selectinload(Customer.orders))).all()
+    names = [c.name for c in customers]
+""",
+        "unused-eager-load",
+        setup=SHOP,
+        tags=("shop",),
+    ),
+    case(
+        "eager-shop-read-clean",
+        """
+from sqlalchemy.orm import selectinload
+with shop_app.app_context():
+    customers = shop_db.session.scalars(select(Customer).options(selectinload(Customer.orders))).all()
+    sums = services.order_sums(customers)
+""",
+        setup=SHOP,
+        tags=("shop",),
+    ),
+    # -- loop-insert through bulk calls, no-cache-key with the cache switched off
+    case(
+        "insert-bulk-per-row",
+        """
+for i in range(150):
+    session.bulk_insert_mappings(Book, [dict(author_id=1 + i % 300, title=f"n{i}", pages=i)])
+session.commit()
+""",
+        "loop-insert",
+    ),
+    case(
+        "nocache-switched-off",
+        """
+with engine.connect() as conn:
+    conn = conn.execution_options(compiled_cache=None)
+    rows = [
+        conn.execute(
+            select(Book.title, Author.name, func.upper(Book.title))
+            .join(Author, Book.author_id == Author.id)
+            .where(Book.id == i, Author.name.like("%"))
+            .order_by(Book.id)
+        ).all()
+        for i in range(100)
+    ]
+""",
+        "no-cache-key",
+        "loop-select",
     ),
 ]

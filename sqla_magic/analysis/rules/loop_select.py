@@ -53,7 +53,8 @@ def rule(report: Report, source: str, thresholds: Thresholds) -> list[Finding]:
     if not repeated:
         return []
     dynamic = [r.target_table for r in relationships.all_relationships() if r.lazy == "dynamic"]
-    dynamic_tables = re.compile(r"\b(?:%s)\b" % "|".join(map(re.escape, dynamic))) if dynamic else None
+    alternatives = "|".join(map(re.escape, dynamic))
+    dynamic_tables = re.compile(rf"\b(?:{alternatives})\b") if dynamic else None
     tables = relationships.mapped_tables()
     cell = None
     findings = []

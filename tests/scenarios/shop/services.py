@@ -95,3 +95,7 @@ def totals_before_commit(session: Session) -> list[int]:
     totals = [order.total for order in orders]
     session.commit()
     return totals
+
+
+def order_sums(customers: list[Customer]) -> dict[str, int]:
+    return {c.name: sum(o.total for o in c.orders) for c in customers}
