@@ -296,7 +296,9 @@ class RelationshipReads:
     configured after `start()`, and descriptors another watcher holds (a profile inside a
     profile), are not watched: `watched` names what was.  Swapping
     `__class__` needs the subclass to add no slots (checked on 1.4.54, 2.0.x, 2.1.x);
-    a descriptor that refuses is left alone and its reads are not seen.
+    a descriptor that refuses is left alone and its reads are not seen.  A cache key that
+    holds the attribute (1.4's loader options) names the subclass: such a statement is
+    compiled once more while watched.
     """
 
     def __init__(self) -> None:
@@ -377,7 +379,8 @@ def _read_noting(original: type) -> type:
                     watcher.noted(self)
             return read(self, instance, owner)
 
-        namespace = {"__slots__": (), "__get__": __get__}
+        # `inherit_cache`: statements and options naming the attribute keep their cache key
+        namespace = {"__slots__": (), "__get__": __get__, "inherit_cache": True}
         noting = _READ_NOTING[original] = type("_ReadNoted", (original,), namespace)
     return noting
 
