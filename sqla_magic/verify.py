@@ -250,6 +250,11 @@ class Sandbox:
     _written: dict[int, Any] = field(default_factory=dict)
     """Connections the run wrote on, by id: their DBAPI connection."""
     _cell_savepoints: set[int] = field(default_factory=set)
+    _run_transactions: set[int] = field(default_factory=set)
+    """Root session transactions begun during the run (the run's own)."""
+    _unentered: dict[int, Session] = field(default_factory=dict)
+    """Connections a session with the user's transaction began for the run before the
+    sandbox took that session in, by connection id."""
     users_pending: dict[int, list[Any]] = field(default_factory=dict)
     """Objects each session of the namespace held as pending before the run, by session id.
     SQLAlchemy 1.4 autoflushes before `do_orm_execute`, so the first flush can carry them
@@ -340,14 +345,29 @@ class Sandbox:
             session.expire_all()  # both runs start from the database, not from what is loaded
 
     def _transaction_created(self, session: Session, transaction: Any) -> None:
-        if self._watching() and transaction.nested:
+        if not self._watching():
+            return
+        if transaction.nested:
             self._cell_savepoints.add(id(transaction))
+        elif transaction.parent is None:
+            self._run_transactions.add(id(transaction))
 
     def _session_began(self, session: Session, transaction: Any, connection: Connection) -> None:
         if not self._active or threading.get_ident() != self._thread:
             return
         self._check_autocommit(connection)
         self._connections.setdefault(id(connection), (connection, _Held(by_session=True)))
+        if self._watching() and id(session) not in self._sessions:
+            # Reached without an ORM execute, flush or add (`session.connection()`, as
+            # `DataFrame.to_sql` does): a transaction the run began is the run's to roll
+            # back; the user's own gets our SAVEPOINT before the connection's first statement.
+            root = transaction
+            while root.parent is not None:
+                root = root.parent
+            if id(root) in self._run_transactions:
+                self._sessions[id(session)] = (session, _Held(fresh=True))
+            else:
+                self._unentered[id(connection)] = session
 
     def _session_commits(self, session: Session) -> None:
         if not self._watching():
@@ -366,8 +386,12 @@ class Sandbox:
         if _compat.is_savepoint_clause(clause):
             return  # SQLAlchemy's own SAVEPOINT / RELEASE / ROLLBACK TO, watched by their events
         self._check_autocommit(conn)
+        unentered = self._unentered.pop(id(conn), None)
+        if unentered is not None:
+            self._enter_session(unentered)
         dialect = conn.dialect.name
-        if _compat.is_ddl(clause):
+        ddl = _compat.is_ddl(clause)
+        if ddl:
             if dialect in lexer.MYSQL_DIALECTS or dialect == "oracle":
                 self._stop(f"runs DDL, which {dialect} commits implicitly")
         else:
@@ -381,6 +405,9 @@ class Sandbox:
                     self._stop(f"sends SQL that cannot be proven safe to roll back ({classified.refusal})")
                 elif classified.kind not in allowed:
                     self._stop(f"sends `{_shorten(sql)}`, which the sandbox cannot roll back")
+                ddl = classified.kind == lexer.DDL
+        if ddl and dialect == "sqlite":
+            self._begin_at_the_driver(conn)
         if id(conn) not in self._connections:
             held = _Held()
             self._connections[id(conn)] = (conn, held)
@@ -392,6 +419,16 @@ class Sandbox:
                     self._own -= 1
             else:
                 held.fresh = True
+
+    def _begin_at_the_driver(self, conn: Connection) -> None:
+        """pysqlite opens a transaction only before INSERT/UPDATE/DELETE, so DDL sent first
+        (`CREATE TABLE` by `DataFrame.to_sql`) would be committed as it runs: a BEGIN at
+        the driver keeps it in the transaction the sandbox rolls back."""
+        dbapi_connection: Any = conn.connection.dbapi_connection
+        if _compat.dbapi_in_transaction(dbapi_connection) is False:
+            if _compat.dbapi_autocommit(dbapi_connection) is True:
+                self._stop("runs DDL on a driver connection in autocommit mode")
+            dbapi_connection.execute("BEGIN")
 
     def _after_cursor_execute(
         self, conn: Connection, cursor: Any, statement: str, parameters: Any, context: Any, executemany: bool
@@ -488,9 +525,7 @@ class Sandbox:
 def _pending_objects(namespace: Mapping[str, Any]) -> dict[int, list[Any]]:
     """Read-only: what each open session of the namespace has added but not flushed."""
     return {
-        id(value): list(value.new)
-        for value in namespace.values()
-        if isinstance(value, Session) and value.new
+        id(value): list(value.new) for value in namespace.values() if isinstance(value, Session) and value.new
     }
 
 

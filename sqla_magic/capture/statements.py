@@ -48,6 +48,7 @@ class StatementRecord:
     __slots__ = (
         "cache_hit",
         "compiled",
+        "connection",
         "duration_s",
         "engine",
         "error",
@@ -87,6 +88,10 @@ class StatementRecord:
         self.compiled = context.compiled is not None
         self.options = context.execution_options
         self.statement = context.invoked_statement
+        connection = getattr(getattr(context, "cursor", None), "connection", None)
+        self.connection = id(connection) if connection is not None else 0
+        """The DBAPI connection it ran on, by id (0: the driver's cursor does not say): session
+        settings (`SET search_path`, `USE`) belong to one connection."""
         self.thread = getattr(_this_thread, "name", None) or _thread_name()
         self.rowcount = -1
         self.rows: Optional[int] = None

@@ -62,6 +62,11 @@ def explain_report(
         requests = []
         for index in members:
             record = records[index]
+            before = [
+                (sql, params, replayable)
+                for at, connection, sql, params, replayable in setups
+                if at < index and (connection == record.connection or 0 in (connection, record.connection))
+            ]
             requests.append(
                 ExplainRequest(
                     sql=record.sql,
@@ -69,14 +74,9 @@ def explain_report(
                     executemany=bool(record.executemany),
                     fingerprint=report.statements[index].fingerprint,
                     statement=index,
-                    session_setup=tuple((sql, params) for at, sql, params, _ in setups if at < index),
+                    session_setup=tuple((sql, params) for sql, params, _ in before),
                     setup_refusal=next(
-                        (
-                            f"`{sql[:80]}`"
-                            for at, sql, _, replayable in setups
-                            if at < index and not replayable
-                        ),
-                        None,
+                        (f"`{sql[:80]}`" for sql, _, replayable in before if not replayable), None
                     ),
                 )
             )
@@ -110,16 +110,17 @@ def explain_report(
     return [plans[i] for i in indexes if i in plans]
 
 
-def _session_setups(engine: Any, records: Sequence[Any], last: int) -> list[tuple[int, str, Any, bool]]:
-    """(index, sql, parameters, replayable) of the statements up to `last` that changed the
-    session state of a connection of `engine` (see `lexer.session_change`)."""
+def _session_setups(engine: Any, records: Sequence[Any], last: int) -> list[tuple[int, int, str, Any, bool]]:
+    """(index, DBAPI connection id, sql, parameters, replayable) of the statements up to
+    `last` that changed the session state of a connection of `engine` (see
+    `lexer.session_change`); a statement's plan replays those of its own connection."""
     dialect = getattr(engine, "sync_engine", engine).dialect.name
     found = []
     for index, record in enumerate(records[: last + 1]):
         if record.engine is engine and record.error is None:
             change = lexer.session_change(record.sql, dialect)
             if change is not None:
-                found.append((index, record.sql, record.parameters, change))
+                found.append((index, record.connection, record.sql, record.parameters, change))
     return found
 
 

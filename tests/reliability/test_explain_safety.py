@@ -205,3 +205,63 @@ def test_a_sqlite_file_locked_by_the_users_write_costs_little(tmp_path: Path) ->
         assert conn.exec_driver_sql("SELECT note FROM t ORDER BY id").scalars().all() == ["a", "b"]
     engine.dispose()
     assert sorted(p.name for p in tmp_path.iterdir()) == files_before
+
+
+def test_plans_after_set_role_are_of_the_role_the_cell_used(pg_engine: sa.Engine, table_prefix: str) -> None:
+    """Row-level security shows in the plan only for the role it applies to."""
+    table, role = f"{table_prefix}owned", f"{table_prefix}reader"
+    with pg_engine.begin() as conn:
+        conn.exec_driver_sql(f"CREATE TABLE {table} (id integer, owner text, note text)")
+        conn.exec_driver_sql(f"INSERT INTO {table} VALUES (1, '{role}', 'a'), (2, 'other', 'b')")
+        conn.exec_driver_sql(f"ALTER TABLE {table} ENABLE ROW LEVEL SECURITY")
+        conn.exec_driver_sql(f"CREATE ROLE {role}")
+        conn.exec_driver_sql(f"GRANT SELECT ON {table} TO {role}")
+        conn.exec_driver_sql(f"CREATE POLICY mine ON {table} USING (owner = current_user)")
+    query = f"SELECT * FROM {table} WHERE note <> 'x'"
+    try:
+        with sqla_magic.profile(memory=False) as report, pg_engine.connect() as conn:
+            conn.exec_driver_sql(f"SET ROLE {role}")
+            seen = conn.exec_driver_sql(query).all()
+            conn.exec_driver_sql("RESET ROLE")
+            everything = conn.exec_driver_sql(query + " AND id > 0").all()
+        assert [row.id for row in seen] == [1] and len(everything) == 2
+        plans = {p.sql: p for p in report.plans}
+        as_role, as_owner = plans[query], plans[query + " AND id > 0"]
+        assert as_role.root is not None and as_owner.root is not None, (as_role.note, as_owner.note)
+        assert "CURRENT_USER" in as_role.root.detail.upper() and f"SET ROLE {role}" in (as_role.note or "")
+        assert "CURRENT_USER" not in as_owner.root.detail.upper()
+        with pg_engine.connect() as conn:
+            assert conn.exec_driver_sql(f"SELECT count(*) FROM {table}").scalar_one() == 2
+    finally:
+        with pg_engine.begin() as conn:
+            conn.exec_driver_sql(f"DROP TABLE {table}")
+            conn.exec_driver_sql(f"DROP ROLE {role}")
+
+
+@pytest.mark.parametrize("dialect", ["postgresql", "mariadb"])
+def test_a_setting_of_one_connection_is_not_replayed_for_another(
+    dialect: str, request: pytest.FixtureRequest, table_prefix: str
+) -> None:
+    engine: sa.Engine = request.getfixturevalue("pg_engine" if dialect == "postgresql" else "mariadb_engine")
+    other = f"{table_prefix}other"
+    switch = f"SET search_path TO {other}" if dialect == "postgresql" else f"USE {other}"
+    with engine.begin() as conn:
+        conn.exec_driver_sql(f"CREATE {'SCHEMA' if dialect == 'postgresql' else 'DATABASE'} {other}")
+        conn.exec_driver_sql(f"CREATE TABLE {other}.{table_prefix}t (id integer, note text)")
+        conn.exec_driver_sql(f"CREATE TABLE {table_prefix}t (id integer, note text)")
+    query = f"SELECT * FROM {table_prefix}t WHERE note = 'x'"
+    try:
+        with sqla_magic.profile(memory=False) as report, engine.connect() as switched:
+            switched.exec_driver_sql(switch)
+            with engine.connect() as default:
+                default.exec_driver_sql(query).all()
+        (plan,) = [p for p in report.plans if p.sql == query]
+        assert plan.root is not None and "replaying" not in (plan.note or ""), plan.note
+    finally:
+        with engine.begin() as conn:
+            conn.exec_driver_sql(f"DROP TABLE {table_prefix}t")
+            conn.exec_driver_sql(
+                f"DROP {'SCHEMA' if dialect == 'postgresql' else 'DATABASE'} {other} CASCADE"
+                if dialect == "postgresql"
+                else f"DROP DATABASE {other}"
+            )
