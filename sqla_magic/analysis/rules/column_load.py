@@ -14,6 +14,8 @@ its `load_only`); otherwise the objects had expired, all their columns are loade
 
 from __future__ import annotations
 
+from typing import Optional
+
 from sqla_magic import sqltext
 from sqla_magic.analysis import evidence, relationships
 from sqla_magic.analysis.thresholds import Thresholds
@@ -34,6 +36,8 @@ def rule(report: Report, source: str, thresholds: Thresholds) -> list[Finding]:
             site = statement.site
             place = (site.file, site.line) if site is not None else ("", statement.line)
             groups.setdefault((statement.request_index, origin, place), []).append(i)
+    in_database = evidence.database_seconds(report)
+    classes: dict[str, Optional[relationships.ColumnFacts]] = {}
     findings = []
     for indexes in sorted(groups.values(), key=lambda group: group[0]):
         if len(indexes) < thresholds.column_load_threshold:
@@ -42,7 +46,9 @@ def rule(report: Report, source: str, thresholds: Thresholds) -> list[Finding]:
         owner = origin[len(_PREFIX) :] or "an entity"
         first = statements[indexes[0]]
         selected = sqltext.selected_columns(first.sql)
-        facts = relationships.columns_of(owner)
+        if owner not in classes:
+            classes[owner] = relationships.columns_of(owner)
+        facts = classes[owner]
         mapped_deferred = bool(facts and selected and set(selected) <= set(facts.deferred))
         with_key = bool(set(selected) & set(facts.primary_key)) if facts else len(selected) > 1
         is_deferred = mapped_deferred or not with_key
@@ -81,7 +87,7 @@ def rule(report: Report, source: str, thresholds: Thresholds) -> list[Finding]:
                 message=(
                     f"{len(statements)} statements, {len(indexes)} of them `{origin}`: {cause} loaded by "
                     f"primary key one object at a time from {where}{within}, {evidence.ms(spent)} of "
-                    f"{evidence.ms(evidence.database_seconds(report))} in the database, "
+                    f"{evidence.ms(in_database)} in the database, "
                     f"{_percent(spent, report.wall_s)} of the profiled time."
                 ),
                 lines=evidence.lines_of(report, indexes),

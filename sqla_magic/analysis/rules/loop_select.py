@@ -19,6 +19,7 @@ reads the count from one grouped query (0 where there is no row).
 
 from __future__ import annotations
 
+import functools
 import re
 from typing import TYPE_CHECKING, Optional
 
@@ -57,13 +58,14 @@ def rule(report: Report, source: str, thresholds: Thresholds) -> list[Finding]:
     dynamic_tables = re.compile(rf"\b(?:{alternatives})\b") if dynamic else None
     tables = relationships.mapped_tables()
     cell = None
+    in_database = evidence.database_seconds(report)
     findings = []
     for indexes in sorted(repeated, key=lambda g: g[0]):
         distinct = len({repr(statements[i].params) for i in indexes})
         if distinct < thresholds.loop_select_threshold:
             continue
         first = statements[indexes[0]]
-        if dynamic_tables is not None and dynamic_tables.search(sqltext.from_clause(first.sql)[0] or ""):
+        if dynamic_tables is not None and dynamic_tables.search(_from_list(first.sql)):
             continue
         table = _table(first.sql)
         kind = _kind(first.sql, tables.get(table or ""))
@@ -82,7 +84,7 @@ def rule(report: Report, source: str, thresholds: Thresholds) -> list[Finding]:
                 message=(
                     f"{len(statements)} statements, {len(indexes)} of them `{_first_line(first.sql)}` "
                     f"from {where}{within}, each with other parameters ({distinct} different sets): "
-                    f"{evidence.ms(spent)} of {evidence.ms(evidence.database_seconds(report))} in the "
+                    f"{evidence.ms(spent)} of {evidence.ms(in_database)} in the "
                     f"database, {_percent(spent, report.wall_s)} of the profiled time. {_ADVICE[kind]}"
                 ),
                 lines=evidence.lines_of(report, indexes),
@@ -129,11 +131,13 @@ def _percent(part: float, whole: float) -> str:
     return f"{100 * part / whole:.0f}%" if whole > 0 else "an unknown share"
 
 
+@functools.lru_cache(maxsize=evidence.SQL_STRINGS_KEPT)
+def _from_list(sql: str) -> str:
+    return sqltext.from_clause(sql)[0] or ""
+
+
 def _table(sql: str) -> Optional[str]:
-    from_list, _rest = sqltext.from_clause(sql)
-    if from_list is None:
-        return None
-    words = from_list.strip().split()
+    words = _from_list(sql).strip().split()
     return words[0].split(".")[-1].strip('"`[]') if words else None
 
 
