@@ -31,8 +31,12 @@ Replacement = Union[cst.CSTNode, cst.FlattenSentinel[cst.BaseStatement], cst.Rem
 class Cell:
     """A parsed cell with positions and parents; `None`-safe through `parse_cell`."""
 
-    def __init__(self, source: str, masked: dict[int, str], module: cst.Module) -> None:
+    def __init__(
+        self, source: str, masked: dict[int, str], module: cst.Module, path: Optional[str] = None
+    ) -> None:
         self.source = source
+        self.path = path
+        """The module file this source is, or None for the profiled cell."""
         self._masked = masked
         self.wrapper = MetadataWrapper(module, unsafe_skip_copy=True)  # the parse is ours alone
         self.module = self.wrapper.module
@@ -136,14 +140,17 @@ class Cell:
             for module_name, name in imports:
                 AddImportsVisitor.add_needed_import(context, module_name, name)
             module = AddImportsVisitor(context).transform_module(module)
-        text = self._unmask(module.code)
+        text = self._unmask(module.code) if self.path is None else module.code
         if text == self.source:
             return None
         try:
-            compile(_mask(text)[0], "<rewrite>", "exec", flags=_TOP_LEVEL_AWAIT)
-        except SyntaxError:
+            if self.path is None:
+                compile(_mask(text)[0], "<rewrite>", "exec", flags=_TOP_LEVEL_AWAIT)
+            else:
+                compile(text, self.path, "exec")
+        except (SyntaxError, ValueError):
             return None
-        return Rewrite(original=self.source, rewritten=text, explanation=explanation)
+        return Rewrite(original=self.source, rewritten=text, explanation=explanation, path=self.path)
 
     def _unmask(self, text: str) -> str:
         lines = text.splitlines(keepends=True)
@@ -182,6 +189,16 @@ def parse_cell(source: str) -> Optional[Cell]:
         # (identifiers Python's own tokenizer would refuse): not Python either.
         return None
     return Cell(source, masked, module)
+
+
+def parse_module(text: str, path: str) -> Optional[Cell]:
+    """A module file's text parsed for reading and rewriting (no IPython lines to mask),
+    or `None` if it is not Python."""
+    try:
+        module = cst.parse_module(text)
+    except (cst.ParserSyntaxError, cst.CSTValidationError, RecursionError):
+        return None
+    return Cell(text, {}, module, path=path)
 
 
 class _Replace(cst.CSTTransformer):

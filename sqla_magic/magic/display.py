@@ -45,9 +45,7 @@ def display_report(report: Report, shell: Any, verify: Any = None) -> None:
         from sqla_magic._compat import main_thread_scheduler
         from sqla_magic.render.widget import report_widget
 
-        widget = report_widget(
-            report, cell_id(shell), verify=verify, schedule=main_thread_scheduler(kernel)
-        )
+        widget = report_widget(report, cell_id(shell), verify=verify, schedule=main_thread_scheduler(kernel))
     except ImportError as problem:  # anywidget/ipywidgets missing: the static view still works
         print(f"sqlprofile: showing the static report ({problem})", file=sys.stderr)
         display(report)

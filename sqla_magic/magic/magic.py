@@ -102,9 +102,11 @@ class _SqlProfileMagics(Magics):
     @magic_arguments()
     @argument("number", type=int, help="the finding's number, as on its card (#N)")
     @argument("--report", metavar="NAME", help="a report stored with -o NAME (default: the latest)")
+    @argument("--write", action="store_true", help="for a rewrite of a module file: write the file")
     @line_magic("sqlprofile_apply")  # type: ignore[arg-type]
     def sqlprofile_apply(self, line: str) -> None:
-        """Put finding N's rewritten cell into a new cell below this one.
+        """Put finding N's rewritten cell into a new cell below this one; for a rewrite of
+        a module file, show its diff (and write the file only with `--write`).
 
         For front ends where the report's Apply button cannot edit the notebook.  Safe
         here because this runs as an execute request; a widget button must not use
@@ -112,6 +114,7 @@ class _SqlProfileMagics(Magics):
         """
         from sqla_magic.pipeline import last_report
         from sqla_magic.render.view_model import rewrite_source
+        from sqla_magic.render.widget import write_module
 
         args = parse_argstring(self.sqlprofile_apply, line)
         shell: Any = self.shell
@@ -120,9 +123,20 @@ class _SqlProfileMagics(Magics):
             missing = f"named {args.report}" if args.report else "yet"
             raise UsageError(f"no report {missing}: run %%sqlprofile first")
         try:
-            shell.set_next_input(rewrite_source(report, args.number), replace=False)
+            source = rewrite_source(report, args.number)
         except ValueError as problem:
             raise UsageError(str(problem)) from None
+        rewrite = report.findings[args.number - 1].rewrite
+        if rewrite is None or rewrite.path is None:
+            shell.set_next_input(source, replace=False)
+        elif args.write:
+            outcome = write_module(report, args.number - 1)
+            if not outcome["ok"]:
+                raise UsageError(outcome["message"])
+            print(outcome["message"])
+        else:
+            print(rewrite.diff())
+            print(f"This changes {rewrite.path}: `%sqlprofile_apply {args.number} --write` writes it.")
 
     @magic_arguments()
     @argument("number", type=int, help="the finding's number, as on its card (#N)")

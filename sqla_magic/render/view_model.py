@@ -44,7 +44,6 @@ MAX_MEMORY_LINES = 2_000
 SORT_KEYS = ("total", "count", "mean", "max", "rows", "first")
 
 
-
 # -- text safety ------------------------------------------------------------------------
 
 _INVISIBLE = re.compile(
@@ -160,20 +159,6 @@ def _shown_file(filename: str) -> str:
 # -- findings ---------------------------------------------------------------------------
 
 
-
-
-
-
-
-
-
-
-
-
-
-
-
-
 def rewrite_source(report: Report, number: int) -> str:
     """The rewritten cell of finding `number` (as numbered on its card, from 1)."""
     if not report.findings:
@@ -189,34 +174,10 @@ def rewrite_source(report: Report, number: int) -> str:
 # -- statements -------------------------------------------------------------------------
 
 
-
-
-
-
-
-
 # -- call tree --------------------------------------------------------------------------
 
 
-
-
 # -- memory, plans, ORM -----------------------------------------------------------------
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
 
 
 # -- before / after -----------------------------------------------------------------------

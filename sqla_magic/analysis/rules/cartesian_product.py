@@ -13,7 +13,7 @@ import re
 from typing import Optional
 
 from sqla_magic import sqltext
-from sqla_magic.analysis import evidence
+from sqla_magic.analysis import evidence, sites
 from sqla_magic.analysis.thresholds import Thresholds
 from sqla_magic.model import Finding, Report
 
@@ -50,6 +50,7 @@ def rule(report: Report, source: str, thresholds: Thresholds) -> list[Finding]:
                     + (f" SQLAlchemy warned: {warning.message}" if warning is not None else "")
                 ),
                 lines=lines,
+                sites=sites.sites(report, indexes),
                 statements=tuple(indexes),
                 fix="Add the join condition: `.join(Other, Parent.id == Other.parent_id)` or a "
                 "`.where(a.x == b.y)` linking the entities.",

@@ -2,7 +2,8 @@
 
 Evidence: SELECT statements with identical SQL and parameters, at least
 `duplicate_query_threshold` times.  Rewrite, when every duplicate comes from one query
-expression inside a `for` loop that does not depend on the loop: compute it once before
+expression (in the cell, or a module by the statements' stack) inside a `for` loop that
+does not depend on the loop: compute it once before
 the loop and reuse the value.
 """
 
@@ -10,10 +11,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Optional
 
-from sqla_magic.analysis import evidence
-from sqla_magic.analysis.sources import deferred, parse_cell
+from sqla_magic.analysis import evidence, sites
+from sqla_magic.analysis.sources import deferred
 from sqla_magic.analysis.thresholds import Thresholds
-from sqla_magic.model import Finding, Report, Rewrite
+from sqla_magic.model import Finding, Report, Rewrite, Site
 
 if TYPE_CHECKING:
     import libcst as cst
@@ -32,17 +33,20 @@ def rule(report: Report, source: str, thresholds: Thresholds) -> list[Finding]:
     repeated = [v for v in groups.values() if len(v) >= thresholds.duplicate_query_threshold]
     if not repeated:
         return []
-    # One finding per statement shape and line, however many parameter sets repeat there.
-    by_place: dict[tuple[str, tuple[int, ...]], list[list[int]]] = {}
+    # One finding per statement shape and place, however many parameter sets repeat there.
+    by_place: dict[tuple[str, tuple[Site, ...]], list[list[int]]] = {}
     for indexes in repeated:
-        place = (report.statements[indexes[0]].sql, evidence.lines_of(report, indexes))
-        by_place.setdefault(place, []).append(indexes)
-    cell = parse_cell(source)
+        places = tuple(
+            sorted({p for i in indexes if (p := sites.site(report, report.statements[i]))}, key=str)
+        )
+        by_place.setdefault((report.statements[indexes[0]].sql, places), []).append(indexes)
     findings = []
-    for (_sql, lines), sets in by_place.items():
+    for (_sql, places), sets in by_place.items():
         indexes = sorted(i for group in sets for i in group)
         first = report.statements[indexes[0]]
+        lines = evidence.lines_of(report, indexes)
         repeats = "the same parameters" if len(sets) == 1 else f"{len(sets)} parameter sets each repeated"
+        code = sites.code_at(report, source, places[0]) if len(places) == 1 else None
         findings.append(
             Finding(
                 rule=RULE,
@@ -50,13 +54,16 @@ def rule(report: Report, source: str, thresholds: Thresholds) -> list[Finding]:
                 title=f"Same query run {len(indexes)} times",
                 message=(
                     f"{len(report.statements)} statements, {len(indexes)} of them the same SELECT with "
-                    f"{repeats} ({first.origin}) from {evidence.line_words(lines)}, "
+                    f"{repeats} ({first.origin}) from {sites.where_all(report, places)}, "
                     f"{evidence.ms(evidence.seconds(report, indexes))} in the database; run it once and "
                     "reuse the result."
                 ),
                 lines=lines,
+                sites=sites.sites(report, indexes),
                 statements=tuple(indexes),
-                rewrite=deferred(_rewrite, cell, lines[0]) if cell is not None and len(lines) == 1 else None,
+                rewrite=deferred(_rewrite, code.parsed, places[0].line)
+                if code is not None and code.parsed is not None
+                else None,
             )
         )
     return findings

@@ -1,7 +1,8 @@
 """dynamic-relationship: a `lazy="dynamic"` relationship queried once per parent row.
 
 Evidence: at least `dynamic_relationship_threshold` `query` statements of one shape run
-from one line whose source reads `<row>.<attr>` where `attr` is a relationship mapped
+from one place of the user's code (a cell line, or a module's by the statements' stack)
+whose source reads `<row>.<attr>` where `attr` is a relationship mapped
 with `lazy="dynamic"`.  (Dynamic relationships run a query on every access, so they are
 not lazy loads and `n-plus-one` does not see them.)  The fix is in the model:
 `lazy="write_only"` (2.0) or `lazy="selectin"` with `selectinload` to load all
@@ -10,10 +11,9 @@ collections at once; or `with_parent()` queries.
 
 from __future__ import annotations
 
-from sqla_magic.analysis import evidence, relationships
-from sqla_magic.analysis.sources import parse_cell
+from sqla_magic.analysis import evidence, relationships, sites
 from sqla_magic.analysis.thresholds import Thresholds
-from sqla_magic.model import Finding, Report
+from sqla_magic.model import Finding, Report, Site
 
 RULE = "dynamic-relationship"
 
@@ -21,22 +21,25 @@ RULE = "dynamic-relationship"
 def rule(report: Report, source: str, thresholds: Thresholds) -> list[Finding]:
     groups = evidence.by_key(
         report,
-        lambda s: (s.fingerprint, s.line) if s.line is not None else None,
+        lambda s: (s.fingerprint, place) if (place := sites.site(report, s)) is not None else None,
         evidence.index(report).of_origin("query"),
     )
     repeated = {k: v for k, v in groups.items() if len(v) >= thresholds.dynamic_relationship_threshold}
     if not repeated:
         return []
     dynamic = {r.key: r for r in relationships.all_relationships() if r.lazy == "dynamic"}
-    cell = parse_cell(source) if dynamic else None
-    if cell is None:
+    if not dynamic:
         return []
     import libcst as cst
 
     findings = []
     for key, indexes in repeated.items():
-        line = key[1]  # type: ignore[index]
-        assert isinstance(line, int)
+        place = key[1]  # type: ignore[index]
+        assert isinstance(place, Site)
+        cell = sites.code_at(report, source, place).parsed
+        if cell is None:
+            continue
+        line = place.line
         attributes = {
             node.attr.value
             for node in cell.on_line(line, cst.Attribute)
@@ -55,12 +58,13 @@ def rule(report: Report, source: str, thresholds: Thresholds) -> list[Finding]:
                     title=f"Dynamic relationship {facts.owner}.{attribute} queried per row",
                     message=(
                         f"{len(report.statements)} statements, {len(indexes)} of them the query behind "
-                        f'`{facts.owner}.{attribute}` (`lazy="dynamic"`) from line {line}, '
+                        f'`{facts.owner}.{attribute}` (`lazy="dynamic"`) from {sites.where(report, place)}, '
                         f"{evidence.ms(evidence.seconds(report, indexes))} of "
                         f"{evidence.ms(evidence.database_seconds(report))} in the database: a dynamic "
                         "relationship runs a new query at every access and cannot be eager-loaded."
                     ),
-                    lines=(line,),
+                    lines=(line,) if sites.in_cell(report, place) else evidence.lines_of(report, indexes),
+                    sites=sites.sites(report, indexes),
                     statements=tuple(indexes),
                     fix=(
                         f'In the model: `{attribute} = relationship(..., lazy="selectin")` (or keep the '

@@ -1,7 +1,8 @@
 """first-for-exists: `.first()` fetched a row (and built an object) only to test for one.
 
 Evidence: `<...>.first()` used only as a truth value (`is None`, `is not None`, `if`,
-`while`, `not`, `bool()`), with a SELECT run from its line.  Rewrite: a `Query` becomes
+`while`, `not`, `bool()`), with a SELECT run from its line (in the cell, or in a module
+by the statement's stack).  Rewrite: a `Query` becomes
 `session.query(q.exists()).scalar()`; a statement run by a session becomes
 `session.scalar(select(stmt.exists()))`, so the database answers EXISTS and stops at the
 first match.
@@ -11,8 +12,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Optional
 
-from sqla_magic.analysis import evidence
-from sqla_magic.analysis.sources import deferred, parse_cell
+from sqla_magic.analysis import evidence, sites
+from sqla_magic.analysis.sources import deferred
 from sqla_magic.analysis.thresholds import Thresholds
 from sqla_magic.model import Finding, Report, Rewrite
 
@@ -25,12 +26,25 @@ RULE = "first-for-exists"
 
 
 def rule(report: Report, source: str, thresholds: Thresholds) -> list[Finding]:
-    on_lines = sum(s.line is not None for s in report.statements)
-    if ".first()" not in source or on_lines < thresholds.first_for_exists_min_statements:
+    selects = [
+        i
+        for i in evidence.index(report).of_verb("SELECT")
+        if sites.site(report, report.statements[i]) is not None
+    ]
+    if len(selects) < thresholds.first_for_exists_min_statements:
         return []  # no source read (nor libcst loaded) without a `.first()` that ran a statement
-    cell = parse_cell(source)
-    if cell is None:
-        return []
+    findings = []
+    for code in sites.codes(report, source, selects):
+        if code.is_cell and ".first()" not in source:
+            continue
+        cell = code.parsed
+        if cell is None or ".first()" not in cell.source:
+            continue
+        findings.extend(_in_code(report, code, cell, thresholds))
+    return findings
+
+
+def _in_code(report: Report, code: sites.Code, cell: Cell, thresholds: Thresholds) -> list[Finding]:
     import libcst as cst
 
     from sqla_magic.analysis.rewrite import method_call
@@ -44,22 +58,25 @@ def rule(report: Report, source: str, thresholds: Thresholds) -> list[Finding]:
         if test is None:
             continue
         first, last = cell.lines(node)
-        indexes = evidence.index(report).on_lines(first, last, "SELECT")
+        indexes = code.on_lines(first, last, "SELECT")
         if len(indexes) < thresholds.first_for_exists_min_statements:
             continue
         whole, negated = test
+        place = code.site(first)
         findings.append(
             Finding(
                 rule=RULE,
                 severity="low",
                 title="`.first()` used as an existence test",
                 message=(
-                    f"{evidence.line_words((first,))} ran {evidence.plural(len(indexes), 'SELECT')} "
+                    f"{sites.where(report, place)} ran "
+                    f"{evidence.plural(len(indexes), 'SELECT')} "
                     f"({evidence.ms(evidence.seconds(report, indexes))}) that fetch a whole row to test "
                     "whether one exists; EXISTS lets the database stop at the first match and returns a "
                     "boolean."
                 ),
-                lines=(first,),
+                lines=(first,) if code.is_cell else evidence.lines_of(report, indexes),
+                sites=sites.sites(report, indexes, also=[place]),
                 statements=tuple(indexes),
                 rewrite=deferred(_rewrite, cell, whole, called[0], negated),
             )

@@ -1,7 +1,8 @@
 """len-all: `len(q.all())` fetches and builds every row only to count them.
 
-Evidence: a `len(<...>.all())` call in the cell and a SELECT run from its line that
-fetched at least `len_all_min_rows` rows.  Rewrite: a `Query` becomes `q.count()`; a
+Evidence: a SELECT that fetched at least `len_all_min_rows` rows, run from a line of the
+user's code (the cell, or a module by the statement's stack) that is a `len(<...>.all())`
+call.  Rewrite: a `Query` becomes `q.count()`; a
 statement run by a session becomes `session.scalar(select(func.count()).select_from(
 stmt.subquery()))`, so the database counts and one number comes back.
 """
@@ -10,8 +11,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Optional
 
-from sqla_magic.analysis import evidence
-from sqla_magic.analysis.sources import deferred, parse_cell
+from sqla_magic.analysis import evidence, sites
+from sqla_magic.analysis.sources import deferred
 from sqla_magic.analysis.thresholds import Thresholds
 from sqla_magic.model import Finding, Report, Rewrite
 
@@ -24,12 +25,25 @@ RULE = "len-all"
 
 
 def rule(report: Report, source: str, thresholds: Thresholds) -> list[Finding]:
-    rows_on_lines = sum(s.rows or 0 for s in report.statements if s.line is not None)
-    if "len(" not in source or rows_on_lines < thresholds.len_all_min_rows:
+    fetched = [
+        i
+        for i in evidence.index(report).of_verb("SELECT")
+        if (report.statements[i].rows or 0) and sites.site(report, report.statements[i]) is not None
+    ]
+    if sum(report.statements[i].rows or 0 for i in fetched) < thresholds.len_all_min_rows:
         return []  # no source read (nor libcst loaded) without a big enough result to count
-    cell = parse_cell(source)
-    if cell is None:
-        return []
+    findings = []
+    for code in sites.codes(report, source, fetched):
+        if code.is_cell and "len(" not in source:
+            continue
+        cell = code.parsed
+        if cell is None or "len(" not in cell.source:
+            continue
+        findings.extend(_in_code(report, code, cell, thresholds))
+    return findings
+
+
+def _in_code(report: Report, code: sites.Code, cell: Cell, thresholds: Thresholds) -> list[Finding]:
     import libcst as cst
 
     findings = []
@@ -39,21 +53,23 @@ def rule(report: Report, source: str, thresholds: Thresholds) -> list[Finding]:
         if inner is None:
             continue
         first, last = cell.lines(node)
-        indexes = evidence.index(report).on_lines(first, last, "SELECT")
+        indexes = code.on_lines(first, last, "SELECT")
         rows = sum(report.statements[i].rows or 0 for i in indexes)
         if not indexes or rows < thresholds.len_all_min_rows:
             continue
+        place = code.site(first)
         findings.append(
             Finding(
                 rule=RULE,
                 severity="medium" if rows >= 10 * thresholds.len_all_min_rows else "low",
                 title="Rows fetched only to be counted",
                 message=(
-                    f"`len(....all())` on {evidence.line_words((first,))} fetched {rows} rows "
+                    f"`len(....all())` on {sites.where(report, place)} fetched {rows} rows "
                     f"({evidence.ms(evidence.seconds(report, indexes))} in the database, plus building "
                     "every row in Python) to count them; a COUNT returns one number."
                 ),
-                lines=(first,),
+                lines=(first,) if code.is_cell else evidence.lines_of(report, indexes),
+                sites=sites.sites(report, indexes, also=[place]),
                 statements=tuple(indexes),
                 rewrite=deferred(_rewrite, cell, node, inner),
             )

@@ -6,17 +6,20 @@ either flushed by the ORM while the cell adds objects with `session.add(...)` in
 per-row `execute`, or `bulk_insert_mappings` / `bulk_save_objects` called with one row at a
 time).  Rewrite: `session.execute(insert(Model), [dict(...) for ...])`, one executemany
 without building and tracking an object per row (for a per-row `execute`, one call with
-the list of parameter sets; for a per-row bulk call, one bulk call with every row).
+the list of parameter sets; for a per-row bulk call, one bulk call with every row).  Rows
+inserted from the user's module are judged from the statements alone (origin `flush`, or
+one INSERT per execution from one place); the loop for the rewrite is the one in the
+function of a frame on the statements' stack.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Optional
 
-from sqla_magic.analysis import evidence
+from sqla_magic.analysis import evidence, sites
 from sqla_magic.analysis.sources import deferred, parse_cell
 from sqla_magic.analysis.thresholds import Thresholds
-from sqla_magic.model import Finding, Report, Rewrite
+from sqla_magic.model import Finding, Report, Rewrite, Site
 
 if TYPE_CHECKING:
     import libcst as cst
@@ -30,10 +33,16 @@ def rule(report: Report, source: str, thresholds: Thresholds) -> list[Finding]:
     cell = None
     findings = []
     for table, indexes, rows in evidence.writes_by_table(report, "INSERT", thresholds.loop_insert_threshold):
+        flushed = [i for i in indexes if report.statements[i].origin == "flush"]
+        place = sites.commonest(report, indexes)
+        if place is not None and not sites.in_cell(report, place):
+            finding = _in_module(report, source, thresholds, table, indexes, rows, place, bool(flushed))
+            if finding is not None:
+                findings.append(finding)
+            continue
         cell = cell or parse_cell(source)
         if cell is None:
             continue
-        flushed = [i for i in indexes if report.statements[i].origin == "flush"]
         site = _adding_site(cell) if flushed else _executing_loop(cell, report, indexes, thresholds)
         if site is None:
             continue
@@ -50,14 +59,9 @@ def rule(report: Report, source: str, thresholds: Thresholds) -> list[Finding]:
                 rule=RULE,
                 severity="high" if rows >= 10 * thresholds.loop_insert_threshold else "medium",
                 title=f"{rows} rows inserted into {table} row by row",
-                message=(
-                    f"{rows} rows went into `{table}` as {how}: "
-                    f"{evidence.plural(len(indexes), 'INSERT statement')}, "
-                    f"{evidence.ms(evidence.seconds(report, indexes))} in the database plus building and "
-                    "tracking each object; one `session.execute(insert(Model), rows)` sends them as one "
-                    "executemany."
-                ),
+                message=_message(report, table, indexes, rows, how, bool(flushed)),
                 lines=tuple(sorted({line, *evidence.lines_of(report, indexes)})),
+                sites=sites.sites(report, indexes, also=[Site(report.filename, line, sites.CELL_FUNCTION)]),
                 statements=tuple(indexes),
                 rewrite=deferred(_rewrite, cell, site),
             )
@@ -65,8 +69,66 @@ def rule(report: Report, source: str, thresholds: Thresholds) -> list[Finding]:
     return findings
 
 
-def _adding_site(cell: Cell) -> Optional[cst.CSTNode]:
-    """The loop around `session.add(...)`, or an `add_all` of a comprehension."""
+def _message(report: Report, table: str, indexes: list[int], rows: int, how: str, objects: bool) -> str:
+    return (
+        f"{rows} rows went into `{table}` as {how}: "
+        f"{evidence.plural(len(indexes), 'INSERT statement')}, "
+        f"{evidence.ms(evidence.seconds(report, indexes))} in the database"
+        f"{' plus building and tracking each object' if objects else ''}; one "
+        "`session.execute(insert(Model), rows)` sends them as one executemany."
+    )
+
+
+def _in_module(
+    report: Report,
+    source: str,
+    thresholds: Thresholds,
+    table: str,
+    indexes: list[int],
+    rows: int,
+    place: Site,
+    flushed: bool,
+) -> Optional[Finding]:
+    """The finding for rows inserted from the user's module, decided from the statements:
+    flushed by the unit of work (one object per row), or one INSERT per execution from one
+    place at least `loop_insert_threshold` times.  The loop is looked for, for the rewrite,
+    in the function of each frame on the stack, innermost first."""
+    if not flushed and len(indexes) < thresholds.loop_insert_threshold:
+        return None  # already sent as executemany batches
+    found: Optional[tuple[Cell, cst.CSTNode]] = None
+    for frame in sites.stack(report, report.statements[indexes[0]]):
+        code = sites.code_at(report, source, frame)
+        cell = code.parsed
+        if cell is None:
+            continue
+        within = sites.scope(cell, frame.line) if not code.is_cell else None
+        node = _adding_site(cell, within) if flushed else _loop_on(cell, frame.line)
+        if node is not None:
+            found = (cell, node)
+            break
+    loop_place = (
+        Site(found[0].path or report.filename, found[0].line(found[1]), place.function) if found else None
+    )
+    how = (
+        f"ORM objects added one by one and flushed from {sites.where(report, place)}"
+        if flushed
+        else f"one INSERT per execution from {sites.where(report, place)}"
+    )
+    return Finding(
+        rule=RULE,
+        severity="high" if rows >= 10 * thresholds.loop_insert_threshold else "medium",
+        title=f"{rows} rows inserted into {table} row by row",
+        message=_message(report, table, indexes, rows, how, flushed),
+        lines=evidence.lines_of(report, indexes),
+        sites=sites.sites(report, indexes, also=[loop_place] if loop_place is not None else []),
+        statements=tuple(indexes),
+        rewrite=deferred(_rewrite, *found) if found is not None else None,
+    )
+
+
+def _adding_site(cell: Cell, within: Optional[tuple[int, int]] = None) -> Optional[cst.CSTNode]:
+    """The loop around `session.add(...)`, or an `add_all` of a comprehension (in the
+    lines `within`, if given)."""
     import libcst as cst
 
     from sqla_magic.analysis.rewrite import method_call
@@ -75,6 +137,8 @@ def _adding_site(cell: Cell) -> Optional[cst.CSTNode]:
         called = method_call(node)
         if called is None or not called[2].args:
             continue
+        if within is not None and not within[0] <= cell.line(node) <= within[1]:
+            continue
         if called[1] == "add":
             loops = [loop for loop in cell.loops_around(node) if isinstance(loop, cst.For)]
             if loops:
@@ -82,6 +146,14 @@ def _adding_site(cell: Cell) -> Optional[cst.CSTNode]:
         if called[1] == "add_all" and isinstance(called[2].args[0].value, (cst.ListComp, cst.GeneratorExp)):
             return node
     return None
+
+
+def _loop_on(cell: Cell, line: int) -> Optional[cst.CSTNode]:
+    """The innermost `for` loop around `line`."""
+    import libcst as cst
+
+    loops = cell.on_line(line, cst.For)
+    return loops[-1] if loops else None
 
 
 def _executing_loop(
@@ -143,6 +215,10 @@ def _rewrite(cell: Cell, site: cst.CSTNode) -> Optional[Rewrite]:
             statement, params = (a.value for a in called[2].args)
             if mentions(statement, site.target.value):
                 return None
+            if isinstance(params, cst.List) and len(params.elements) == 1:
+                params = params.elements[0].value  # `execute(insert(T), [row])`: one row per call
+            if isinstance(params, cst.List):
+                return None  # several rows per call: their lists would need flattening
             code = (
                 f"{cell.code(called[0])}.execute({cell.code(statement)}, [{cell.code(params)} {loop_head}])"
             )

@@ -5,17 +5,20 @@ in a loop, or run per iteration) that together carry at least `loop_update_thres
 rows, and a `for` loop in the cell that assigns attributes of its loop variable or runs
 the UPDATE.  Rewrite, when the loop iterates over a query and only assigns column
 expressions: one `update()` with the query's filters (`Query.update` for 1.x queries,
-`session.execute(update(Model).where(...).values(...))` for `select()`).
+`session.execute(update(Model).where(...).values(...))` for `select()`).  Rows updated
+from the user's module are judged from the statements alone (flushed, or one UPDATE per
+execution from one place); the loop for the rewrite is the one around a frame of the
+statements' stack, or the one loop of that frame's function assigning attributes.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Optional
 
-from sqla_magic.analysis import evidence
+from sqla_magic.analysis import evidence, sites
 from sqla_magic.analysis.sources import deferred, parse_cell
 from sqla_magic.analysis.thresholds import Thresholds
-from sqla_magic.model import Finding, Report, Rewrite
+from sqla_magic.model import Finding, Report, Rewrite, Site
 
 if TYPE_CHECKING:
     import libcst as cst
@@ -31,6 +34,12 @@ def rule(report: Report, source: str, thresholds: Thresholds) -> list[Finding]:
     cell = None
     findings = []
     for table, indexes, rows in evidence.writes_by_table(report, "UPDATE", thresholds.loop_update_threshold):
+        place = sites.commonest(report, indexes)
+        if place is not None and not sites.in_cell(report, place):
+            finding = _in_module(report, source, thresholds, table, indexes, rows, place)
+            if finding is not None:
+                findings.append(finding)
+            continue
         cell = cell or parse_cell(source)
         loop = _loop(cell, report, indexes, table) if cell is not None else None
         if loop is None:
@@ -43,18 +52,90 @@ def rule(report: Report, source: str, thresholds: Thresholds) -> list[Finding]:
                 rule=RULE,
                 severity="high" if rows >= 10 * thresholds.loop_update_threshold else "medium",
                 title=f"{rows} rows of {table} updated one by one",
-                message=(
-                    f"The loop on line {loop_line} changed {rows} rows of `{table}`, sent as "
-                    f"{evidence.plural(len(indexes), 'UPDATE statement')} with one parameter set per row "
-                    f"({evidence.ms(evidence.seconds(report, indexes))} in the database, plus loading and "
-                    "tracking every object); one UPDATE with the loop's filter changes them all."
-                ),
+                message=_message(report, f"The loop on line {loop_line}", table, indexes, rows),
                 lines=lines,
+                sites=sites.sites(
+                    report, indexes, also=[Site(report.filename, loop_line, sites.CELL_FUNCTION)]
+                ),
                 statements=tuple(indexes),
                 rewrite=deferred(_rewrite, cell, loop),
             )
         )
     return findings
+
+
+def _message(report: Report, subject: str, table: str, indexes: list[int], rows: int) -> str:
+    return (
+        f"{subject} changed {rows} rows of `{table}`, sent as "
+        f"{evidence.plural(len(indexes), 'UPDATE statement')} with one parameter set per row "
+        f"({evidence.ms(evidence.seconds(report, indexes))} in the database, plus loading and "
+        "tracking every object); one UPDATE with the loop's filter changes them all."
+    )
+
+
+def _in_module(
+    report: Report,
+    source: str,
+    thresholds: Thresholds,
+    table: str,
+    indexes: list[int],
+    rows: int,
+    place: Site,
+) -> Optional[Finding]:
+    """Rows updated from the user's module, judged from the statements: flushed by the
+    unit of work (objects changed one by one), or one UPDATE per execution from one place.
+    The loop (for the rewrite) is looked for in the function of each frame on the stack."""
+    flushed = all(report.statements[i].origin == "flush" for i in indexes)
+    if not flushed and len(indexes) < thresholds.loop_update_threshold:
+        return None  # an executemany the code sent as such
+    found: Optional[tuple[sites.Code, cst.For]] = None
+    for frame in sites.stack(report, report.statements[indexes[0]]):
+        code = sites.code_at(report, source, frame)
+        cell = code.parsed
+        if cell is None or code.is_cell:
+            continue
+        loop = _loop_in(cell, frame.line, table)
+        if loop is not None:
+            found = (code, loop)
+            break
+    loop_site = found[0].site(found[0].parsed.line(found[1])) if found and found[0].parsed else None
+    subject = (
+        f"The loop at {sites.where(report, loop_site)}"
+        if loop_site
+        else (f"The code that ran {sites.where(report, place)}")
+    )
+    return Finding(
+        rule=RULE,
+        severity="high" if rows >= 10 * thresholds.loop_update_threshold else "medium",
+        title=f"{rows} rows of {table} updated one by one",
+        message=_message(report, subject, table, indexes, rows),
+        lines=evidence.lines_of(report, indexes),
+        sites=sites.sites(report, indexes, also=[loop_site] if loop_site else []),
+        statements=tuple(indexes),
+        rewrite=deferred(_rewrite, found[0].parsed, found[1]) if found and found[0].parsed else None,
+    )
+
+
+def _loop_in(cell: Cell, line: int, table: str) -> Optional[cst.For]:
+    """The loop around `line`, else the one loop of `line`'s function that assigns
+    attributes of its variable (the objects a later flush wrote)."""
+    import libcst as cst
+
+    around = cell.on_line(line, cst.For)
+    if around:
+        loop = around[-1]
+        assert isinstance(loop, cst.For)
+        return loop
+    first, last = sites.scope(cell, line)
+    candidates = [
+        node
+        for node in cell.of_type(cst.For)
+        if isinstance(node, cst.For) and first <= cell.line(node) <= last and _assigned_attributes(node)
+    ]
+    if len(candidates) > 1:
+        named = [c for c in candidates if _entity_of(cell, c).lower() in table.lower()]
+        candidates = named or candidates
+    return candidates[0] if len(candidates) == 1 else None
 
 
 def _loop(cell: Cell, report: Report, indexes: list[int], table: str) -> Optional[cst.For]:

@@ -10,7 +10,7 @@ defined: in a worker or a request it lands on whoever is first.  The fix is a
 from __future__ import annotations
 
 from sqla_magic import _compat
-from sqla_magic.analysis import evidence
+from sqla_magic.analysis import evidence, sites
 from sqla_magic.analysis.thresholds import Thresholds
 from sqla_magic.model import CallNode, Finding, Report
 
@@ -32,6 +32,7 @@ def rule(report: Report, source: str, thresholds: Thresholds) -> list[Finding]:
         return []
     orm = [i for i, s in enumerate(report.statements) if s.origin != "core"]
     first_line = evidence.lines_of(report, orm[:1])
+    first = sites.site(report, report.statements[orm[0]]) if orm else None
     share = configured / report.wall_s if report.wall_s else 0.0
     return [
         Finding(
@@ -41,10 +42,11 @@ def rule(report: Report, source: str, thresholds: Thresholds) -> list[Finding]:
             message=(
                 f"Configuring the mappers took {evidence.ms(configured)} ({share:.0%} of "
                 f"{evidence.ms(report.wall_s)}), paid by the first ORM use here"
-                f"{' on ' + evidence.line_words(first_line) if first_line else ''}. It happens once per "
+                f"{' at ' + sites.where(report, first) if first is not None else ''}. It happens once per "
                 "process; doing it at start-up keeps it out of the first request or cell."
             ),
             lines=first_line,
+            sites=sites.sites(report, orm[:1]),
             statements=tuple(orm[:1]),
             fix=(
                 "Call `sqlalchemy.orm.configure_mappers()` once after all models are imported, at "

@@ -1,9 +1,12 @@
 """n-plus-one: one relationship lazily loaded once per parent row.
 
 Evidence: statements whose origin is `lazy load Parent.attr`, grouped by relationship and
-cell line; a group of at least `n_plus_one_threshold` statements fires.  The parents' query
-is a `session.query(Parent)`, `select(Parent)` or `Parent.query` in the cell, preferably on
-the line of a `query` statement run before the first lazy load.  The rewrite adds
+innermost user place; a group of at least `n_plus_one_threshold` statements fires.  The parents' query
+is a `session.query(Parent)`, `select(Parent)` or `Parent.query` at a place (in the cell or
+the user's module) where a `query` statement ran before the first lazy load, else the
+cell's only query of `Parent`.  Lazy loads are grouped by the innermost place of the
+user's code that triggered them, so an N+1 inside a module or a template is found from the
+statements' stacks alone, and named by file, line and function.  The rewrite adds
 `.options(selectinload(Parent.attr))` to it (`joinedload` when the relationship is
 many-to-one, where one JOIN adds a column set rather than multiplying rows).
 """
@@ -12,10 +15,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Optional
 
-from sqla_magic.analysis import evidence, relationships
-from sqla_magic.analysis.sources import deferred, parse_cell
+from sqla_magic.analysis import evidence, relationships, sites
+from sqla_magic.analysis.sources import deferred
 from sqla_magic.analysis.thresholds import Thresholds
-from sqla_magic.model import Finding, Report, Rewrite
+from sqla_magic.model import Finding, Report, Rewrite, Site
 
 if TYPE_CHECKING:
     from sqla_magic.analysis.rewrite import Cell, QueryChain
@@ -24,35 +27,38 @@ RULE = "n-plus-one"
 
 
 def rule(report: Report, source: str, thresholds: Thresholds) -> list[Finding]:
-    groups: dict[tuple[str, Optional[int]], list[int]] = {}
+    groups: dict[tuple[str, Optional[tuple[str, int]]], list[int]] = {}
     for origin, indexes in evidence.index(report).by_origin.items():
         if relationships.lazy_loaded(origin):
             for index in indexes:
-                groups.setdefault((origin, report.statements[index].line), []).append(index)
+                groups.setdefault((origin, sites.key(report, report.statements[index])), []).append(index)
     groups = dict(sorted(groups.items(), key=lambda group: group[1][0]))  # in the order they ran
     if not any(len(indexes) >= thresholds.n_plus_one_threshold for indexes in groups.values()):
         return []
-    cell = parse_cell(source)
     findings = []
-    for (origin, _line), indexes in groups.items():
+    for (origin, _place), indexes in groups.items():
         if len(indexes) < thresholds.n_plus_one_threshold:
             continue
         owner, key = relationships.lazy_loaded(origin) or ("", "")
         facts = relationships.find(owner, key)
         loader = "joinedload" if facts is not None and facts.many_to_one else "selectinload"
-        chain = _parents_query(report, cell, owner, indexes[0]) if cell is not None else None
-        lines = tuple(
-            sorted(
-                {*evidence.lines_of(report, indexes), *([cell.line(chain.start)] if chain and cell else [])}
-            )
+        found = _parents_query(report, source, owner, indexes[0])
+        code, chain = found if found is not None else (None, None)
+        query_site = code.site(code.parsed.line(chain.start)) if code and code.parsed and chain else None
+        query_lines = (
+            [query_site.line] if query_site is not None and code is not None and code.is_cell else []
         )
+        lines = tuple(sorted({*evidence.lines_of(report, indexes), *query_lines}))
+        where = sites.where(report, sites.site(report, report.statements[indexes[0]]))
         message = (
             f"{len(report.statements)} statements, {len(indexes)} of them `{origin}` from "
-            f"{evidence.line_words(evidence.lines_of(report, indexes))}, "
+            f"{where}, "
             f"{evidence.ms(evidence.seconds(report, indexes))} of "
             f"{evidence.ms(evidence.database_seconds(report))} in the database. "
             f"Loading `{owner}.{key}` for all parents at once with `{loader}` takes one more query."
         )
+        if query_site is not None and not sites.in_cell(report, query_site):
+            message += f" The parents' query is at {sites.where(report, query_site)}."
         findings.append(
             Finding(
                 rule=RULE,
@@ -60,9 +66,10 @@ def rule(report: Report, source: str, thresholds: Thresholds) -> list[Finding]:
                 title=f"N+1 lazy loads of {owner}.{key}",
                 message=message,
                 lines=lines,
+                sites=sites.sites(report, indexes, also=[query_site] if query_site is not None else []),
                 statements=tuple(indexes),
-                rewrite=deferred(_rewrite, cell, chain, loader, owner, key)
-                if cell is not None and chain is not None
+                rewrite=deferred(_rewrite, code.parsed, chain, loader, owner, key)
+                if code is not None and code.parsed is not None and chain is not None
                 else None,
             )
         )
@@ -85,18 +92,35 @@ def _rewrite(cell: Cell, chain: QueryChain, loader: str, owner: str, key: str) -
     )
 
 
-def _parents_query(report: Report, cell: Cell, owner: str, first_lazy: int) -> Optional[QueryChain]:
+def _parents_query(
+    report: Report, source: str, owner: str, first_lazy: int
+) -> Optional[tuple[sites.Code, QueryChain]]:
+    """The query of the parents: a query of `owner` at a place (in the cell or a module)
+    where a `query` statement ran before the first lazy load, the latest first; else the
+    cell's only query of `owner`."""
     from sqla_magic.analysis.rewrite import entity_name, query_chains
 
-    chains = [c for c in query_chains(cell) if entity_name(c) == owner]
-    if not chains:
+    tried: set[tuple[str, int]] = set()
+    for statement in reversed(report.statements[:first_lazy]):
+        if statement.origin != "query":
+            continue
+        for place in sites.stack(report, statement):
+            if (place.file, place.line) in tried:
+                continue
+            tried.add((place.file, place.line))
+            code = sites.code_at(report, source, place)
+            cell = code.parsed
+            if cell is None:
+                continue
+            for chain in query_chains(cell):
+                if entity_name(chain) != owner:
+                    continue
+                first, last = cell.lines(chain.outer)
+                if first <= place.line <= last:
+                    return code, chain
+    code = sites.code_at(report, source, Site(report.filename, 0, sites.CELL_FUNCTION))
+    cell = code.parsed
+    if cell is None:
         return None
-    query_lines = [
-        s.line for s in report.statements[:first_lazy] if s.origin == "query" and s.line is not None
-    ]
-    for line in reversed(query_lines):
-        for chain in chains:
-            first, last = cell.lines(chain.outer)
-            if first <= line <= last:
-                return chain
-    return chains[0] if len(chains) == 1 else None
+    chains = [c for c in query_chains(cell) if entity_name(c) == owner]
+    return (code, chains[0]) if len(chains) == 1 else None

@@ -19,9 +19,9 @@ from __future__ import annotations
 
 import re
 
-from sqla_magic.analysis import evidence
+from sqla_magic.analysis import evidence, sites
 from sqla_magic.analysis.thresholds import Thresholds
-from sqla_magic.model import Finding, Report
+from sqla_magic.model import Finding, Report, Site
 
 RULE = "no-cache-key"
 _ATTRIBUTES = ("cache_ok", "inherit_cache", "supports_statement_cache")
@@ -54,6 +54,7 @@ def rule(report: Report, source: str, thresholds: Thresholds) -> list[Finding]:
                     f"compiled again ({evidence.ms(compile_s)} compiling in all)."
                 ),
                 lines=(warning.line,) if warning.line is not None else evidence.lines_of(report, indexes),
+                sites=sites.sites(report, indexes),
                 statements=tuple(indexes),
                 fix=_fix(attribute, subject),
             )
@@ -69,12 +70,14 @@ def rule(report: Report, source: str, thresholds: Thresholds) -> list[Finding]:
                 severity="medium" if len(indexes) > 1 else "low",
                 title="Statement without a cache key",
                 message=(
-                    f"{evidence.plural(len(indexes), 'execution')} of `{sql}` had no cache key (SQLAlchemy "
+                    f"{evidence.plural(len(indexes), 'execution')} of `{sql}` from "
+                    f"{sites.where_all(report, _places(report, indexes))} had no cache key (SQLAlchemy "
                     "logs them as `[no key]`): each was compiled from scratch "
                     f"({evidence.ms(compile_s)} compiling in all). A custom type or construct in it does not "
                     "declare itself cacheable."
                 ),
                 lines=evidence.lines_of(report, indexes),
+                sites=sites.sites(report, indexes),
                 statements=tuple(indexes),
                 fix=_fix(None, None),
             )
@@ -139,4 +142,10 @@ def _fix(attribute: str | None, subject: str | None) -> str:
     return (
         "Set `cache_ok = True` on custom `TypeDecorator`s and `inherit_cache = True` on custom "
         "`ClauseElement`/`FunctionElement` subclasses used in this statement."
+    )
+
+
+def _places(report: Report, indexes: list[int]) -> list[Site]:
+    return list(
+        dict.fromkeys(p for i in indexes if (p := sites.site(report, report.statements[i])) is not None)
     )

@@ -10,9 +10,9 @@ The fix lives in the model: `passive_deletes=True` on the relationship and
 
 from __future__ import annotations
 
-from sqla_magic.analysis import evidence, relationships
+from sqla_magic.analysis import evidence, relationships, sites
 from sqla_magic.analysis.thresholds import Thresholds
-from sqla_magic.model import Finding, Report
+from sqla_magic.model import Finding, Report, Site
 
 RULE = "orm-cascade-delete"
 
@@ -51,11 +51,14 @@ def rule(report: Report, source: str, thresholds: Thresholds) -> list[Finding]:
                     f"Deleting from {', '.join(sorted({str(r.table) for r in parents}) or ['the parents'])} "
                     "made the ORM "
                     f"{'load the children (' + str(len(loads)) + ' SELECTs) and ' if loads else ''}delete "
-                    f"{rows} `{table}` rows itself ({evidence.ms(evidence.seconds(report, involved))} in the "
+                    f"{rows} `{table}` rows itself from "
+                    f"{sites.where_all(report, _deleting(report, indexes))} "
+                    f"({evidence.ms(evidence.seconds(report, involved))} in the "
                     f"database) through {name}'s cascade. The database can delete them in the same statement "
                     "as the parent."
                 ),
                 lines=evidence.lines_of(report, involved),
+                sites=sites.sites(report, involved),
                 statements=tuple(involved),
                 fix=(
                     f'In the model: `{name} = relationship(..., cascade="all, delete-orphan", '
@@ -66,3 +69,7 @@ def rule(report: Report, source: str, thresholds: Thresholds) -> list[Finding]:
             )
         )
     return findings
+
+
+def _deleting(report: Report, indexes: list[int]) -> list[Site]:
+    return [p for i in indexes[:1] if (p := sites.site(report, report.statements[i])) is not None]

@@ -8,9 +8,9 @@ column(s), declared on the model.
 
 from __future__ import annotations
 
-from sqla_magic.analysis import evidence
+from sqla_magic.analysis import evidence, sites
 from sqla_magic.analysis.thresholds import Thresholds
-from sqla_magic.model import Finding, Report
+from sqla_magic.model import Finding, Report, Site
 
 RULE = "seq-scan"
 
@@ -40,11 +40,12 @@ def rule(report: Report, source: str, thresholds: Thresholds) -> list[Finding]:
                     message=(
                         f"EXPLAIN{' ANALYZE' if plan.analyzed else ''} of the statement run "
                         f"{evidence.plural(len(same), 'time')} from "
-                        f"{evidence.line_words(evidence.lines_of(report, same))} "
+                        f"{sites.where_all(report, _places(report, same))} "
                         f"({evidence.ms(evidence.seconds(report, same))} in all) reads all of "
                         f"`{warning.table}`{estimate} to filter on {columns}: {warning.message}"
                     ),
                     lines=evidence.lines_of(report, same),
+                    sites=sites.sites(report, same),
                     statements=tuple(same),
                     fix=(
                         f"Add an index: `index=True` on the column(s) {columns} of the model mapped to "
@@ -55,3 +56,9 @@ def rule(report: Report, source: str, thresholds: Thresholds) -> list[Finding]:
                 )
             )
     return findings
+
+
+def _places(report: Report, indexes: list[int]) -> list[Site]:
+    return list(
+        dict.fromkeys(p for i in indexes if (p := sites.site(report, report.statements[i])) is not None)
+    )

@@ -1,9 +1,10 @@
 """unused-columns: whole entities loaded where the code reads a few of their columns.
 
 Evidence: a `query` statement that fetched at least `unused_columns_min_rows` rows of one
-entity, and, in the cell, the query's rows are only iterated (directly or through a name
-assigned once) by loops whose variable is used only as `row.attr`, reading at most
-`unused_columns_max_fraction` of the selected columns.  Rewrite: select those columns
+entity, and, where the statement ran (the cell, or a module by its stack), the query's
+rows are only iterated (directly or through a name assigned once) by loops whose variable
+is used only as `row.attr`, reading at most `unused_columns_max_fraction` of the selected
+columns.  Rewrite: select those columns
 (`select(E.a, E.b)` run with `execute`, `session.query(E.a, E.b)`,
 `E.query.with_entities(E.a, E.b)`); rows keep `row.a` access, and no objects, identity map
 entries or unread values are built.
@@ -11,11 +12,12 @@ entries or unread values are built.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Optional
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Optional, TypeVar
 
 from sqla_magic import sqltext
-from sqla_magic.analysis import evidence
-from sqla_magic.analysis.sources import deferred, parse_cell
+from sqla_magic.analysis import evidence, sites
+from sqla_magic.analysis.sources import deferred
 from sqla_magic.analysis.thresholds import Thresholds
 from sqla_magic.model import Finding, Report, Rewrite
 
@@ -25,6 +27,7 @@ if TYPE_CHECKING:
     from sqla_magic.analysis.rewrite import Cell, QueryChain
 
 RULE = "unused-columns"
+_Node = TypeVar("_Node", bound="cst.CSTNode")
 
 
 def _loop_kinds() -> tuple[type[cst.CSTNode], ...]:
@@ -38,27 +41,37 @@ def rule(report: Report, source: str, thresholds: Thresholds) -> list[Finding]:
     loaded = [
         i
         for i in evidence.index(report).of_origin("query")
-        if ((s := report.statements[i]).rows or 0) >= least and s.line is not None
+        if ((s := report.statements[i]).rows or 0) >= least and sites.site(report, s) is not None
     ]
-    cell = parse_cell(source) if loaded else None
-    if cell is None:
+    if not loaded:
         return []
+    findings = []
+    for code in sites.codes(report, source, loaded):
+        cell = code.parsed
+        if cell is not None:
+            findings.extend(
+                _in_code(report, code, cell, [i for i in loaded if i in code.indexes], thresholds)
+            )
+    return findings
+
+
+def _in_code(
+    report: Report, code: sites.Code, cell: Cell, loaded: list[int], thresholds: Thresholds
+) -> list[Finding]:
     from sqla_magic.analysis.rewrite import query_chains
 
+    line_of = {i: line for line, group in code.lines.items() for i in group}
     findings = []
     seen: set[int] = set()
     for index in loaded:
         statement = report.statements[index]
+        line = line_of.get(index, statement.line if code.is_cell else None)
         columns = sqltext.selected_columns(statement.sql)
-        if len(columns) < 3:
+        if len(columns) < 3 or line is None:
             continue
         for chain in query_chains(cell):
             first, last = cell.lines(chain.outer)
-            if (
-                not (first <= (statement.line or 0) <= last)
-                or id(chain.start) in seen
-                or len(chain.entities) != 1
-            ):
+            if not (first <= line <= last) or id(chain.start) in seen or len(chain.entities) != 1:
                 continue
             used = _used_attributes(cell, chain)
             if not used or not set(used) <= set(columns):
@@ -67,25 +80,32 @@ def rule(report: Report, source: str, thresholds: Thresholds) -> list[Finding]:
                 continue
             seen.add(id(chain.start))
             entity = cell.code(chain.entity)
+            place = code.site(line)
+            memory = _memory_words(report, statement.line) if code.is_cell else ""
             findings.append(
                 Finding(
                     rule=RULE,
                     severity="medium",
                     title=f"{len(columns)} columns loaded, {len(used)} used",
                     message=(
-                        f"Line {statement.line} loaded {statement.rows} whole `{entity}` rows "
-                        f"({len(columns)} columns each, "
+                        f"{_capital(sites.where(report, place))} loaded {statement.rows} whole `{entity}` "
+                        f"rows ({len(columns)} columns each, "
                         f"{evidence.ms(evidence.seconds(report, [index]))} in the "
-                        f"database{_memory_words(report, statement.line)}), and the cell reads only "
+                        f"database{memory}), and the code reads only "
                         f"{', '.join(f'`{a}`' for a in used)}. Selecting those columns skips building "
                         "objects and the unread values."
                     ),
-                    lines=(first,),
+                    lines=(first,) if code.is_cell else evidence.lines_of(report, [index]),
+                    sites=sites.sites(report, [index], also=[code.site(first)]),
                     statements=(index,),
                     rewrite=deferred(_rewrite, cell, chain, used),
                 )
             )
     return findings
+
+
+def _capital(words: str) -> str:
+    return words[:1].upper() + words[1:]
 
 
 def _memory_words(report: Report, line: Optional[int]) -> str:
@@ -138,10 +158,10 @@ def _loops_over(cell: Cell, outer: cst.BaseExpression) -> Optional[list[cst.CSTN
         and isinstance(parent.targets[0].target, cst.Name)
     ):
         name = parent.targets[0].target.value
-        if len(cell.assignments_of(name)) != 1:
+        if len(_scoped(cell, parent, cell.assignments_of(name))) != 1:
             return None
         loops: list[cst.CSTNode] = []
-        for use in cell.uses_of(name):
+        for use in _scoped(cell, parent, cell.uses_of(name)):
             if use is parent.targets[0].target:
                 continue
             holder = cell.parent(use)
@@ -158,6 +178,17 @@ def _loops_over(cell: Cell, outer: cst.BaseExpression) -> Optional[list[cst.CSTN
     return None
 
 
+def _scoped(cell: Cell, node: cst.CSTNode, found: Sequence[_Node]) -> list[_Node]:
+    """`found` within the function around `node` (a module's other functions have names of
+    their own); all of them outside any function."""
+    import libcst as cst
+
+    function = next((a for a in cell.ancestors(node) if isinstance(a, cst.FunctionDef)), None)
+    if function is None:
+        return list(found)
+    return [f for f in found if function in cell.ancestors(f)]
+
+
 def _attributes_of_target(cell: Cell, loop: cst.CSTNode) -> Optional[list[str]]:
     import libcst as cst
 
@@ -167,7 +198,7 @@ def _attributes_of_target(cell: Cell, loop: cst.CSTNode) -> Optional[list[str]]:
     if variable is None or loop_iter(loop) is None:
         return None
     attributes: list[str] = []
-    for use in cell.uses_of(variable):
+    for use in _scoped(cell, loop, cell.uses_of(variable)):
         holder = cell.parent(use)
         if holder is getattr(loop, "target", None) or holder is getattr(
             getattr(loop, "for_in", None), "target", None

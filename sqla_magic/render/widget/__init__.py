@@ -36,12 +36,22 @@ One-click rewrites, and why they work the way they do:
   user namespace), on the kernel's main thread, and answers with before/after figures, or
   only the reason when it could not verify.
 - **Copy** is `navigator.clipboard.writeText` from the click handler.
+- A rewrite of a **module file** (`Rewrite.path`) is never applied silently: the view
+  shows its diff, and only a `write-module` request carrying `confirm: true` (sent by the
+  confirm button) writes the file, and only while the file still holds the text the
+  rewrite was made from (`write_module`).  `%sqlprofile_apply N --write` is the same for
+  front ends without the widget.
 
 Nothing the browser sends is code or SQL: requests are a name with numbers.
 """
 
 from __future__ import annotations
 
+import contextlib
+import io
+import os
+import shutil
+import tokenize
 import uuid
 import weakref
 from collections.abc import Callable, Mapping
@@ -157,6 +167,10 @@ def _build_class() -> type:
                 return self._view.header()
             if kind == "verify":
                 return view_model.clean(try_rewrite(report, int(args["finding"]), self._verify))
+            if kind == "write-module":
+                if args.get("confirm") is not True:
+                    return {"ok": False, "message": "Writing a module file needs an explicit confirm."}
+                return write_module(report, int(args["finding"]))
             return self._view.answer(kind, args)
 
         def close(self) -> None:
@@ -172,6 +186,49 @@ def _close_widget(widget: Any) -> None:
         alive.close()
 
 
+# -- a module's rewrite -------------------------------------------------------------------
+
+
+def write_module(report: Report, index: int) -> dict[str, Any]:
+    """Write finding `index`'s rewrite into the module file it changes, once the user has
+    seen the diff and confirmed.  Refused, with the reason, for a cell's rewrite and for a
+    file that changed since the profile read it (the rewrite was made from that text)."""
+    if not 0 <= index < len(report.findings):
+        return {"ok": False, "message": f"No finding #{index + 1}."}
+    rewrite = report.findings[index].rewrite
+    if rewrite is None or rewrite.path is None:
+        return {"ok": False, "message": "This finding has no rewrite of a module file."}
+    path = rewrite.path
+    try:
+        with open(path, "rb") as handle:
+            data = handle.read()
+        encoding, _ = tokenize.detect_encoding(io.BytesIO(data).readline)
+        current = data.decode(encoding)
+    except (OSError, SyntaxError, UnicodeDecodeError, LookupError) as problem:
+        return {"ok": False, "message": f"{path} cannot be read: {problem}"}
+    if current != rewrite.original:
+        return {
+            "ok": False,
+            "message": f"{path} changed since it was profiled: profile again for a rewrite of the new text.",
+        }
+    temporary = f"{path}.sqla-magic-new"
+    try:
+        with open(temporary, "wb") as handle:
+            handle.write(rewrite.rewritten.encode(encoding))
+        shutil.copymode(path, temporary)
+        os.replace(temporary, path)
+    except OSError as problem:
+        with contextlib.suppress(OSError):
+            os.remove(temporary)
+        return {"ok": False, "message": f"{path} could not be written: {problem}"}
+    return {
+        "ok": True,
+        "path": path,
+        "message": f"Wrote {path}. Code already imported runs the old version until the module is "
+        "reloaded (importlib.reload) or the kernel restarted.",
+    }
+
+
 # -- Try it --------------------------------------------------------------------------------
 
 
@@ -183,6 +240,9 @@ def try_rewrite(report: Report, index: int, verify: Optional[Verify]) -> dict[st
     """
     if not 0 <= index < len(report.findings) or report.findings[index].rewrite is None:
         return {"ok": False, "message": "This finding has no rewrite to try.", "rows": []}
+    if report.findings[index].rewrite.path is not None:  # type: ignore[union-attr]
+        message = "This rewrite changes a module file; Try it re-runs cells only."
+        return {"ok": False, "message": message, "rows": []}
     if verify is None:
         return {"ok": False, "message": VERIFY_MISSING, "rows": []}
     try:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import func, insert, select
+from sqlalchemy import exists, func, insert, select, update
 from sqlalchemy.orm import Session, selectinload, undefer
 
 from tests.scenarios.shop.models import Customer, Order
@@ -82,6 +82,62 @@ def raise_totals(session: Session) -> None:
 
 def current_customer(session: Session, customer_id: int) -> Customer | None:
     return session.get(Customer, customer_id, populate_existing=True)
+
+
+def raise_totals_at_once(session: Session) -> None:
+    session.execute(update(Order).values(total=Order.total + 1))
+    session.commit()
+
+
+def count_big_orders(session: Session) -> int:
+    return len(session.scalars(select(Order).where(Order.total > 10)).all())
+
+
+def count_big_orders_in_sql(session: Session) -> int:
+    return session.scalar(select(func.count()).where(Order.total > 10)) or 0
+
+
+def has_big_order(session: Session) -> bool:
+    return session.scalars(select(Order).where(Order.total > 100)).first() is not None
+
+
+def has_big_order_exists(session: Session) -> bool:
+    return bool(session.scalar(select(exists().where(Order.total > 100))))
+
+
+def order_total_list(session: Session) -> list[int]:
+    return [order.total for order in session.scalars(select(Order)).all()]
+
+
+def order_total_list_columns(session: Session) -> list[int]:
+    return list(session.scalars(select(Order.total)).all())
+
+
+def grand_total(session: Session) -> int:
+    total = 0
+    for row in session.execute(select(Order.id, Order.total)):
+        total += row.total
+    return total
+
+
+def grand_total_streamed(session: Session) -> int:
+    total = 0
+    for row in session.execute(select(Order.id, Order.total).execution_options(yield_per=1000)):
+        total += row.total
+    return total
+
+
+def shares_of_best(session: Session, customer_ids: list[int]) -> dict[int, float]:
+    shares = {}
+    for customer_id in customer_ids:
+        best = session.scalar(select(func.max(Order.total)))
+        shares[customer_id] = customer_id / (best or 1)
+    return shares
+
+
+def shares_of_best_once(session: Session, customer_ids: list[int]) -> dict[int, float]:
+    best = session.scalar(select(func.max(Order.total)))
+    return {customer_id: customer_id / (best or 1) for customer_id in customer_ids}
 
 
 def totals_after_commit(session: Session) -> list[int]:

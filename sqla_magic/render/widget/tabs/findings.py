@@ -52,6 +52,7 @@ def finding_card(report: Report, index: int, source_lines: Sequence[str]) -> dic
             "diff": diff_lines(finding.rewrite.diff()),
             "original": finding.rewrite.original,
             "code": finding.rewrite.rewritten,
+            "path": finding.rewrite.path,
         }
     return card
 
