@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import sys
+import threading
 import types
 from collections.abc import Callable, Iterator
 from typing import Any, Optional
@@ -288,6 +289,149 @@ def mapped_relationships() -> list[tuple[str, str, dict[str, Any]]]:
                     )
                 )
     return found
+
+
+def mapped_columns() -> list[tuple[str, dict[str, Any]]]:
+    """Every configured mapper's columns: (class name, facts).
+
+    Facts: `table`, `columns` (column names of the mapped table), `deferred` (column names
+    mapped with `deferred()` / `defer`-by-default), `primary_key` (attribute keys of the
+    primary key, in order).  Found like `mapped_relationships` (1.4.54, 2.0.x, 2.1.x).
+    """
+    try:
+        from sqlalchemy.orm import mapperlib
+
+        registries = list(mapperlib._mapper_registries)
+    except (ImportError, AttributeError):
+        return []
+    found = []
+    for registry in registries:
+        for mapper in list(getattr(registry, "mappers", ())):
+            if not getattr(mapper, "configured", False):
+                continue
+            try:
+                properties = list(mapper.column_attrs)
+                primary_key = tuple(mapper.get_property_by_column(c).key for c in mapper.primary_key)
+            except Exception:
+                continue
+            columns, deferred = [], []
+            for prop in properties:
+                names = [getattr(c, "name", "") for c in prop.columns]
+                columns.extend(names)
+                if getattr(prop, "deferred", False):
+                    deferred.extend(names)
+            found.append(
+                (
+                    mapper.class_.__name__,
+                    {
+                        "table": getattr(mapper.local_table, "name", ""),
+                        "columns": tuple(columns),
+                        "deferred": tuple(deferred),
+                        "primary_key": primary_key,
+                    },
+                )
+            )
+    return found
+
+
+class RelationshipReads:
+    """Which relationships are read through their attribute (`obj.rel`) while it runs.
+
+    Nothing in SQLAlchemy announces the read of an attribute that is already loaded, so
+    each configured mapper's relationship descriptor (an `InstrumentedAttribute`) gets,
+    for the run, a subclass of its own class as `__class__` whose `__get__` notes the read
+    and puts the original class back: a relationship costs one noted read, then nothing.
+    Columns are not touched.  `stop()` restores every descriptor not read.  Mappers
+    configured after `start()`, and descriptors another watcher holds (a profile inside a
+    profile), are not watched: `watched` names what was.  Swapping
+    `__class__` needs the subclass to add no slots (checked on 1.4.54, 2.0.x, 2.1.x);
+    a descriptor that refuses is left alone and its reads are not seen.  A cache key that
+    holds the attribute (1.4's loader options) names the subclass: such a statement is
+    compiled once more while watched.
+    """
+
+    def __init__(self) -> None:
+        self.read: set[str] = set()
+        self.watched: set[str] = set()
+        """Every relationship whose reads were watched (`Class.key`)."""
+        self._watched: dict[int, tuple[Any, type, tuple[str, ...]]] = {}
+        self._lock = threading.Lock()
+
+    def start(self) -> None:
+        try:
+            from sqlalchemy.orm import mapperlib
+
+            registries = list(mapperlib._mapper_registries)
+        except (ImportError, AttributeError):
+            return
+        for registry in registries:
+            for mapper in list(getattr(registry, "mappers", ())):
+                if not getattr(mapper, "configured", False):
+                    continue
+                try:
+                    props = list(mapper.relationships)
+                    manager = mapper.class_manager
+                except Exception:
+                    continue
+                for prop in props:
+                    descriptor = manager.get(prop.key)
+                    owners = (mapper.class_.__name__, prop.parent.class_.__name__)
+                    self._watch(descriptor, tuple(f"{owner}.{prop.key}" for owner in owners))
+
+    def _watch(self, descriptor: Any, names: tuple[str, ...]) -> None:
+        original = type(descriptor)
+        if descriptor is None or id(descriptor) in self._watched or original.__name__ == "_ReadNoted":
+            return
+        watching = _read_noting(original)
+        try:
+            descriptor.__class__ = watching
+        except TypeError:
+            return
+        self._watched[id(descriptor)] = (descriptor, original, names)
+        self.watched.update(names)
+        _READ_WATCHERS[id(descriptor)] = self
+
+    def outcome(self) -> dict[str, bool]:
+        """Each watched relationship (`Class.key`): whether it was read."""
+        return {name: name in self.read for name in sorted(self.watched)}
+
+    def noted(self, descriptor: Any) -> None:
+        with self._lock:
+            watched = self._watched.pop(id(descriptor), None)
+        _READ_WATCHERS.pop(id(descriptor), None)
+        if watched is not None:
+            self.read.update(watched[2])
+            descriptor.__class__ = watched[1]
+
+    def stop(self) -> None:
+        with self._lock:
+            watched, self._watched = self._watched, {}
+        for key, (descriptor, original, _names) in watched.items():
+            _READ_WATCHERS.pop(key, None)
+            descriptor.__class__ = original
+
+
+_READ_WATCHERS: dict[int, RelationshipReads] = {}
+_READ_NOTING: dict[type, type] = {}
+
+
+def _read_noting(original: type) -> type:
+    """`original` with a `__get__` that tells the watcher of the descriptor on an instance read."""
+    noting = _READ_NOTING.get(original)
+    if noting is None:
+        read = original.__get__  # type: ignore[attr-defined]
+
+        def __get__(self: Any, instance: Any, owner: Any = None) -> Any:  # noqa: N807 - the descriptor hook
+            if instance is not None:
+                watcher = _READ_WATCHERS.get(id(self))
+                if watcher is not None:
+                    watcher.noted(self)
+            return read(self, instance, owner)
+
+        # `inherit_cache`: statements and options naming the attribute keep their cache key
+        namespace = {"__slots__": (), "__get__": __get__, "inherit_cache": True}
+        noting = _READ_NOTING[original] = type("_ReadNoted", (original,), namespace)
+    return noting
 
 
 def private_engine(engine: Any) -> Any:

@@ -408,6 +408,9 @@ class Report:
     dropped_statements: int = 0
     """Statements executed beyond the capture cap and not kept."""
     versions: Mapping[str, str] = field(default_factory=dict)
+    relationship_reads: Optional[Mapping[str, bool]] = None
+    """Each relationship (`Class.key`) of the mapped classes: whether the profiled code read
+    it through its attribute (`obj.key`); None where reads were not watched."""
 
     # -- derived views -------------------------------------------------------------
 

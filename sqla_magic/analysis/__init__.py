@@ -37,6 +37,8 @@ RULE_MODULES: tuple[str, ...] = (
     "dynamic_relationship",
     "duplicate_query",
     "unused_eager_load",
+    "loop_select",
+    "column_load",
 )
 """The default `RULES`, one line per rule: a module of `analysis/rules/`, in the order findings appear."""
 

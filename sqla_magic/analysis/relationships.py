@@ -1,4 +1,5 @@
-"""What the mapped classes say about a relationship named in a statement's origin."""
+"""What the mapped classes say about a relationship named in a statement's origin, and
+about a class's columns."""
 
 from __future__ import annotations
 
@@ -40,3 +41,28 @@ def lazy_loaded(origin: str) -> Optional[tuple[str, str]]:
         return None
     owner, _, key = origin[len("lazy load ") :].partition(".")
     return (owner, key) if owner and key else None
+
+
+@dataclass(frozen=True)
+class ColumnFacts:
+    owner: str
+    table: str
+    columns: tuple[str, ...]
+    deferred: tuple[str, ...]
+    primary_key: tuple[str, ...]
+
+
+def columns_of(owner: str) -> Optional[ColumnFacts]:
+    """The columns of the mapped class named `owner` (the first, if names repeat)."""
+    for name, facts in _compat.mapped_columns():
+        if name == owner:
+            return ColumnFacts(owner=name, **facts)
+    return None
+
+
+def mapped_tables() -> dict[str, ColumnFacts]:
+    """Column facts of every configured mapper, by table name."""
+    found: dict[str, ColumnFacts] = {}
+    for name, facts in _compat.mapped_columns():
+        found.setdefault(facts["table"], ColumnFacts(owner=name, **facts))
+    return found

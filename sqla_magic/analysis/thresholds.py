@@ -87,3 +87,26 @@ class Thresholds:
         default=3,
         metadata={"help": "runs of the same SELECT with the same parameters before duplicate-query fires"},
     )
+    loop_select_threshold: int = field(
+        default=10,
+        metadata={
+            "help": "runs of one SELECT from one place with different parameters before loop-select fires"
+        },
+    )
+    column_load_threshold: int = field(
+        default=10,
+        metadata={
+            "help": "deferred or expired attribute loads of one class from one place before column-load fires"
+        },
+    )
+    cache_off_min_statements: int = field(
+        default=10,
+        metadata={"help": "executions with the compiled cache switched off before no-cache-key fires"},
+    )
+    cache_off_min_compile_share: float = field(
+        default=0.4,
+        metadata={
+            "help": "share of the time outside the database spent compiling before no-cache-key fires "
+            "on a switched-off cache"
+        },
+    )

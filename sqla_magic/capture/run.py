@@ -89,6 +89,7 @@ class Profiler:
         self._cpu0 = 0.0
         self._running = False
         self._direct_calls = False
+        self._reads: Optional[_compat.RelationshipReads] = None
 
     # -- start / stop ------------------------------------------------------------------
 
@@ -117,6 +118,9 @@ class Profiler:
                 installed.callback(self._stop_allocated, allocated)
             self._passwords = installed.enter_context(privacy.watch_connections())
             installed.enter_context(self.recorder)
+            reads = self._reads = _compat.RelationshipReads()
+            installed.callback(reads.stop)
+            reads.start()
             if options.call_tree:
                 installed.callback(self._stop_call_tree)
             self._installed = installed.pop_all()
@@ -228,6 +232,7 @@ class Profiler:
             notes=tuple(notes),
             dropped_statements=recorder.dropped,
             versions={"sqlalchemy": sqlalchemy.__version__, "python": sys.version.split()[0]},
+            relationship_reads=self._reads.outcome() if self._reads is not None else None,
         )
         return Recording(report=report, records=list(recorder.records), passwords=set(self._passwords))
 

@@ -21,8 +21,8 @@ from sqla_magic.render.escapes import visible
 from sqla_magic.render.summary import (
     LAYER_COLOURS,
     LAYER_TITLES,
-    WALL_NOTE,
     OTHER_LAYER_COLOUR,
+    WALL_NOTE,
     StatementGroup,
     format_bytes,
     format_count,

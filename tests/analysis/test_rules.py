@@ -55,7 +55,8 @@ def test_every_rule_is_registered() -> None:
     contract = {
         "n-plus-one", "len-all", "unused-columns", "loop-update", "loop-insert", "first-for-exists",
         "orm-cascade-delete", "no-cache-key", "mapper-config", "repeated-flush", "large-result",
-        "seq-scan", "cartesian-product", "dynamic-relationship", "duplicate-query",
+        "seq-scan", "cartesian-product", "dynamic-relationship", "duplicate-query", "loop-select",
+        "column-load",
     }  # fmt: skip
     assert names == contract | {"unused-eager-load"}
     assert [seq_scan.rule] == PLAN_RULES

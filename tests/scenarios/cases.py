@@ -93,6 +93,14 @@ session.execute(
 session.commit()
 """
 
+SHOP = """
+from tests.scenarios.shop import services
+from tests.scenarios.shop.models import Customer, db as shop_db
+from tests.scenarios.shop.web import create_app
+shop_app = create_app(orders_per_customer=3)
+"""
+"""The shop app of `tests/scenarios/shop/`: the cell only calls its services."""
+
 CASES: list[Case] = [
     # -- n-plus-one
     case(
@@ -406,6 +414,7 @@ for a in session.query(Author).order_by(Author.id).limit(15):
     session.commit()
 """,
         "repeated-flush",
+        "column-load",  # each commit expires the rows the loop reads next
         style="1.x",
     ),
     case(
@@ -524,5 +533,182 @@ totals = [total_pages() for _ in range(5)]
 total = session.scalar(select(func.sum(Book.pages)))
 totals = [total for _ in range(5)]
 """,
+    ),
+    # -- loop-select
+    case(
+        "loop-get",
+        """
+ids = list(range(1, 80))
+found = [session.get(Author, i) for i in ids]
+names = [a.name for a in found]
+""",
+        "loop-select",
+    ),
+    case(
+        "loop-count",
+        """
+authors = session.scalars(select(Author).limit(40)).all()
+counts = {}
+for author in authors:
+    counts[author.id] = session.scalar(select(func.count()).where(Book.author_id == author.id))
+""",
+        "loop-select",
+    ),
+    case(
+        "loop-helper-query",
+        """
+def titles_of(author):
+    return session.scalars(select(Book.title).where(Book.author_id == author.id)).all()
+
+titles = {a.name: titles_of(a) for a in session.scalars(select(Author).limit(30))}
+""",
+        "loop-select",
+    ),
+    case(
+        "loop-select-shop-count",
+        """
+with shop_app.app_context():
+    counts = services.order_counts(shop_db.session)
+""",
+        "loop-select",
+        setup=SHOP,
+        tags=("shop",),
+    ),
+    case(
+        "loop-select-shop-get",
+        """
+with shop_app.app_context():
+    customers = services.customers_by_id(shop_db.session, list(range(1, 31)))
+""",
+        "loop-select",
+        setup=SHOP,
+        tags=("shop",),
+    ),
+    case(
+        "loop-select-clean",
+        """
+ids = list(range(1, 80))
+loaded = session.scalars(select(Author).where(Author.id.in_(ids))).all()
+found = [session.get(Author, i) for i in ids]
+""",
+    ),
+    case(
+        "loop-select-shop-clean",
+        """
+with shop_app.app_context():
+    counts = services.order_counts_grouped(shop_db.session)
+""",
+        setup=SHOP,
+        tags=("shop",),
+    ),
+    # -- column-load
+    case(
+        "column-deferred",
+        """
+from sqlalchemy.orm import defer
+books = session.scalars(select(Book).options(defer(Book.title)).limit(60)).all()
+titles = [b.title for b in books]
+""",
+        "column-load",
+    ),
+    case(
+        "column-expired",
+        """
+books = session.scalars(select(Book).order_by(Book.id).limit(40)).all()
+session.commit()
+pages = sum(b.pages for b in books)
+""",
+        "column-load",
+    ),
+    case(
+        "column-shop-deferred",
+        """
+with shop_app.app_context():
+    notes = services.order_notes(shop_db.session)
+""",
+        "column-load",
+        setup=SHOP,
+        tags=("shop",),
+    ),
+    case(
+        "column-shop-expired",
+        """
+with shop_app.app_context():
+    totals = services.totals_after_commit(shop_db.session)
+""",
+        "column-load",
+        setup=SHOP,
+        tags=("shop",),
+    ),
+    case(
+        "column-clean",
+        """
+session.expire_on_commit = False
+books = session.scalars(select(Book).order_by(Book.id).limit(40)).all()
+session.commit()
+pages = sum(b.pages for b in books)
+""",
+    ),
+    case(
+        "column-shop-clean",
+        """
+with shop_app.app_context():
+    notes = services.order_notes_undeferred(shop_db.session)
+    totals = services.totals_before_commit(shop_db.session)
+""",
+        setup=SHOP,
+        tags=("shop",),
+    ),
+    # -- unused-eager-load, read in a module
+    case(
+        "eager-shop-unused",
+        """
+from sqlalchemy.orm import selectinload
+with shop_app.app_context():
+    customers = shop_db.session.scalars(select(Customer).options(selectinload(Customer.orders))).all()
+    names = [c.name for c in customers]
+""",
+        "unused-eager-load",
+        setup=SHOP,
+        tags=("shop",),
+    ),
+    case(
+        "eager-shop-read-clean",
+        """
+from sqlalchemy.orm import selectinload
+with shop_app.app_context():
+    customers = shop_db.session.scalars(select(Customer).options(selectinload(Customer.orders))).all()
+    sums = services.order_sums(customers)
+""",
+        setup=SHOP,
+        tags=("shop",),
+    ),
+    # -- loop-insert through bulk calls, no-cache-key with the cache switched off
+    case(
+        "insert-bulk-per-row",
+        """
+for i in range(150):
+    session.bulk_insert_mappings(Book, [dict(author_id=1 + i % 300, title=f"n{i}", pages=i)])
+session.commit()
+""",
+        "loop-insert",
+    ),
+    case(
+        "nocache-switched-off",
+        """
+with engine.connect() as conn:
+    conn = conn.execution_options(compiled_cache=None)
+    rows = [
+        conn.execute(
+            select(Book.title, Author.name, func.upper(Book.title))
+            .join(Author, Book.author_id == Author.id)
+            .where(Book.id == i, Author.name.like("%"))
+            .order_by(Book.id)
+        ).all()
+        for i in range(100)
+    ]
+""",
+        "no-cache-key",
+        "loop-select",
     ),
 ]

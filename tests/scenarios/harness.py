@@ -79,9 +79,15 @@ class Case:
 
 
 def case(
-    id: str, cell: str, *expected: str, style: str = "2.0", setup: str = "", options: str = "--no-explain"
+    id: str,
+    cell: str,
+    *expected: str,
+    style: str = "2.0",
+    setup: str = "",
+    options: str = "--no-explain",
+    tags: tuple[str, ...] = (),
 ) -> Case:
-    return Case(id, cell.strip("\n") + "\n", frozenset(expected), style, setup, options)
+    return Case(id, cell.strip("\n") + "\n", frozenset(expected), style, setup, options, tags)
 
 
 def make_shell() -> InteractiveShell:

@@ -2,12 +2,14 @@
 
 Evidence: INSERT statements into one table carrying at least `loop_insert_threshold` rows,
 either flushed by the ORM while the cell adds objects with `session.add(...)` in a loop or
-`session.add_all([...comprehension...])`, or run one statement per loop iteration.
-Rewrite: `session.execute(insert(Model), [dict(...) for ...])`, one executemany without
-building and tracking an object per row (or, for a per-row `execute`, one call with the
-list of parameter sets).  Rows inserted from the user's module are judged from the
-statements alone (origin `flush`, or one INSERT per execution from one place); the loop for
-the rewrite is the one in the function of a frame on the statements' stack.
+`session.add_all([...comprehension...])`, or run one statement per loop iteration (a
+per-row `execute`, or `bulk_insert_mappings` / `bulk_save_objects` called with one row at a
+time).  Rewrite: `session.execute(insert(Model), [dict(...) for ...])`, one executemany
+without building and tracking an object per row (for a per-row `execute`, one call with
+the list of parameter sets; for a per-row bulk call, one bulk call with every row).  Rows
+inserted from the user's module are judged from the statements alone (origin `flush`, or
+one INSERT per execution from one place); the loop for the rewrite is the one in the
+function of a frame on the statements' stack.
 """
 
 from __future__ import annotations
@@ -45,11 +47,13 @@ def rule(report: Report, source: str, thresholds: Thresholds) -> list[Finding]:
         if site is None:
             continue
         line = cell.line(site)
-        how = (
-            "ORM objects added one by one and flushed"
-            if flushed
-            else f"one INSERT per iteration of the loop on line {line}"
-        )
+        bulk = _bulk_call(site)
+        if flushed:
+            how = "ORM objects added one by one and flushed"
+        elif bulk is not None:
+            how = f"`{bulk[1]}` called with one row per iteration of the loop on line {line}"
+        else:
+            how = f"one INSERT per iteration of the loop on line {line}"
         findings.append(
             Finding(
                 rule=RULE,
@@ -195,6 +199,16 @@ def _rewrite(cell: Cell, site: cst.CSTNode) -> Optional[Rewrite]:
             imports=[("sqlalchemy", "insert")],
             explanation="one executemany INSERT instead of an ORM object per row",
         )
+    bulk = _bulk_call(site)
+    if bulk is not None:
+        call, name, row = bulk
+        rows = cst.parse_expression(f"[{cell.code(row)} {loop_head}]")
+        new_args = [*call.args[:-1], call.args[-1].with_changes(value=rows)]
+        code = cell.module.code_for_node(call.with_changes(args=new_args))
+        return cell.rewrite(
+            {site: replaced_statement(site, code)},
+            explanation=f"one `{name}` call with every row instead of one call per row",
+        )
     if len(body) == 1 and isinstance(body[0], cst.Expr):
         called = method_call(body[0].value)
         if called is not None and called[1] == "execute" and len(called[2].args) == 2:
@@ -213,6 +227,42 @@ def _rewrite(cell: Cell, site: cst.CSTNode) -> Optional[Rewrite]:
                 explanation="one executemany call with every row's parameters",
             )
     return None
+
+
+_BULK = frozenset({"bulk_insert_mappings", "bulk_save_objects"})
+
+
+def _bulk_call(site: cst.CSTNode) -> Optional[tuple[cst.Call, str, cst.BaseExpression]]:
+    """(call, method, row) when `site` is a `for` loop whose whole body is one
+    `session.bulk_insert_mappings(Model, [row])` / `session.bulk_save_objects([row])`."""
+    import libcst as cst
+
+    from sqla_magic.analysis.rewrite import loop_body_statements, mentions, method_call
+
+    if not isinstance(site, cst.For) or site.orelse is not None or not isinstance(site.target, cst.Name):
+        return None
+    body = loop_body_statements(site)
+    if len(body) != 1 or not isinstance(body[0], cst.SimpleStatementLine) or len(body[0].body) != 1:
+        return None
+    statement = body[0].body[0]
+    if not isinstance(statement, cst.Expr):
+        return None
+    called = method_call(statement.value)
+    if called is None or called[1] not in _BULK or not called[2].args:
+        return None
+    call = called[2]
+    rows = call.args[-1]
+    wanted = 2 if called[1] == "bulk_insert_mappings" else 1
+    if len(call.args) != wanted or any(a.keyword or a.star for a in call.args):
+        return None
+    if any(mentions(a.value, site.target.value) for a in call.args[:-1]):
+        return None
+    if not isinstance(rows.value, cst.List) or len(rows.value.elements) != 1:
+        return None
+    element = rows.value.elements[0]
+    if not isinstance(element, cst.Element):
+        return None
+    return call, called[1], element.value
 
 
 def _added_object(

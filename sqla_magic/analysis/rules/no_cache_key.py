@@ -6,6 +6,13 @@ dialect), and every statement whose cache state is `no key` (the warnings come o
 per process, the cache state every time), grouped by fingerprint.  At least
 `no_cache_key_min_statements` statements, or one warning, fire.  The fix lives on the
 class named by the warning.
+
+Also: statements compiled every time because the cache is switched off (cache state
+`no cache`: a `compiled_cache=None` execution option, or an engine made with
+`query_cache_size=0`), per engine, when there are at least `cache_off_min_statements` of
+them and compiling takes at least `cache_off_min_compile_share` of the profiled time spent
+outside the database (raw driver SQL, also `no cache`, compiles nothing and never gets
+there).
 """
 
 from __future__ import annotations
@@ -73,6 +80,47 @@ def rule(report: Report, source: str, thresholds: Thresholds) -> list[Finding]:
                 sites=sites.sites(report, indexes),
                 statements=tuple(indexes),
                 fix=_fix(None, None),
+            )
+        )
+    findings.extend(_cache_switched_off(report, thresholds))
+    return findings
+
+
+def _cache_switched_off(report: Report, thresholds: Thresholds) -> list[Finding]:
+    compile_s = report.layers.get("compile", 0.0)
+    outside = report.wall_s - report.layers.get("database", 0.0) - report.layers.get("fetch", 0.0)
+    if outside <= 0 or compile_s / outside < thresholds.cache_off_min_compile_share:
+        return []
+    off = evidence.by_key(report, lambda s: s.engine if s.cache == "no cache" else None)
+    findings = []
+    for engine, indexes in off.items():
+        if len(indexes) < thresholds.cache_off_min_statements:
+            continue
+        first = report.statements[indexes[0]]
+        shapes = len({report.statements[i].fingerprint for i in indexes})
+        where = str(first.site) if first.site else evidence.line_words(evidence.lines_of(report, indexes))
+        findings.append(
+            Finding(
+                rule=RULE,
+                severity="high" if compile_s / outside >= 0.5 else "medium",
+                title="Statements compiled every time: the compiled cache is switched off",
+                message=(
+                    f"{evidence.plural(len(indexes), 'execution')} of "
+                    f"{evidence.plural(shapes, 'statement shape')} "
+                    f"on `{engine}` ran with the compiled cache switched off (SQLAlchemy logs them as "
+                    f"`[caching disabled]`), from {where} and on: compiling took {evidence.ms(compile_s)}, "
+                    f"{100 * compile_s / report.wall_s:.0f}% of the profiled time and "
+                    f"{100 * compile_s / outside:.0f}% of the time outside the database."
+                ),
+                lines=evidence.lines_of(report, indexes),
+                statements=tuple(indexes),
+                sites=(first.site,) if first.site else (),
+                fix=(
+                    "Let SQLAlchemy cache compiled statements: drop the `compiled_cache=None` execution "
+                    "option, or create the engine without `query_cache_size=0` (the default keeps 500)."
+                ),
+                seconds=compile_s,
+                share=compile_s / report.wall_s,
             )
         )
     return findings

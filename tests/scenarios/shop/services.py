@@ -138,3 +138,20 @@ def shares_of_best(session: Session, customer_ids: list[int]) -> dict[int, float
 def shares_of_best_once(session: Session, customer_ids: list[int]) -> dict[int, float]:
     best = session.scalar(select(func.max(Order.total)))
     return {customer_id: customer_id / (best or 1) for customer_id in customer_ids}
+
+
+def totals_after_commit(session: Session) -> list[int]:
+    orders = session.scalars(select(Order).order_by(Order.id)).all()
+    session.commit()
+    return [order.total for order in orders]
+
+
+def totals_before_commit(session: Session) -> list[int]:
+    orders = session.scalars(select(Order).order_by(Order.id)).all()
+    totals = [order.total for order in orders]
+    session.commit()
+    return totals
+
+
+def order_sums(customers: list[Customer]) -> dict[str, int]:
+    return {c.name: sum(o.total for o in c.orders) for c in customers}

@@ -1,0 +1,105 @@
+"""column-load: deferred or expired attributes loaded one object at a time.
+
+Evidence: statements whose origin is `refresh Class` (the ORM loading attributes of one
+object it already holds, by primary key), grouped by class and by place in the user's
+code (`Statement.site`, else the profiled line) within one request; a group of at least
+`column_load_threshold` fires.  What was loaded tells the cause apart: if every selected
+column is mapped `deferred` on the class, or the primary key is not among them (a
+`defer()` / `load_only()` option left them out), the objects were loaded without them and
+each read loads them → `.options(undefer(Class.column))` on the query (or name them in
+its `load_only`); otherwise the objects had expired, all their columns are loaded again
+(a commit with `expire_on_commit=True`, the default, or `expire()`) →
+`Session(expire_on_commit=False)`, or read the attributes before the commit.
+"""
+
+from __future__ import annotations
+
+from typing import Optional
+
+from sqla_magic import sqltext
+from sqla_magic.analysis import evidence, relationships
+from sqla_magic.analysis.thresholds import Thresholds
+from sqla_magic.model import Finding, Report
+
+RULE = "column-load"
+_PREFIX = "refresh "
+
+
+def rule(report: Report, source: str, thresholds: Thresholds) -> list[Finding]:
+    statements = report.statements
+    groups: dict[tuple[object, ...], list[int]] = {}
+    for origin, indexes in evidence.index(report).by_origin.items():
+        if not origin.startswith(_PREFIX):
+            continue
+        for i in indexes:
+            statement = statements[i]
+            site = statement.site
+            place = (site.file, site.line) if site is not None else ("", statement.line)
+            groups.setdefault((statement.request_index, origin, place), []).append(i)
+    in_database = evidence.database_seconds(report)
+    classes: dict[str, Optional[relationships.ColumnFacts]] = {}
+    findings = []
+    for indexes in sorted(groups.values(), key=lambda group: group[0]):
+        if len(indexes) < thresholds.column_load_threshold:
+            continue
+        origin = statements[indexes[0]].origin
+        owner = origin[len(_PREFIX) :] or "an entity"
+        first = statements[indexes[0]]
+        selected = sqltext.selected_columns(first.sql)
+        if owner not in classes:
+            classes[owner] = relationships.columns_of(owner)
+        facts = classes[owner]
+        mapped_deferred = bool(facts and selected and set(selected) <= set(facts.deferred))
+        with_key = bool(set(selected) & set(facts.primary_key)) if facts else len(selected) > 1
+        is_deferred = mapped_deferred or not with_key
+        spent = evidence.seconds(report, indexes)
+        where = str(first.site) if first.site else evidence.line_words(evidence.lines_of(report, indexes))
+        within = f" within request `{first.request}`" if first.request else ""
+        columns = ", ".join(f"`{c}`" for c in selected) or "its columns"
+        if is_deferred:
+            cause = f"the deferred column{'s' if len(selected) > 1 else ''} {columns} of `{owner}`"
+            how = (
+                "mapped with `deferred()`"
+                if mapped_deferred
+                else "left out by the query's loader options (`defer()`, `load_only()`)"
+            )
+            cause += f", {how},"
+            fix = (
+                f"Load {columns} with the objects: `.options(undefer({owner}.{selected[0]}))` on the query "
+                f"that loads the `{owner}` objects, or name it in that query's `load_only(...)`"
+                + (" (or map it without `deferred()`)." if mapped_deferred else ".")
+            )
+            title = f"Deferred {owner}.{selected[0]} loaded one object at a time"
+        else:
+            cause = f"the expired attributes of `{owner}` ({columns})"
+            fix = (
+                f"The `{owner}` objects were expired (a `commit()` expires everything it saved while "
+                "`expire_on_commit=True`, the default, and `expire()`/`refresh()` do too) and then read: "
+                "create the session with `expire_on_commit=False`, or read the attributes before the "
+                "commit."
+            )
+            title = f"Expired {owner} objects loaded again one at a time"
+        findings.append(
+            Finding(
+                rule=RULE,
+                severity="high" if len(indexes) >= 5 * thresholds.column_load_threshold else "medium",
+                title=title,
+                message=(
+                    f"{len(statements)} statements, {len(indexes)} of them `{origin}`: {cause} loaded by "
+                    f"primary key one object at a time from {where}{within}, {evidence.ms(spent)} of "
+                    f"{evidence.ms(in_database)} in the database, "
+                    f"{_percent(spent, report.wall_s)} of the profiled time."
+                ),
+                lines=evidence.lines_of(report, indexes),
+                statements=tuple(indexes),
+                sites=(first.site,) if first.site else (),
+                fix=fix,
+                seconds=spent,
+                share=spent / report.wall_s if report.wall_s else None,
+            )
+        )
+    return findings
+
+
+def _percent(part: float, whole: float) -> str:
+    return f"{100 * part / whole:.0f}%" if whole > 0 else "an unknown share"
