@@ -247,47 +247,52 @@ def identifier_quoter(dialect_name: str) -> Callable[[str], str]:
         return lambda name: '"' + name.replace('"', '""') + '"'
 
 
-def mapped_relationships() -> list[tuple[str, str, dict[str, Any]]]:
-    """Every relationship of every configured mapper: (class name, key, facts).
-
-    Facts: `many_to_one`, `uselist`, `lazy`, `passive_deletes`, `cascade_delete`, `target`
-    (class name), `target_table`.  Mappers are found through the private registry set
+def _configured_mappers() -> Iterator[Any]:
+    """Every configured mapper of every registry, through the private registry set
     `sqlalchemy.orm.mapperlib._mapper_registries` (1.4.54, 2.0.x, 2.1.x); unconfigured
-    mappers are skipped so reading never triggers configuration.
-    """
+    mappers are skipped so reading never triggers configuration."""
     try:
         from sqlalchemy.orm import mapperlib
 
         registries = list(mapperlib._mapper_registries)
     except (ImportError, AttributeError):
-        return []
-    found = []
+        return
     for registry in registries:
         for mapper in list(getattr(registry, "mappers", ())):
-            if not getattr(mapper, "configured", False):
-                continue
-            try:
-                relationships = list(mapper.relationships)
-            except Exception:
-                continue
-            for prop in relationships:
-                target = prop.mapper
-                found.append(
-                    (
-                        mapper.class_.__name__,
-                        prop.key,
-                        {
-                            "many_to_one": prop.direction.name == "MANYTOONE",
-                            "uselist": bool(prop.uselist),
-                            "lazy": str(prop.lazy),
-                            "passive_deletes": bool(prop.passive_deletes),
-                            "cascade_delete": bool(prop.cascade.delete),
-                            "target": target.class_.__name__,
-                            "target_table": getattr(target.local_table, "name", ""),
-                            "table": getattr(mapper.local_table, "name", ""),
-                        },
-                    )
+            if getattr(mapper, "configured", False):
+                yield mapper
+
+
+def mapped_relationships() -> list[tuple[str, str, dict[str, Any]]]:
+    """Every relationship of every configured mapper: (class name, key, facts).
+
+    Facts: `many_to_one`, `uselist`, `lazy`, `passive_deletes`, `cascade_delete`, `target`
+    (class name), `target_table`, `table`.
+    """
+    found = []
+    for mapper in _configured_mappers():
+        try:
+            relationships = list(mapper.relationships)
+        except Exception:
+            continue
+        for prop in relationships:
+            target = prop.mapper
+            found.append(
+                (
+                    mapper.class_.__name__,
+                    prop.key,
+                    {
+                        "many_to_one": prop.direction.name == "MANYTOONE",
+                        "uselist": bool(prop.uselist),
+                        "lazy": str(prop.lazy),
+                        "passive_deletes": bool(prop.passive_deletes),
+                        "cascade_delete": bool(prop.cascade.delete),
+                        "target": target.class_.__name__,
+                        "target_table": getattr(target.local_table, "name", ""),
+                        "table": getattr(mapper.local_table, "name", ""),
+                    },
                 )
+            )
     return found
 
 
@@ -296,41 +301,32 @@ def mapped_columns() -> list[tuple[str, dict[str, Any]]]:
 
     Facts: `table`, `columns` (column names of the mapped table), `deferred` (column names
     mapped with `deferred()` / `defer`-by-default), `primary_key` (attribute keys of the
-    primary key, in order).  Found like `mapped_relationships` (1.4.54, 2.0.x, 2.1.x).
+    primary key, in order).
     """
-    try:
-        from sqlalchemy.orm import mapperlib
-
-        registries = list(mapperlib._mapper_registries)
-    except (ImportError, AttributeError):
-        return []
     found = []
-    for registry in registries:
-        for mapper in list(getattr(registry, "mappers", ())):
-            if not getattr(mapper, "configured", False):
-                continue
-            try:
-                properties = list(mapper.column_attrs)
-                primary_key = tuple(mapper.get_property_by_column(c).key for c in mapper.primary_key)
-            except Exception:
-                continue
-            columns, deferred = [], []
-            for prop in properties:
-                names = [getattr(c, "name", "") for c in prop.columns]
-                columns.extend(names)
-                if getattr(prop, "deferred", False):
-                    deferred.extend(names)
-            found.append(
-                (
-                    mapper.class_.__name__,
-                    {
-                        "table": getattr(mapper.local_table, "name", ""),
-                        "columns": tuple(columns),
-                        "deferred": tuple(deferred),
-                        "primary_key": primary_key,
-                    },
-                )
+    for mapper in _configured_mappers():
+        try:
+            properties = list(mapper.column_attrs)
+            primary_key = tuple(mapper.get_property_by_column(c).key for c in mapper.primary_key)
+        except Exception:
+            continue
+        columns, deferred = [], []
+        for prop in properties:
+            names = [getattr(c, "name", "") for c in prop.columns]
+            columns.extend(names)
+            if getattr(prop, "deferred", False):
+                deferred.extend(names)
+        found.append(
+            (
+                mapper.class_.__name__,
+                {
+                    "table": getattr(mapper.local_table, "name", ""),
+                    "columns": tuple(columns),
+                    "deferred": tuple(deferred),
+                    "primary_key": primary_key,
+                },
             )
+        )
     return found
 
 
