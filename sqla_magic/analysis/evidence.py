@@ -275,6 +275,11 @@ def percent(share: float) -> str:
     return "<1%" if 0 < share < 0.005 else f"{share * 100:.0f}%"
 
 
+def share_words(part: float, whole: float) -> str:
+    """`part` as a share of `whole` in words (`12%`), for messages that state it themselves."""
+    return percent(part / whole) if whole > 0 else "an unknown share"
+
+
 def with_cost(report: Report, finding: Finding) -> Finding:
     """`finding` with its `seconds` and `share` of the profiled time, said in its message.
 

@@ -88,7 +88,7 @@ def rule(report: Report, source: str, thresholds: Thresholds) -> list[Finding]:
                     f"{len(statements)} statements, {len(indexes)} of them `{origin}`: {cause} loaded by "
                     f"primary key one object at a time from {where}{within}, {evidence.ms(spent)} of "
                     f"{evidence.ms(in_database)} in the database, "
-                    f"{_percent(spent, report.wall_s)} of the profiled time."
+                    f"{evidence.share_words(spent, report.wall_s)} of the profiled time."
                 ),
                 lines=evidence.lines_of(report, indexes),
                 statements=tuple(indexes),
@@ -100,6 +100,3 @@ def rule(report: Report, source: str, thresholds: Thresholds) -> list[Finding]:
         )
     return findings
 
-
-def _percent(part: float, whole: float) -> str:
-    return f"{100 * part / whole:.0f}%" if whole > 0 else "an unknown share"

@@ -84,8 +84,8 @@ def rule(report: Report, source: str, thresholds: Thresholds) -> list[Finding]:
                 message=(
                     f"{len(statements)} statements, {len(indexes)} of them `{_first_line(first.sql)}` "
                     f"from {where}{within}, each with other parameters ({distinct} different sets): "
-                    f"{evidence.ms(spent)} of {evidence.ms(in_database)} in the "
-                    f"database, {_percent(spent, report.wall_s)} of the profiled time. {_ADVICE[kind]}"
+                    f"{evidence.ms(spent)} of {evidence.ms(in_database)} in the database, "
+                    f"{evidence.share_words(spent, report.wall_s)} of the profiled time. {_ADVICE[kind]}"
                 ),
                 lines=evidence.lines_of(report, indexes),
                 statements=tuple(indexes),
@@ -126,9 +126,6 @@ def _first_line(sql: str) -> str:
     line = " ".join(sql.split())
     return line if len(line) <= 90 else line[:89] + "…"
 
-
-def _percent(part: float, whole: float) -> str:
-    return f"{100 * part / whole:.0f}%" if whole > 0 else "an unknown share"
 
 
 @functools.lru_cache(maxsize=evidence.SQL_STRINGS_KEPT)
