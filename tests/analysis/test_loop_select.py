@@ -47,7 +47,7 @@ def test_one_site_with_different_parameters_fires_and_names_the_site() -> None:
     report = _report(*(_statement((i,)) for i in range(30)))
     (finding,) = loop_select.rule(report, "", LIMITS)
     assert finding.rule == "loop-select" and len(finding.statements) == 30
-    assert "services.py:41 in books_of" in finding.message and "30 different sets" in finding.message
+    assert "services.py:41` in `books_of`" in finding.message and "30 different sets" in finding.message
     assert finding.sites == (Site("services.py", 41, "books_of"),)
     assert finding.rewrite is None and "one query for all items: `IN`" in finding.message
     assert finding.seconds == pytest.approx(0.03) and finding.share == pytest.approx(0.3)
@@ -170,7 +170,7 @@ def test_helper_query_in_a_function_gets_advice(tmp_path: Path, any_engine: sa.E
     with Session(any_engine) as session:
         report = _run(tmp_path, body, _namespace(any_engine, library, session))["report"]
     (finding,) = [f for f in report.findings if f.rule == "loop-select"]
-    assert finding.sites[0].function == "titles_of" and "program.py:7 in titles_of" in finding.message
+    assert finding.sites[0].function == "titles_of" and "from line 7," in finding.message
     assert finding.rewrite is None and "`IN` over the loop's values" in finding.message
 
 

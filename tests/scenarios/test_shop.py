@@ -35,6 +35,8 @@ from tests.scenarios.shop.models import db
 SHOP = Path(services.__file__).parent
 ROWS = [{"customer_id": 1 + i % 30, "total": i} for i in range(150)]
 IDS = list(range(1, 31))
+LINES = list(range(1, 101))
+MANY = [{"customer_id": 1 + i % 30, "total": i % 500} for i in range(1500)]
 
 
 @dataclass(frozen=True)
@@ -48,15 +50,16 @@ class ShopCase:
     rewritten: frozenset[str] = frozenset()
     """Rules whose finding must come with a rewrite of the module."""
     config: str = ""
+    explain: bool = False
+    """EXPLAIN runs, on an order table grown to `MANY` rows first."""
 
 
 def shop_case(
     id: str, call: str, *expected: str, rewritten: tuple[str, ...] | None = None, module: str = "services",
-    config: str = "",
+    config: str = "", explain: bool = False,
 ) -> ShopCase:  # fmt: skip
-    return ShopCase(
-        id, call, frozenset(expected), module, frozenset(expected if rewritten is None else rewritten), config
-    )
+    rewrites = frozenset(expected if rewritten is None else rewritten)
+    return ShopCase(id, call, frozenset(expected), module, rewrites, config, explain)
 
 
 CASES = [
@@ -84,13 +87,36 @@ CASES = [
     ),
     shop_case("duplicate", "services.shares_of_best(db.session, IDS)", "duplicate-query"),
     shop_case("duplicate-clean", "services.shares_of_best_once(db.session, IDS)"),
+    shop_case(
+        "cascade", "services.close_suppliers(db.session, [1, 2, 3])", "orm-cascade-delete", rewritten=()
+    ),
+    shop_case("cascade-in-sql", "services.close_suppliers_in_sql(db.session, [1, 2, 3])"),
+    shop_case("cascade-passive", "services.close_warehouses(db.session, [1, 2])"),
+    shop_case("dynamic", "services.shipment_counts(db.session)", "dynamic-relationship", rewritten=()),
+    shop_case("dynamic-clean", "services.shipment_counts_grouped(db.session)"),
+    shop_case("nokey", "services.shipped_weights(db.session, [4, 5, 6])", "no-cache-key", rewritten=()),
+    shop_case("nokey-clean", "services.shipped_weights_cached(db.session, [4, 5, 6])"),
+    shop_case(
+        "cache-off",
+        "services.order_lines(db.engine, LINES, cache=False)",
+        "no-cache-key",
+        "loop-select",
+        rewritten=(),
+    ),
+    shop_case("cache-on", "services.order_lines(db.engine, LINES)", "loop-select", rewritten=()),
+    shop_case("mapper-job", "services.supplier_report_job(db.session)", "mapper-config", rewritten=()),
+    shop_case("mapper-clean", "services.supplier_report(db.session)"),
+    shop_case("cartesian", "services.big_orders_with_names(db.session)", "cartesian-product", rewritten=()),
+    shop_case("cartesian-clean", "services.big_orders_with_names_joined(db.session)"),
+    shop_case("scan", "services.orders_noted(db.session, 'n7')", "seq-scan", rewritten=(), explain=True),
+    shop_case("scan-clean", "services.orders_numbered(db.session, IDS)", explain=True),
 ]
 
 SETUP = """
 from tests.scenarios.shop import services
 from tests.scenarios.shop.models import db
 from tests.scenarios.shop.web import create_app
-from tests.scenarios.test_shop import IDS, ROWS
+from tests.scenarios.test_shop import IDS, LINES, MANY, ROWS
 shop_app = create_app()
 client = shop_app.test_client()
 shop_context = shop_app.app_context()
@@ -122,8 +148,11 @@ def run_cell(shell: InteractiveShell, case: ShopCase) -> Report:
             defaults[name] = getattr(Thresholds(), name)
             shell.run_line_magic("config", f"SqlProfile.{name} = {value}")
         shell.user_ns.pop("rep", None)
+        if case.explain:
+            shell.run_cell("services.import_orders(db.session, MANY)", store_history=False).raise_error()
         result = shell.run_cell(
-            f"%%sqlprofile -o rep --quiet --no-explain\n{case.call}\n", store_history=False
+            f"%%sqlprofile -o rep --quiet{'' if case.explain else ' --no-explain'}\n{case.call}\n",
+            store_history=False,
         )
         result.raise_error()
         report = shell.user_ns["rep"]
@@ -150,8 +179,8 @@ def test_rules_fire_in_the_module_the_cell_calls(
             finding.message
         )
         assert finding.sites[-1].file == report.filename  # out to the cell's line
-        if finding.rule in case.rewritten:
-            check_module_rewrite(finding, module_file, case, tmp_path)
+        if finding.rule in case.rewritten or finding.rewrite is not None:
+            check_module_rewrite(finding, module_file, case, tmp_path / finding.rule)
 
 
 def check_module_rewrite(finding: Finding, module_file: str, case: ShopCase, tmp_path: Path) -> None:
@@ -173,11 +202,13 @@ def check_module_rewrite(finding: Finding, module_file: str, case: ShopCase, tmp
 
 def load_module(text: str, name: str, directory: Path) -> ModuleType:
     """The rewritten module, importable beside a copy of the shop's templates."""
+    directory.mkdir(exist_ok=True)
     path = directory / f"rewritten_{name}.py"
     path.write_text(text, encoding="utf-8")
     if not (directory / "templates").exists():
         os.symlink(SHOP / "templates", directory / "templates")
-    spec = importlib.util.spec_from_file_location(f"rewritten_{name}_{directory.name}", path)
+    unique = f"rewritten_{name}_{directory.parent.name}_{directory.name}".replace("-", "_")
+    spec = importlib.util.spec_from_file_location(unique, path)
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = module
@@ -190,7 +221,8 @@ def run_against_fresh_database(module: ModuleType, case: ShopCase) -> tuple[Any,
     create_app: Callable[[], Any] = module.create_app if case.module == "web" else web.create_app
     app = create_app()
     with app.app_context():
-        scope = {"services": module, "db": db, "client": app.test_client(), "ROWS": ROWS, "IDS": IDS}
+        scope = {"services": module, "db": db, "client": app.test_client()}
+        scope.update(ROWS=ROWS, IDS=IDS, LINES=LINES)
         result = eval(case.call, scope)
         db.session.remove()
         with db.engine.connect() as connection:

@@ -15,7 +15,7 @@ from typing import Optional
 from sqla_magic import sqltext
 from sqla_magic.analysis import evidence, sites
 from sqla_magic.analysis.thresholds import Thresholds
-from sqla_magic.model import Finding, Report
+from sqla_magic.model import Finding, Report, Site
 
 RULE = "cartesian-product"
 _LINK = re.compile(r"([\w\"`]+)\.[\w\"`]+\s*=\s*([\w\"`]+)\.[\w\"`]+")
@@ -32,7 +32,11 @@ def rule(report: Report, source: str, thresholds: Thresholds) -> list[Finding]:
     used_warnings: set[int] = set()
     for indexes in by_fingerprint.values():
         lines = evidence.lines_of(report, indexes)
-        warning = next((w for w in warned if w.line in lines), None)
+        files = {p.file for i in indexes for p in sites.stack(report, report.statements[i])}
+        # A module's warning has no cell line: its file says which statements it came from.
+        warning = next(
+            (w for w in warned if w.line in lines or (w.line is None and w.filename in files)), None
+        )
         if warning is not None:
             used_warnings.add(id(warning))
         rows = sum(report.statements[i].rows or 0 for i in indexes)
@@ -43,7 +47,8 @@ def rule(report: Report, source: str, thresholds: Thresholds) -> list[Finding]:
                 severity="high",
                 title=f"Cartesian product between {' and '.join(elements)}",
                 message=(
-                    f"{evidence.line_words(lines)} ran a SELECT {evidence.plural(len(indexes), 'time')} "
+                    f"{sites.where_all(report, _places(report, indexes))} ran a SELECT "
+                    f"{evidence.plural(len(indexes), 'time')} "
                     f"whose FROM list ({', '.join(elements)}) has no join condition between its elements: "
                     f"every row of one is paired with every row of the other ({rows} rows fetched, "
                     f"{evidence.ms(evidence.seconds(report, indexes))})."
@@ -132,3 +137,9 @@ def _names(element: str) -> set[str]:
             continue
         names.add(word.strip('"`').rsplit(".", 1)[-1].lower())
     return names
+
+
+def _places(report: Report, indexes: list[int]) -> list[Site]:
+    return list(
+        dict.fromkeys(p for i in indexes if (p := sites.site(report, report.statements[i])) is not None)
+    )

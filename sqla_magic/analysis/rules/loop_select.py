@@ -24,7 +24,7 @@ import re
 from typing import TYPE_CHECKING, Optional
 
 from sqla_magic import sqltext
-from sqla_magic.analysis import evidence, relationships
+from sqla_magic.analysis import evidence, relationships, sites
 from sqla_magic.analysis.sources import deferred, parse_cell
 from sqla_magic.analysis.thresholds import Thresholds
 from sqla_magic.model import Finding, Report, Rewrite, Site, Statement
@@ -74,7 +74,12 @@ def rule(report: Report, source: str, thresholds: Thresholds) -> list[Finding]:
             cell = cell or parse_cell(source)
         rewrite = deferred(_rewrite, cell, first.line, kind) if in_cell and cell and first.line else None
         spent = evidence.seconds(report, indexes)
-        where = str(first.site) if first.site else evidence.line_words(evidence.lines_of(report, indexes))
+        caused_by = sites.site(report, first)
+        where = (
+            sites.where(report, caused_by)
+            if caused_by
+            else evidence.line_words(evidence.lines_of(report, indexes))
+        )
         within = f" within request `{first.request}`" if first.request else ""
         findings.append(
             Finding(
@@ -89,7 +94,7 @@ def rule(report: Report, source: str, thresholds: Thresholds) -> list[Finding]:
                 ),
                 lines=evidence.lines_of(report, indexes),
                 statements=tuple(indexes),
-                sites=(first.site,) if first.site else (),
+                sites=sites.sites(report, indexes),
                 rewrite=rewrite,
                 seconds=spent,
                 share=spent / report.wall_s if report.wall_s else None,
@@ -125,7 +130,6 @@ def _short(statement: Statement) -> str:
 def _first_line(sql: str) -> str:
     line = " ".join(sql.split())
     return line if len(line) <= 90 else line[:89] + "…"
-
 
 
 @functools.lru_cache(maxsize=evidence.SQL_STRINGS_KEPT)

@@ -50,8 +50,9 @@ def rule(report: Report, source: str, thresholds: Thresholds) -> list[Finding]:
                 title=f"{subject or 'A construct'} disables the statement cache",
                 message=(
                     f"SQLAlchemy warned: {warning.message.strip()} "
-                    f"{evidence.plural(len(indexes), 'statement')} ran without a cache key, so each was "
-                    f"compiled again ({evidence.ms(compile_s)} compiling in all)."
+                    f"{evidence.plural(len(indexes), 'statement')} from "
+                    f"{sites.where_all(report, _places(report, indexes))} ran without a cache key, so each "
+                    f"was compiled again ({evidence.ms(compile_s)} compiling in all)."
                 ),
                 lines=(warning.line,) if warning.line is not None else evidence.lines_of(report, indexes),
                 sites=sites.sites(report, indexes),
@@ -96,9 +97,8 @@ def _cache_switched_off(report: Report, thresholds: Thresholds) -> list[Finding]
     for engine, indexes in off.items():
         if len(indexes) < thresholds.cache_off_min_statements:
             continue
-        first = report.statements[indexes[0]]
         shapes = len({report.statements[i].fingerprint for i in indexes})
-        where = str(first.site) if first.site else evidence.line_words(evidence.lines_of(report, indexes))
+        where = sites.where_all(report, _places(report, indexes))
         findings.append(
             Finding(
                 rule=RULE,
@@ -108,13 +108,13 @@ def _cache_switched_off(report: Report, thresholds: Thresholds) -> list[Finding]
                     f"{evidence.plural(len(indexes), 'execution')} of "
                     f"{evidence.plural(shapes, 'statement shape')} "
                     f"on `{engine}` ran with the compiled cache switched off (SQLAlchemy logs them as "
-                    f"`[caching disabled]`), from {where} and on: compiling took {evidence.ms(compile_s)}, "
+                    f"`[caching disabled]`), from {where}: compiling took {evidence.ms(compile_s)}, "
                     f"{100 * compile_s / report.wall_s:.0f}% of the profiled time and "
                     f"{100 * compile_s / outside:.0f}% of the time outside the database."
                 ),
                 lines=evidence.lines_of(report, indexes),
                 statements=tuple(indexes),
-                sites=(first.site,) if first.site else (),
+                sites=sites.sites(report, indexes),
                 fix=(
                     "Let SQLAlchemy cache compiled statements: drop the `compiled_cache=None` execution "
                     "option, or create the engine without `query_cache_size=0` (the default keeps 500)."

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
-from sqlalchemy import exists, func, insert, select, update
-from sqlalchemy.orm import Session, selectinload, undefer
+from typing import Any
 
-from tests.scenarios.shop.models import Customer, Order
+from sqlalchemy import Engine, Integer, MetaData, delete, exists, func, insert, select, update
+from sqlalchemy.ext.automap import automap_base
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.orm import Session, selectinload, undefer
+from sqlalchemy.sql.functions import FunctionElement
+
+from tests.scenarios.shop.models import Customer, Order, Product, Shipment, Supplier, Warehouse
 
 
 def order_totals(session: Session) -> dict[str, int]:
@@ -155,3 +160,106 @@ def totals_before_commit(session: Session) -> list[int]:
 
 def order_sums(customers: list[Customer]) -> dict[str, int]:
     return {c.name: sum(o.total for o in c.orders) for c in customers}
+
+
+def close_suppliers(session: Session, ids: list[int]) -> None:
+    for supplier in session.scalars(select(Supplier).where(Supplier.id.in_(ids))):
+        session.delete(supplier)
+    session.commit()
+
+
+def close_suppliers_in_sql(session: Session, ids: list[int]) -> None:
+    session.execute(delete(Product).where(Product.supplier_id.in_(ids)))
+    session.execute(delete(Supplier).where(Supplier.id.in_(ids)))
+    session.commit()
+
+
+def close_warehouses(session: Session, ids: list[int]) -> None:
+    for warehouse in session.scalars(select(Warehouse).where(Warehouse.id.in_(ids))):
+        session.delete(warehouse)
+    session.commit()
+
+
+def shipment_counts(session: Session) -> dict[int, int]:
+    return {supplier.id: supplier.shipments.count() for supplier in session.scalars(select(Supplier))}
+
+
+def shipment_counts_grouped(session: Session) -> dict[int, int]:
+    rows = session.execute(select(Shipment.supplier_id, func.count()).group_by(Shipment.supplier_id))
+    return {supplier_id: count for supplier_id, count in rows}
+
+
+class ZeroIfNull(FunctionElement[int]):
+    """A custom SQL function that does not say whether it may be cached."""
+
+    type = Integer()
+    name = "zero_if_null"
+
+
+class ZeroIfNullCached(ZeroIfNull):
+    inherit_cache = True
+
+
+@compiles(ZeroIfNull)
+def _compile_zero_if_null(element: Any, compiler: Any, **kw: Any) -> str:
+    return f"coalesce({compiler.process(element.clauses, **kw)}, 0)"
+
+
+def shipped_weights(session: Session, supplier_ids: list[int]) -> dict[int, int]:
+    weight = ZeroIfNull(func.sum(Shipment.weight))
+    return {i: session.scalar(select(weight).where(Shipment.supplier_id == i)) or 0 for i in supplier_ids}
+
+
+def shipped_weights_cached(session: Session, supplier_ids: list[int]) -> dict[int, int]:
+    weight = ZeroIfNullCached(func.sum(Shipment.weight))
+    return {i: session.scalar(select(weight).where(Shipment.supplier_id == i)) or 0 for i in supplier_ids}
+
+
+def order_lines(engine: Engine, order_ids: list[int], cache: bool = True) -> list[Any]:
+    with engine.connect() as connection:
+        if not cache:
+            connection = connection.execution_options(compiled_cache=None)
+        return [
+            connection.execute(
+                select(Order.id, Customer.name, func.upper(Customer.city))
+                .join(Customer, Order.customer_id == Customer.id)
+                .where(Order.id == i, Customer.name.like("c%"))
+                .order_by(Order.id)
+            ).all()
+            for i in order_ids
+        ]
+
+
+def supplier_report_job(session: Session) -> int:
+    """A nightly job that maps the tables afresh on every run."""
+    metadata = MetaData()
+    for table in Supplier.metadata.sorted_tables:
+        table.to_metadata(metadata)
+    base: Any = automap_base(metadata=metadata)
+    base.prepare()
+    suppliers = session.scalars(select(base.classes.shop_supplier)).all()
+    return len(suppliers)
+
+
+def supplier_report(session: Session) -> int:
+    return len(session.scalars(select(Supplier)).all())
+
+
+def big_orders_with_names(session: Session) -> list[tuple[str, int]]:
+    rows = session.execute(select(Customer.name, Order.total).where(Order.total > 100))
+    return [(name, total) for name, total in rows]
+
+
+def big_orders_with_names_joined(session: Session) -> list[tuple[str, int]]:
+    rows = session.execute(
+        select(Customer.name, Order.total).where(Order.customer_id == Customer.id, Order.total > 100)
+    )
+    return [(name, total) for name, total in rows]
+
+
+def orders_noted(session: Session, note: str) -> list[Order]:
+    return list(session.scalars(select(Order).where(Order.note == note)))
+
+
+def orders_numbered(session: Session, ids: list[int]) -> list[Order]:
+    return list(session.scalars(select(Order).where(Order.id.in_(ids))))

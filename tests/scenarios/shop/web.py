@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Flask, render_template
 
 from tests.scenarios.shop import services
-from tests.scenarios.shop.models import Customer, Order, db
+from tests.scenarios.shop.models import Bin, Customer, Order, Product, Shipment, Supplier, Warehouse, db
 
 
 def create_app(customers: int = 30, orders_per_customer: int = 4) -> Flask:
@@ -19,6 +19,11 @@ def create_app(customers: int = 30, orders_per_customer: int = 4) -> Flask:
             Order(customer_id=i % customers + 1, total=i, note=f"n{i}")
             for i in range(customers * orders_per_customer)
         )
+        db.session.add_all(Supplier(id=i, name=f"s{i}") for i in range(1, 13))
+        db.session.add_all(Product(supplier_id=i % 12 + 1, name=f"p{i}") for i in range(60))
+        db.session.add_all(Shipment(supplier_id=i % 9 + 4, weight=i) for i in range(36))
+        db.session.add_all(Warehouse(id=i) for i in range(1, 4))
+        db.session.add_all(Bin(warehouse_id=i % 3 + 1) for i in range(60))
         db.session.commit()
 
     @app.get("/customers")
