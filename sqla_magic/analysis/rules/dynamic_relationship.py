@@ -2,15 +2,20 @@
 
 Evidence: at least `dynamic_relationship_threshold` `query` statements of one shape run
 from one place of the user's code (a cell line, or a module's by the statements' stack)
-whose source reads `<row>.<attr>` where `attr` is a relationship mapped
-with `lazy="dynamic"`.  (Dynamic relationships run a query on every access, so they are
-not lazy loads and `n-plus-one` does not see them.)  The fix is in the model:
+reading the target table of a relationship mapped with `lazy="dynamic"`; where the
+source of that place can be read, its `<row>.<attr>` names which relationship (a
+compiled-only module still gets the finding, from the tables alone).  (Dynamic
+relationships run a query on every access, so they are not lazy loads and `n-plus-one`
+does not see them.)  The fix is in the model:
 `lazy="write_only"` (2.0) or `lazy="selectin"` with `selectinload` to load all
 collections at once; or `with_parent()` queries.
 """
 
 from __future__ import annotations
 
+import re
+
+from sqla_magic import sqltext
 from sqla_magic.analysis import evidence, relationships, sites
 from sqla_magic.analysis.thresholds import Thresholds
 from sqla_magic.model import Finding, Report, Site
@@ -27,7 +32,7 @@ def rule(report: Report, source: str, thresholds: Thresholds) -> list[Finding]:
     repeated = {k: v for k, v in groups.items() if len(v) >= thresholds.dynamic_relationship_threshold}
     if not repeated:
         return []
-    dynamic = {r.key: r for r in relationships.all_relationships() if r.lazy == "dynamic"}
+    dynamic = [r for r in relationships.all_relationships() if r.lazy == "dynamic"]
     if not dynamic:
         return []
     import libcst as cst
@@ -36,19 +41,23 @@ def rule(report: Report, source: str, thresholds: Thresholds) -> list[Finding]:
     for key, indexes in repeated.items():
         place = key[1]  # type: ignore[index]
         assert isinstance(place, Site)
-        cell = sites.code_at(report, source, place).parsed
-        if cell is None:
+        from_list = sqltext.from_clause(report.statements[indexes[0]].sql)[0] or ""
+        candidates = [r for r in dynamic if re.search(rf"\b{re.escape(r.target_table)}\b", from_list)]
+        if not candidates:
             continue
         line = place.line
-        attributes = {
-            node.attr.value
-            for node in cell.on_line(line, cst.Attribute)
-            if isinstance(node, cst.Attribute)
-            and node.attr.value in dynamic
-            and isinstance(node.value, cst.Name)
-        }
-        for attribute in sorted(attributes):
-            facts = dynamic[attribute]
+        code = sites.code_at(report, source, place).parsed
+        if code is not None:  # the source, where it can be read, says which relationship it was
+            read = {
+                node.attr.value
+                for node in code.on_line(line, cst.Attribute)
+                if isinstance(node, cst.Attribute) and isinstance(node.value, cst.Name)
+            }
+            candidates = [r for r in candidates if r.key in read]
+        else:
+            candidates = candidates[:1]
+        for facts in candidates:
+            attribute = facts.key
             findings.append(
                 Finding(
                     rule=RULE,
