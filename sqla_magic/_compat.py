@@ -7,6 +7,7 @@ IPython 8.x and 9.x.
 from __future__ import annotations
 
 import contextlib
+import operator
 import sys
 import threading
 import types
@@ -52,10 +53,34 @@ CLASS_LEVEL_LISTENERS_ONLY: Any = _event_attr._EmptyListener
 order in its `parent_listeners` deque (1.4.54, 2.0.x, 2.1.x)."""
 
 
-SINGLE_EXECUTE_STYLE: Any = getattr(getattr(_engine_default, "ExecuteStyle", None), "EXECUTE", None)
-"""`context.execute_style` of a one-parameter-set execution (2.0.x, 2.1.x; None on 1.4,
-whose `context.executemany` is a plain attribute).  Compared directly, it spares the
-`executemany` property's frame in 2.x."""
+# The statement listeners' reads of SQLAlchemy's execution internals, as C callables:
+# cProfile (builtins=False) makes no frame for them, where a helper function here would add
+# a timed frame to every statement.
+
+SINGLE_EXECUTE_STYLE: Any = getattr(getattr(_engine_default, "ExecuteStyle", None), "EXECUTE", False)
+"""What `execute_style(context)` is for a one-parameter-set execution: `ExecuteStyle.EXECUTE`
+(2.0.x, 2.1.x) or `False` (1.4.54, where it reads the plain `executemany` attribute)."""
+
+execute_style: Callable[[Any], Any] = operator.attrgetter(
+    "executemany" if SINGLE_EXECUTE_STYLE is False else "execute_style"
+)
+"""`context.execute_style`, compared with `SINGLE_EXECUTE_STYLE`: in 2.x it spares the
+`executemany` property's frame."""
+
+listeners_in_order: Callable[[Any], Any] = operator.attrgetter("parent_listeners")
+"""The class-level listeners of a `CLASS_LEVEL_LISTENERS_ONLY` dispatch, in call order."""
+
+execution_facts: Callable[[Any], tuple[Any, Any, Any, Any]] = operator.attrgetter(
+    "cache_hit", "compiled", "execution_options", "invoked_statement"
+)
+"""What a statement's record keeps of its `DefaultExecutionContext` (1.4.54, 2.0.x, 2.1.x):
+the compiled cache's outcome (see `cache_state`), the compiled object (None for driver
+SQL), the execution options and the statement object the caller invoked."""
+
+CURSOR = "cursor"
+"""`DefaultExecutionContext.cursor`, which the result reads its rows from after the DBAPI
+call (1.4.54, 2.0.x, 2.1.x): set to a wrapper by `setattr(context, CURSOR, ...)` (a C call),
+the fetches are counted and timed."""
 
 
 def is_side_execution(caller: types.FrameType) -> bool:

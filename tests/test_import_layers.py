@@ -143,3 +143,53 @@ def test_the_reader_sees_imports_inside_functions(source: str) -> None:
 )
 def test_upward_and_sibling_imports_are_refused(importer: str, imported: str, against: bool) -> None:
     assert _against_layers(importer, imported) is against
+
+
+
+_INTERNALS_WITHOUT_UNDERSCORE = frozenset({"parent_listeners", "execute_style", "cache_hit", "invoked_statement"})
+"""Internal SQLAlchemy attributes whose names do not say so (the statement listeners read them)."""
+
+
+def _named(tree: ast.AST) -> Iterator[tuple[str, int]]:
+    """Private attributes `tree` reads off other objects, and private names it spells as strings."""
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Attribute):
+            if isinstance(node.value, ast.Name) and node.value.id in ("self", "cls", "_compat"):
+                continue
+            name = node.attr
+        elif isinstance(node, ast.Constant) and isinstance(node.value, str):
+            name = node.value
+        else:
+            continue
+        if (name.startswith("_") and not name.startswith("__")) or name in _INTERNALS_WITHOUT_UNDERSCORE:
+            yield name, node.lineno
+
+
+def _own_attributes(tree: ast.AST) -> Iterator[str]:
+    """Attributes the package's own classes set (`self.x = ...`) or declare in `__slots__`."""
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Attribute) and isinstance(node.ctx, ast.Store):
+            yield node.attr
+        elif isinstance(node, ast.Assign) and any(
+            isinstance(target, ast.Name) and target.id == "__slots__" for target in node.targets
+        ):
+            yield from (item.value for item in ast.walk(node.value) if isinstance(item, ast.Constant))
+
+
+def test_sqlalchemy_internals_are_named_only_in_compat() -> None:
+    """Every private SQLAlchemy name `_compat` reads (with the versions it was checked on) is
+    read there alone: elsewhere the package goes through `_compat`'s helpers."""
+    compat = PACKAGE / "_compat.py"
+    trees = {path: ast.parse(path.read_text(encoding="utf-8")) for path in sorted(PACKAGE.rglob("*.py"))}
+    internals = {name for name, _ in _named(trees[compat])} - {
+        name for path, tree in trees.items() if path != compat for name in _own_attributes(tree)
+    }
+    outside = [
+        f"{path.relative_to(PACKAGE)}:{line} {name}"
+        for path, tree in trees.items()
+        if path != compat
+        for name, line in _named(tree)
+        if name in internals
+    ]
+    assert internals >= _INTERNALS_WITHOUT_UNDERSCORE - {"cache_hit"}
+    assert outside == []

@@ -88,10 +88,8 @@ class StatementRecord:
         self.start = start
         self.duration_s = duration_s
         self.engine = engine
-        self.cache_hit = context.cache_hit
-        self.compiled = context.compiled is not None
-        self.options = context.execution_options
-        self.statement = context.invoked_statement
+        self.cache_hit, compiled, self.options, self.statement = _execution_facts(context)
+        self.compiled = compiled is not None
         self.connection = getattr(getattr(context, "cursor", None), "connection", None)
         """The DBAPI connection it ran on (None: the driver's cursor does not say): session
         settings (`SET search_path`, `USE`) belong to one connection."""
@@ -229,7 +227,7 @@ def _do_execute(cursor: Any, statement: str, parameters: Any, context: Any) -> b
         return False
     dialect = context.dialect
     listeners = dialect.dispatch.do_execute
-    last = type(listeners) is _CLASS_LEVEL_ONLY and listeners.parent_listeners[-1] is _do_execute
+    last = type(listeners) is _CLASS_LEVEL_ONLY and _listeners_in_order(listeners)[-1] is _do_execute
     start = time.perf_counter()
     try:
         if last or not _later_listener_executed(
@@ -247,8 +245,7 @@ def _do_execute(cursor: Any, statement: str, parameters: Any, context: Any) -> b
             statement,
             parameters,
             context,
-            (context.executemany if _SINGLE is None else context.execute_style is not _SINGLE)
-            and not _compat.is_side_execution(caller),
+            _execute_style(context) is not _SINGLE and not _compat.is_side_execution(caller),
             start,
             end,
             caller,
@@ -263,7 +260,7 @@ def _do_executemany(cursor: Any, statement: str, parameters: Any, context: Any) 
         return False
     dialect = context.dialect
     listeners = dialect.dispatch.do_executemany
-    last = type(listeners) is _CLASS_LEVEL_ONLY and listeners.parent_listeners[-1] is _do_executemany
+    last = type(listeners) is _CLASS_LEVEL_ONLY and _listeners_in_order(listeners)[-1] is _do_executemany
     start = time.perf_counter()
     try:
         if last or not _later_listener_executed(
@@ -287,7 +284,9 @@ def _do_execute_no_params(cursor: Any, statement: str, context: Any) -> bool:
     parameters = context.parameters[0] if context.parameters else ()
     dialect = context.dialect
     listeners = dialect.dispatch.do_execute_no_params
-    last = type(listeners) is _CLASS_LEVEL_ONLY and listeners.parent_listeners[-1] is _do_execute_no_params
+    last = (
+        type(listeners) is _CLASS_LEVEL_ONLY and _listeners_in_order(listeners)[-1] is _do_execute_no_params
+    )
     start = time.perf_counter()
     try:
         if last or not _later_listener_executed(listeners, _do_execute_no_params, cursor, statement, context):
@@ -304,6 +303,10 @@ def _do_execute_no_params(cursor: Any, statement: str, context: Any) -> bool:
 
 
 _SINGLE = _compat.SINGLE_EXECUTE_STYLE
+_execute_style = _compat.execute_style
+_listeners_in_order = _compat.listeners_in_order
+_execution_facts = _compat.execution_facts
+_CURSOR = _compat.CURSOR
 _CLASS_LEVEL_ONLY = _compat.CLASS_LEVEL_LISTENERS_ONLY
 """An event whose listeners are all class-level: if ours is the last, none runs after it
 and the general walk (two more frames a statement) is skipped."""
@@ -338,8 +341,8 @@ def _executed(
     # A statement SQLAlchemy runs first on the same context (a pre-executed default) may
     # have left our wrapper as `context.cursor`: this one then ran through it.
     real = cursor._cursor if type(cursor) in _WRAPPERS else cursor
-    if real is not cursor and context.cursor is cursor:
-        context.cursor = real
+    if real is not cursor and getattr(context, _CURSOR) is cursor:
+        setattr(context, _CURSOR, real)
     if len(_loaded_classes) > LOADED_CLASSES_HELD:
         tally_loads()
     record = _record(statement, parameters, context, executemany, start, end, caller)
@@ -351,10 +354,10 @@ def _executed(
     description = real.description
     if description is not None:
         record.rows = 0
-        context.cursor = CountingCursor.around(real, record, description)
+        setattr(context, _CURSOR, CountingCursor.around(real, record, description))
     elif _compat.is_server_side(context):
         record.rows = 0
-        context.cursor = StreamingCountingCursor.around(real, record, None)
+        setattr(context, _CURSOR, StreamingCountingCursor.around(real, record, None))
 
 
 def _failed(

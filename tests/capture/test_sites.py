@@ -3,6 +3,7 @@ flush origins decided from the stack."""
 
 from __future__ import annotations
 
+import inspect
 import os
 
 import pytest
@@ -28,9 +29,10 @@ def test_a_statement_run_in_a_module_has_its_site_and_the_chain_to_the_profiled_
     with app.app_context(), profile(explain=False) as report:
         services.order_notes(db.session)
     query, refresh = report.statements[0], report.statements[1]
+    first_line = inspect.getsourcelines(services.order_notes)[1] + 1
     assert query.site is not None and query.site.file == os.path.join(SHOP, "services.py")
-    assert query.site.function == "order_notes" and query.site.line == 38
-    assert refresh.site is not None and refresh.site.line == 39
+    assert query.site.function == "order_notes" and query.site.line == first_line
+    assert refresh.site is not None and refresh.site.line == first_line + 1
     assert [s.file for s in query.stack] == [query.site.file, __file__]
     assert query.stack[-1].line == query.line
     assert Report.from_json(report.to_json()) == report
