@@ -146,7 +146,9 @@ def test_upward_and_sibling_imports_are_refused(importer: str, imported: str, ag
 
 
 
-_INTERNALS_WITHOUT_UNDERSCORE = frozenset({"parent_listeners", "execute_style", "cache_hit", "invoked_statement"})
+_INTERNALS_WITHOUT_UNDERSCORE = frozenset(
+    {"parent_listeners", "execute_style", "cache_hit", "invoked_statement"}
+)
 """Internal SQLAlchemy attributes whose names do not say so (the statement listeners read them)."""
 
 
