@@ -379,25 +379,16 @@ class RelationshipReads:
         self._lock = threading.Lock()
 
     def start(self) -> None:
-        try:
-            from sqlalchemy.orm import mapperlib
-
-            registries = list(mapperlib._mapper_registries)
-        except (ImportError, AttributeError):
-            return
-        for registry in registries:
-            for mapper in list(getattr(registry, "mappers", ())):
-                if not getattr(mapper, "configured", False):
-                    continue
-                try:
-                    props = list(mapper.relationships)
-                    manager = mapper.class_manager
-                except Exception:
-                    continue
-                for prop in props:
-                    descriptor = manager.get(prop.key)
-                    owners = (mapper.class_.__name__, prop.parent.class_.__name__)
-                    self._watch(descriptor, tuple(f"{owner}.{prop.key}" for owner in owners))
+        for mapper in _configured_mappers():
+            try:
+                props = list(mapper.relationships)
+                manager = mapper.class_manager
+            except Exception:
+                continue
+            for prop in props:
+                descriptor = manager.get(prop.key)
+                owners = (mapper.class_.__name__, prop.parent.class_.__name__)
+                self._watch(descriptor, tuple(f"{owner}.{prop.key}" for owner in owners))
 
     def _watch(self, descriptor: Any, names: tuple[str, ...]) -> None:
         original = type(descriptor)

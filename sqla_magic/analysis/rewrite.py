@@ -392,22 +392,20 @@ def _is_query(cell: Cell, node: cst.BaseExpression) -> bool:
     return False
 
 
-def chain_of(cell: Cell, node: cst.BaseExpression) -> Optional[QueryChain]:
+def chain_of(cell: Cell, node: cst.BaseExpression, *, query_only: bool = False) -> Optional[QueryChain]:
     """The query chain whose start, a chained call, the runner or a result call is `node`
-    (following a name assigned once)."""
+    (following a name assigned once); with `query_only`, only the start or a chained call:
+    `node` is then a query that is not run yet."""
     for chain in query_chains(cell):
-        parts = (
-            chain.start,
-            *(c for _, c in chain.methods),
-            chain.runner,
-            *(c for _, c in chain.result_methods),
-        )
+        parts: list[Optional[cst.BaseExpression]] = [chain.start, *(c for _, c in chain.methods)]
+        if not query_only:
+            parts += [chain.runner, *(c for _, c in chain.result_methods)]
         if node in parts:
             return chain
     if isinstance(node, cst.Name):
         assigned = cell.assignments_of(node.value)
         if len(assigned) == 1:
-            return chain_of(cell, assigned[0].value)
+            return chain_of(cell, assigned[0].value, query_only=query_only)
     return None
 
 

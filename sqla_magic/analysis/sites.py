@@ -24,7 +24,7 @@ import os
 import tokenize
 import weakref
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from typing import TYPE_CHECKING, Optional
 
 from sqla_magic.model import Report, Site, Statement
@@ -232,6 +232,20 @@ def codes(report: Report, source: str, indexes: Optional[Iterable[int]] = None) 
         return every
     wanted = set(indexes)
     return [code for code in every if code.is_cell or not wanted.isdisjoint(code.indexes)]
+
+
+def parsed_with(
+    report: Report, source: str, indexes: Iterable[int], text: str
+) -> Iterator[tuple[Code, Cell]]:
+    """Each file the statements `indexes` ran from, parsed, whose source holds `text` (the
+    call a rule rewrites, such as `.first()`): the cell's text is tested before it is
+    parsed, so libcst loads only where the call can be."""
+    for code in codes(report, source, indexes):
+        if code.is_cell and text not in source:
+            continue
+        cell = code.parsed
+        if cell is not None and text in cell.source:
+            yield code, cell
 
 
 _latest: Optional[tuple[weakref.ref[Report], str, list[Code]]] = None

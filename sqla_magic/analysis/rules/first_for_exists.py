@@ -20,7 +20,7 @@ from sqla_magic.model import Finding, Report, Rewrite
 if TYPE_CHECKING:
     import libcst as cst
 
-    from sqla_magic.analysis.rewrite import Cell, QueryChain
+    from sqla_magic.analysis.rewrite import Cell
 
 RULE = "first-for-exists"
 
@@ -34,12 +34,7 @@ def rule(report: Report, source: str, thresholds: Thresholds) -> list[Finding]:
     if len(selects) < thresholds.first_for_exists_min_statements:
         return []  # no source read (nor libcst loaded) without a `.first()` that ran a statement
     findings = []
-    for code in sites.codes(report, source, selects):
-        if code.is_cell and ".first()" not in source:
-            continue
-        cell = code.parsed
-        if cell is None or ".first()" not in cell.source:
-            continue
+    for code, cell in sites.parsed_with(report, source, selects, ".first()"):
         findings.extend(_in_code(report, code, cell, thresholds))
     return findings
 
@@ -137,24 +132,11 @@ def _rewrite(
 
 
 def _query_session(cell: Cell, query: cst.BaseExpression) -> Optional[str]:
-    chain = _chain_of(cell, query)
+    from sqla_magic.analysis.rewrite import chain_of
+
+    chain = chain_of(cell, query, query_only=True)
     if chain is None:
         return None
     if chain.kind == "query" and chain.session is not None:
         return cell.code(chain.session)
     return f"{cell.code(chain.start)}.session"
-
-
-def _chain_of(cell: Cell, node: cst.BaseExpression) -> Optional[QueryChain]:
-    import libcst as cst
-
-    from sqla_magic.analysis.rewrite import query_chains
-
-    for chain in query_chains(cell):
-        if node in (chain.start, *(call for _, call in chain.methods)):
-            return chain
-    if isinstance(node, cst.Name):
-        assigned = cell.assignments_of(node.value)
-        if len(assigned) == 1:
-            return _chain_of(cell, assigned[0].value)
-    return None

@@ -33,12 +33,7 @@ def rule(report: Report, source: str, thresholds: Thresholds) -> list[Finding]:
     if sum(report.statements[i].rows or 0 for i in fetched) < thresholds.len_all_min_rows:
         return []  # no source read (nor libcst loaded) without a big enough result to count
     findings = []
-    for code in sites.codes(report, source, fetched):
-        if code.is_cell and "len(" not in source:
-            continue
-        cell = code.parsed
-        if cell is None or "len(" not in cell.source:
-            continue
+    for code, cell in sites.parsed_with(report, source, fetched, "len("):
         findings.extend(_in_code(report, code, cell, thresholds))
     return findings
 
