@@ -529,6 +529,12 @@ ORM_LOAD_FUNCTIONS = {
     ("orm/instrumentation.py", "new_instance"),
     ("orm/state.py", "__init__"),
     ("orm/identity.py", "_add_unpresent"),
+    # The loaders an attribute access fires (a lazy load, a deferred column): building the
+    # lambda statement, the session's and the engine's execution path up to the compile and
+    # the DBAPI call, then the rows (`orm/loading.py`).
+    ("orm/strategies.py", "__call__"),  # LoadLazyAttribute, LoadDeferredColumns
+    ("orm/strategies.py", "_load_for_state"),
+    ("orm/strategies.py", "_emit_lazyload"),
 }
 COMPILE_FILES = ("sql/compiler.py", "sql/cache_key.py", "sql/traversals.py")
 COMPILE_FUNCTIONS = {

@@ -3,7 +3,10 @@
 A function is classified by its file suffix and name (never by line numbers, which move
 between SQLAlchemy releases).  A function that matches no rule inherits the layer of its
 caller, so `Query.all` → `loading.instances` → `strategies...` all count as `orm_load`,
-until something below starts another layer (a compile, a DBAPI execute or fetch).
+until something below starts another layer (a compile, a DBAPI execute or fetch).  An
+attribute access that fires a loader (a lazy load, a deferred column) starts `orm_load`
+too: the loader builds its statement and runs it through the session and the engine,
+bookkeeping that is SQLAlchemy's loading, not the user's own Python.
 The DBAPI's `commit()` / `rollback()` are C calls that cProfile (without builtins) does
 not see: their time is the self time of the dialect's `do_commit` / `do_rollback`, which
 therefore count as `database`.  The unit of work's bookkeeping (sorting, collecting

@@ -103,3 +103,20 @@ def test_commits_of_a_postgresql_insert_loop_are_database(pg_engine, table_prefi
             assert conn.scalar(sa.select(sa.func.count()).select_from(table)) == 100
     finally:
         table.metadata.drop_all(pg_engine)
+
+
+def test_the_lazy_loads_of_an_n_plus_one_are_orm_load(sqlite_engine, table_prefix) -> None:
+    models = demo.declare(table_prefix)
+    demo.populate(sqlite_engine, models, authors=500, books_per_author=3)
+    with Session(sqlite_engine) as session, profile(explain=False, memory=False) as report:
+        total = sum(len(author.books) for author in session.scalars(sa.select(models.Author)))
+    assert total == 1500 and len(report.statements) == 501
+    _assert_adds_up(report)
+    assert report.call_tree is not None
+    loading = sum(n.total_s for n in report.call_tree.walk() if n.name == "_emit_lazyload")  # never nested
+    assert loading >= 0.5 * report.wall_s, loading  # the N+1's time is the loader's
+    # The loader's bookkeeping (statement, session and engine paths) is ORM loading, not
+    # the user's own Python; what runs inside it of the other layers stays theirs.
+    below = sum(report.layers[k] for k in ("compile", "database", "fetch", "mapper_config"))
+    assert report.layers["orm_load"] >= 0.8 * (loading - below), report.layers
+    assert report.layers["python"] <= 0.25 * report.wall_s, report.layers
