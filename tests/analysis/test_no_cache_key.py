@@ -87,3 +87,68 @@ def test_raw_driver_sql_is_not_flagged(any_engine: sa.Engine, library: Any) -> N
             conn.exec_driver_sql(f"SELECT title FROM {table} WHERE pages > {i % 20}").all()
     assert {s.cache for s in report.statements} == {"no cache"}
     assert not _cache_off(report)
+
+
+CONSTRUCTS = '''\
+from sqlalchemy import Integer, func, literal, select
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.functions import FunctionElement
+
+
+class doubled(FunctionElement):
+    """Twice its argument."""
+
+    type = Integer()
+
+
+class shifted(FunctionElement):
+    type = Integer()
+
+    def __init__(self, value, by):
+        self.by = by  # state of its own, used when compiling
+        super().__init__(value)
+
+
+@compiles(doubled)
+def _doubled(element, compiler, **kw):
+    return f"2 * {compiler.process(element.clauses, **kw)}"
+
+
+@compiles(shifted)
+def _shifted(element, compiler, **kw):
+    return f"{compiler.process(element.clauses, **kw)} + {int(element.by)}"
+
+
+def doubles(conn):
+    return [conn.scalar(select(doubled(literal(i)))) for i in range(3)]
+
+
+def shifts(conn):
+    return [conn.scalar(select(shifted(literal(i), i))) for i in range(3)]
+'''
+
+
+def test_a_construct_without_inherit_cache_is_declared_cacheable_in_its_module(tmp_path: Any) -> None:
+    import importlib.util
+
+    path = tmp_path / "constructs_module.py"
+    path.write_text(CONSTRUCTS, encoding="utf-8")
+    spec = importlib.util.spec_from_file_location("constructs_module", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    engine = sa.create_engine("sqlite://")
+    with engine.connect() as conn, profile(memory=False, explain=False) as report:
+        assert module.doubles(conn) == [0, 2, 4] and module.shifts(conn) == [0, 2, 4]
+    found = {f.title.split()[0]: f for f in report.findings if f.rule == "no-cache-key"}
+    assert set(found) == {"doubled", "shifted"}, [f.title for f in report.findings]
+    rewrite = found["doubled"].rewrite
+    assert rewrite is not None and rewrite.path == str(path)
+    assert (
+        '    """Twice its argument."""\n\n    inherit_cache = True\n\n    type = Integer()'
+        in rewrite.rewritten
+    )
+    assert rewrite.rewritten.count("inherit_cache") == 1
+    compile(rewrite.rewritten, str(path), "exec")
+    assert found["shifted"].rewrite is None  # its own state is not in the superclass's cache key
+    assert "constructs_module.py:" in found["doubled"].message

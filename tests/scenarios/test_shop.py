@@ -94,7 +94,7 @@ CASES = [
     shop_case("cascade-passive", "services.close_warehouses(db.session, [1, 2])"),
     shop_case("dynamic", "services.shipment_counts(db.session)", "dynamic-relationship", rewritten=()),
     shop_case("dynamic-clean", "services.shipment_counts_grouped(db.session)"),
-    shop_case("nokey", "services.shipped_weights(db.session, [4, 5, 6])", "no-cache-key", rewritten=()),
+    shop_case("nokey", "services.shipped_weights(db.session, [4, 5, 6])", "no-cache-key"),
     shop_case("nokey-clean", "services.shipped_weights_cached(db.session, [4, 5, 6])"),
     shop_case(
         "cache-off",

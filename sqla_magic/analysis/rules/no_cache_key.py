@@ -18,10 +18,13 @@ there).
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
+from typing import Optional
 
 from sqla_magic.analysis import evidence, sites
+from sqla_magic.analysis.sources import deferred
 from sqla_magic.analysis.thresholds import Thresholds
-from sqla_magic.model import Finding, Report, Site
+from sqla_magic.model import CapturedWarning, Finding, Report, Rewrite, Site
 
 RULE = "no-cache-key"
 _ATTRIBUTES = ("cache_ok", "inherit_cache", "supports_statement_cache")
@@ -58,6 +61,9 @@ def rule(report: Report, source: str, thresholds: Thresholds) -> list[Finding]:
                 sites=sites.sites(report, indexes),
                 statements=tuple(indexes),
                 fix=_fix(attribute, subject),
+                rewrite=deferred(_declare_cacheable, report, source, warning, attribute, subject, indexes)
+                if attribute != "supports_statement_cache" and subject
+                else None,
             )
         )
     groups = evidence.by_key(report, lambda s: s.fingerprint, [i for i in no_key if i not in covered])
@@ -149,3 +155,62 @@ def _places(report: Report, indexes: list[int]) -> list[Site]:
     return list(
         dict.fromkeys(p for i in indexes if (p := sites.site(report, report.statements[i])) is not None)
     )
+
+
+def _declare_cacheable(
+    report: Report,
+    source: str,
+    warning: CapturedWarning,
+    attribute: str,
+    subject: str,
+    indexes: Sequence[int],
+) -> Optional[Rewrite]:
+    """`attribute = True` in the body of the class the warning names, where the code that
+    ran the statements (or raised the warning) defines it.  A class with an `__init__` of
+    its own may hold state its superclass's cache key does not cover: no rewrite then."""
+    import libcst as cst
+
+    name = subject.removesuffix("()").rsplit(".", 1)[-1]
+    files = dict.fromkeys(
+        [
+            *([warning.filename] if warning.filename else []),
+            *(place.file for i in indexes for place in sites.stack(report, report.statements[i])),
+        ]
+    )
+    for file in files:
+        code = sites.code_at(report, source, Site(file, 1, sites.CELL_FUNCTION)).parsed
+        if code is None:
+            continue
+        classes = [
+            node
+            for node in code.of_type(cst.ClassDef)
+            if isinstance(node, cst.ClassDef) and node.name.value == name
+        ]
+        if len(classes) != 1:
+            continue
+        definition = classes[0]
+        body = definition.body
+        if not isinstance(body, cst.IndentedBlock):
+            return None
+        for statement in body.body:
+            if isinstance(statement, cst.FunctionDef) and statement.name.value == "__init__":
+                return None
+        first = body.body[0] if body.body else None
+        docstring = (
+            isinstance(first, cst.SimpleStatementLine)
+            and len(first.body) == 1
+            and isinstance(first.body[0], cst.Expr)
+            and isinstance(first.body[0].value, (cst.SimpleString, cst.ConcatenatedString))
+        )
+        declared = cst.parse_statement(f"{attribute} = True\n")
+        members = list(body.body)
+        at = 1 if docstring else 0
+        following = members[at] if at < len(members) else None
+        if docstring and isinstance(following, (cst.SimpleStatementLine, cst.BaseCompoundStatement)):
+            declared = declared.with_changes(leading_lines=following.leading_lines)  # as spaced as the next
+        members.insert(at, declared)
+        return code.rewrite(
+            {definition: definition.with_changes(body=body.with_changes(body=members))},
+            explanation=f"declare `{name}` cacheable: `{attribute} = True`",
+        )
+    return None
