@@ -173,6 +173,7 @@ class profile:  # noqa: N801 - used as `with profile() as report:`, like a funct
         self,
         *,
         memory: bool = True,
+        allocations: bool = False,
         memory_lines: bool = False,
         call_tree: bool = True,
         explain: bool = True,
@@ -189,6 +190,7 @@ class profile:  # noqa: N801 - used as `with profile() as report:`, like a funct
         )
         self.options = Options(
             memory=memory,
+            allocations=allocations,
             memory_lines=memory_lines,
             call_tree=call_tree,
             explain=explain,

@@ -61,6 +61,7 @@ def _parse(shell: Any, line: str, settings: Any, cell_magic: bool) -> tuple[Any,
     args = options.checked(parse_argstring(_SqlProfileMagics.sqlprofile, line))
     args.thresholds = settings.thresholds() if settings is not None else None
     args.user_packages = tuple(settings.user_packages) if settings is not None else ()
+    args.allocations = args.allocations or (settings is not None and settings.allocations)
     if cell_magic and args.statement:
         raise UsageError(f"unexpected arguments for %%sqlprofile: {' '.join(args.statement)}")
     run_options = options.pipeline_options(shell, args)

@@ -19,6 +19,11 @@ if TYPE_CHECKING:
 _ARGUMENTS = (
     argument("-o", dest="output", metavar="NAME", help="also store the Report in the user namespace as NAME"),
     argument("--no-memory", action="store_true", help="skip memory tracing"),
+    argument(
+        "--allocations",
+        action="store_true",
+        help="trace allocations for the memory headline: what the cell allocated at its peak (slower)",
+    ),
     argument("--memory-lines", action="store_true", help="per-line memory table for the cell (slower)"),
     argument("--no-explain", action="store_true", help="do not run EXPLAIN"),
     argument(
@@ -91,6 +96,7 @@ def pipeline_options(shell: Any, args: Any) -> Options:
     return Options(
         thresholds=getattr(args, "thresholds", None),
         memory=not args.no_memory,
+        allocations=args.allocations,
         memory_lines=args.memory_lines,
         explain=not args.no_explain,
         explain_analyze=args.explain_analyze,

@@ -1,4 +1,5 @@
-"""What `%config SqlProfile.<name> = value` sets: reports kept, the user's packages, thresholds."""
+"""What `%config SqlProfile.<name> = value` sets: reports kept, the user's packages, allocation
+tracing, thresholds."""
 
 from __future__ import annotations
 
@@ -22,6 +23,10 @@ class Settings(Magics):
     user_packages = traitlets.List(
         traitlets.Unicode(),
         help="installed packages whose code counts as your own (where findings point, their rewrites)",
+    ).tag(config=True)
+
+    allocations = traitlets.Bool(
+        False, help="trace allocations for every profile's memory headline, as --allocations does"
     ).tag(config=True)
 
     @traitlets.observe("keep_reports")

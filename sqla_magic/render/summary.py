@@ -300,8 +300,8 @@ def format_bytes(count: float, signed: bool = False) -> str:
 
 
 WALL_NOTE = "under the profiler: profiled Python runs slower than bare, the database does not"
-"""What the wall time is: the profiled run's, which cProfile and memory tracing slow down
-(about 1.5-5x for CPU-bound Python, in benchmarks/RESULTS.md) while waits on the database
+"""What the wall time is: the profiled run's, which cProfile (and allocation tracing, when
+asked for) slow down (about 1.5-3x for CPU-bound Python, in benchmarks/RESULTS.md) while waits on the database
 stay as they are; no estimate of the bare time is sound, since tracemalloc's cost is per
 allocation and the allocations are not counted."""
 
@@ -318,10 +318,14 @@ def memory_explanation(memory: Memory) -> str:
             "what the code allocated and still held at its highest, above what was held when it "
             "started (tracemalloc)"
         )
-        if memory.profiler_bytes:
-            text += f", without the profiler's own records ({format_bytes(memory.profiler_bytes)})"
     else:
-        text = "growth of the process's resident memory (tracemalloc was not available)"
+        text = (
+            "growth of the process's resident memory at its highest, above the start, after the "
+            "heap's free pages went back to the system; it counts the pages the code needed, "
+            "not objects (--allocations traces what the cell allocated, at about twice the cost)"
+        )
+    if memory.profiler_bytes:
+        text += f", without the profiler's own records ({format_bytes(memory.profiler_bytes)})"
     if memory.resident_bytes is not None and memory.method == "tracemalloc":
         text += (
             f"; the process's resident high-water mark grew by {format_bytes(memory.resident_bytes)}"

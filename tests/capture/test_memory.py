@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import tracemalloc
+
 from sqlalchemy.orm import Session
 
 from sqla_magic import demo, profile
 
 
 def test_the_peak_is_what_the_code_allocated_and_the_resident_peak_is_kept() -> None:
-    with profile(explain=False) as report:
+    with profile(explain=False, allocations=True) as report:
         block = bytearray(64 * 1024 * 1024)
         block[::4096] = b"x" * len(block[::4096])  # touch every page
         del block
@@ -16,6 +18,19 @@ def test_the_peak_is_what_the_code_allocated_and_the_resident_peak_is_kept() -> 
     assert memory is not None and memory.method == "tracemalloc"
     assert 64 * 2**20 <= memory.peak_bytes < 66 * 2**20
     assert memory.resident_bytes is not None and memory.resident_bytes >= 60 * 2**20
+
+
+def test_by_default_the_peak_is_resident_and_nothing_is_traced() -> None:
+    with profile(explain=False) as report:
+        traced = tracemalloc.is_tracing()
+        block = bytearray(64 * 1024 * 1024)
+        block[::4096] = b"x" * len(block[::4096])
+        del block
+    memory = report.memory
+    assert not traced
+    assert memory is not None and memory.method == "rss"
+    assert 60 * 2**20 <= memory.peak_bytes < 70 * 2**20, memory
+    assert memory.resident_bytes is not None and memory.resident_bytes >= memory.peak_bytes
 
 
 def test_a_nested_allocated_peak_keeps_the_outer_one() -> None:
