@@ -87,6 +87,19 @@ module_report = dataclasses.replace(lazy, findings=(dataclasses.replace(lazy.fin
 display_report(module_report, get_ipython())"""
 
 
+REPOSITORY = Path(__file__).resolve().parents[2]
+SHOP_CELL = f"""\
+%load_ext sqla_magic
+import sys
+sys.path.insert(0, {str(REPOSITORY)!r})
+from tests.scenarios.shop.web import create_app
+client = create_app().test_client()"""
+REQUESTS_CELL = """\
+%%sqlprofile --no-explain
+pages = [client.get(path).status_code for path in ("/customers", "/customer/3", "/customers")]
+pages"""
+
+
 def _missing() -> str:
     if not Path(CHROMIUM).exists():
         return f"no Chromium at {CHROMIUM}"
@@ -138,6 +151,10 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     for index, cell in enumerate(compared["cells"]):
         cell["id"] = f"compare-{index}"
     (home / "work" / "compare.ipynb").write_text(json.dumps(compared))
+    requests = json.loads(json.dumps(notebook))
+    for cell, source in zip(requests["cells"], (SHOP_CELL, REQUESTS_CELL), strict=True):
+        cell["source"] = source
+    (home / "work" / "requests.ipynb").write_text(json.dumps(requests))
     port = _free_port()
     log = (home / "lab.log").open("w")
     server = subprocess.Popen(
@@ -689,3 +706,39 @@ def _apply_a_module_rewrite(lab: str, page: Any) -> None:
     status = card.locator(".sqm-status").first
     page.wait_for_function("el => el.textContent.startsWith('Wrote')", arg=status.element_handle())
     assert _module_text(lab) == MODULE_REWRITTEN
+
+
+def test_statements_are_grouped_by_the_test_clients_requests(lab: str, context: Any) -> None:
+    """A cell driving the shop's Flask app: one row per request, in the order they ran
+    (the same path twice is two requests), and each execution says its request."""
+    page = _run_notebook(context, f"{lab}/lab/tree/requests.ipynb?reset")
+    try:
+        panel = _open_tab(page, "statements")
+        requests = panel.locator(".sqm-requests")
+        assert "Test-client requests, in the order they ran" in requests.inner_text()
+        rows = [
+            [cell.inner_text() for cell in row.locator("td").all()]
+            for row in requests.locator("tbody tr").all()
+        ]
+        # request, statements, total ms, rows, shapes, repeats: the customer list lazy-loads
+        # each of its 30 customers' orders, the customer page reads one row.
+        assert [(r[0], r[1], r[4]) for r in rows] == [
+            ("GET /customers", "31", "2"),
+            ("GET /customer/3", "1", "1"),
+            ("GET /customers", "31", "2"),
+        ], rows
+        assert [r[3] for r in rows] == ["150", "1", "150"], rows
+        lazy = panel.locator(".sqm-group-row", has_text="shop_order").first
+        assert lazy.locator("td").first.inner_text().strip() == "60"  # both requests' lazy loads
+        lazy.click()
+        detail = panel.locator(".sqm-detail-row:not([hidden])").first
+        detail.locator("tbody tr").first.wait_for()
+        headers = [h.inner_text() for h in detail.locator("thead th").all()]
+        column = headers.index("request")
+        shown = [row.locator("td").nth(column).inner_text() for row in detail.locator("tbody tr").all()]
+        assert len(shown) == 50 and set(shown) == {"GET /customers"}
+        findings = _open_tab(page, "findings")
+        assert "N+1" in findings.inner_text() and "GET /customers" in findings.inner_text()
+        _shot(page, "requests")
+    finally:
+        page.close()
