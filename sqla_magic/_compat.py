@@ -324,9 +324,9 @@ def mapped_relationships() -> list[tuple[str, str, dict[str, Any]]]:
 def mapped_columns() -> list[tuple[str, dict[str, Any]]]:
     """Every configured mapper's columns: (class name, facts).
 
-    Facts: `table`, `columns` (column names of the mapped table), `deferred` (column names
-    mapped with `deferred()` / `defer`-by-default), `primary_key` (attribute keys of the
-    primary key, in order).
+    Facts: `table`, `columns` (column names of the mapped table), `keys` (the attribute key
+    of each of those columns), `deferred` (column names mapped with `deferred()` /
+    `defer`-by-default), `primary_key` (attribute keys of the primary key, in order).
     """
     found = []
     for mapper in _configured_mappers():
@@ -335,10 +335,13 @@ def mapped_columns() -> list[tuple[str, dict[str, Any]]]:
             primary_key = tuple(mapper.get_property_by_column(c).key for c in mapper.primary_key)
         except Exception:
             continue
-        columns, deferred = [], []
+        columns: list[str] = []
+        keys: list[str] = []
+        deferred: list[str] = []
         for prop in properties:
             names = [getattr(c, "name", "") for c in prop.columns]
             columns.extend(names)
+            keys.extend(prop.key for _ in names)
             if getattr(prop, "deferred", False):
                 deferred.extend(names)
         found.append(
@@ -347,6 +350,7 @@ def mapped_columns() -> list[tuple[str, dict[str, Any]]]:
                 {
                     "table": getattr(mapper.local_table, "name", ""),
                     "columns": tuple(columns),
+                    "keys": tuple(keys),
                     "deferred": tuple(deferred),
                     "primary_key": primary_key,
                 },

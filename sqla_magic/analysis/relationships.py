@@ -48,8 +48,13 @@ class ColumnFacts:
     owner: str
     table: str
     columns: tuple[str, ...]
+    keys: tuple[str, ...]
+    """The attribute key of each column."""
     deferred: tuple[str, ...]
     primary_key: tuple[str, ...]
+
+    def key_of(self, column: str) -> Optional[str]:
+        return self.keys[self.columns.index(column)] if column in self.columns else None
 
 
 def columns_of(owner: str) -> Optional[ColumnFacts]:

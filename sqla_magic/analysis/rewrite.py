@@ -409,6 +409,18 @@ def chain_of(cell: Cell, node: cst.BaseExpression, *, query_only: bool = False) 
     return None
 
 
+def with_loader_options(
+    cell: Cell, chain: QueryChain, loader: str, keys: Sequence[str], explanation: str
+) -> Optional[Rewrite]:
+    """`chain`'s query with `.options(loader(Entity.key), ...)`, one option per key, and
+    the loader imported from `sqlalchemy.orm`."""
+    options = [cst.Arg(expr(f"{loader}({cell.code(chain.entity)}.{key})")) for key in keys]
+    with_options = cst.Call(func=cst.Attribute(value=chain.start, attr=cst.Name("options")), args=options)
+    return cell.rewrite(
+        {chain.start: with_options}, imports=[("sqlalchemy.orm", loader)], explanation=explanation
+    )
+
+
 def loop_target(loop: cst.CSTNode) -> Optional[str]:
     """The name a `for` loop or single-`for` comprehension binds, if a plain name."""
     if isinstance(loop, cst.For):

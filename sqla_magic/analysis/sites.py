@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Optional
 from sqla_magic.model import Report, Site, Statement
 
 if TYPE_CHECKING:
-    from sqla_magic.analysis.rewrite import Cell
+    from sqla_magic.analysis.rewrite import Cell, QueryChain
 
 MAX_MODULE_BYTES = 4 * 2**20
 """Larger files are not read for rewrites (generated code, data in a .py)."""
@@ -320,3 +320,37 @@ def read_text(path: str) -> Optional[str]:
     except (OSError, SyntaxError, UnicodeDecodeError, LookupError):
         return None
     return text
+
+
+def loading_query(
+    report: Report, source: str, owner: str, before: int
+) -> Optional[tuple[Code, QueryChain]]:
+    """The query that loaded the `owner` objects a later statement (`before`, a lazy load or
+    a refresh) works on: a query of `owner` at a place (in the cell or a module) where a
+    `query` statement ran before it, the latest first; else the cell's only query of `owner`."""
+    from sqla_magic.analysis.rewrite import entity_name, query_chains
+
+    tried: set[tuple[str, int]] = set()
+    for statement in reversed(report.statements[:before]):
+        if statement.origin != "query":
+            continue
+        for place in stack(report, statement):
+            if (place.file, place.line) in tried:
+                continue
+            tried.add((place.file, place.line))
+            code = code_at(report, source, place)
+            cell = code.parsed
+            if cell is None:
+                continue
+            for chain in query_chains(cell):
+                if entity_name(chain) != owner:
+                    continue
+                first, last = cell.lines(chain.outer)
+                if first <= place.line <= last:
+                    return code, chain
+    code = code_at(report, source, Site(report.filename, 0, CELL_FUNCTION))
+    cell = code.parsed
+    if cell is None:
+        return None
+    chains = [c for c in query_chains(cell) if entity_name(c) == owner]
+    return (code, chains[0]) if len(chains) == 1 else None

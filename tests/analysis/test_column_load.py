@@ -42,7 +42,7 @@ def test_one_column_per_object_reads_as_deferred() -> None:
     report = Report(wall_s=0.1, cpu_s=0.1, statements=tuple(_refresh(sql, i) for i in range(20)))
     (finding,) = column_load.rule(report, "", LIMITS)
     assert finding.rule == "column-load" and len(finding.statements) == 20
-    assert "app/views.py:12 in summaries" in finding.message and "`body`" in finding.message
+    assert "`app/views.py:12` in `summaries`" in finding.message and "`body`" in finding.message
     assert finding.fix is not None and "undefer(Ticket.body)" in finding.fix
     assert finding.seconds == pytest.approx(0.04)
 
@@ -122,6 +122,7 @@ def test_expired_after_commit(any_engine: sa.Engine, tickets: Any) -> None:
         titles = [t.title for t in loaded]
     (finding,) = _column_loads(report)
     assert finding.title == "Expired Ticket objects loaded again one at a time"
+    assert finding.rewrite is None  # where the commit goes is the user's decision
     assert finding.fix is not None and "expire_on_commit=False" in finding.fix
     with Session(any_engine, expire_on_commit=False) as session, profile(memory=False) as fixed:
         loaded = session.scalars(sa.select(tickets).order_by(tickets.id)).all()

@@ -195,3 +195,33 @@ def test_rewrite_keeps_comments_and_formatting(fresh: InteractiveShell) -> None:
     assert rewrite.rewritten.startswith("%%sqlprofile -o rep --quiet --no-explain\n")
     changed = [line for line in rewrite.diff().splitlines() if line.startswith(("+", "-"))]
     assert len([c for c in changed if not c.startswith(("+++", "---"))]) <= 4
+
+
+DEFERRED_NOTES = """
+from sqlalchemy.orm import declarative_base, deferred
+NBase = declarative_base()
+class Note(NBase):
+    __tablename__ = "rw_note"
+    id = sa.Column(sa.Integer, primary_key=True)
+    title = sa.Column(sa.String(50))
+    body = deferred(sa.Column(sa.Text))
+NBase.metadata.create_all(engine)
+session.execute(insert(Note), [{"title": f"n{i}", "body": f"b{i}"} for i in range(40)])
+session.commit()
+sa.orm.configure_mappers()
+"""
+
+
+def test_deferred_column_read_per_object_is_loaded_with_the_query(fresh: InteractiveShell) -> None:
+    fresh.run_cell(DEFERRED_NOTES, store_history=False).raise_error()
+    try:
+        result = checked(
+            fresh,
+            "notes = session.scalars(select(Note).order_by(Note.id)).all()\n"
+            "texts = [(n.title, n.body) for n in notes]\n",
+            "column-load",
+        )
+    finally:
+        fresh.run_cell("NBase.metadata.drop_all(engine)", store_history=False)
+    assert result.before is not None and result.after is not None
+    assert (result.before.statements, result.after.statements) == (41, 1), result

@@ -6,20 +6,26 @@ code (`Statement.site`, else the profiled line) within one request; a group of a
 `column_load_threshold` fires.  What was loaded tells the cause apart: if every selected
 column is mapped `deferred` on the class, or the primary key is not among them (a
 `defer()` / `load_only()` option left them out), the objects were loaded without them and
-each read loads them → `.options(undefer(Class.column))` on the query (or name them in
-its `load_only`); otherwise the objects had expired, all their columns are loaded again
-(a commit with `expire_on_commit=True`, the default, or `expire()`) →
-`Session(expire_on_commit=False)`, or read the attributes before the commit.
+each read loads them → `.options(undefer(Class.column))` on the query that loaded the
+objects, written as a rewrite where that query is found (as n-plus-one finds the parents'
+query, `sites.loading_query`), or named in its `load_only`; otherwise the objects had
+expired, all their columns are loaded again (a commit with `expire_on_commit=True`, the
+default, or `expire()`) → `Session(expire_on_commit=False)`, or read the attributes before
+the commit: advice only, since where a commit goes is the program's own decision.
 """
 
 from __future__ import annotations
 
-from typing import Optional
+from typing import TYPE_CHECKING, Optional
 
 from sqla_magic import sqltext
-from sqla_magic.analysis import evidence, relationships
+from sqla_magic.analysis import evidence, relationships, sites
+from sqla_magic.analysis.sources import deferred
 from sqla_magic.analysis.thresholds import Thresholds
-from sqla_magic.model import Finding, Report
+from sqla_magic.model import Finding, Report, Rewrite
+
+if TYPE_CHECKING:
+    from sqla_magic.analysis.rewrite import Cell, QueryChain
 
 RULE = "column-load"
 _PREFIX = "refresh "
@@ -52,8 +58,9 @@ def rule(report: Report, source: str, thresholds: Thresholds) -> list[Finding]:
         mapped_deferred = bool(facts and selected and set(selected) <= set(facts.deferred))
         with_key = bool(set(selected) & set(facts.primary_key)) if facts else len(selected) > 1
         is_deferred = mapped_deferred or not with_key
+        rewrite, query_site = None, None
         spent = evidence.seconds(report, indexes)
-        where = str(first.site) if first.site else evidence.line_words(evidence.lines_of(report, indexes))
+        where = sites.where(report, sites.site(report, first))
         within = f" within request `{first.request}`" if first.request else ""
         columns = ", ".join(f"`{c}`" for c in selected) or "its columns"
         if is_deferred:
@@ -70,6 +77,14 @@ def rule(report: Report, source: str, thresholds: Thresholds) -> list[Finding]:
                 + (" (or map it without `deferred()`)." if mapped_deferred else ".")
             )
             title = f"Deferred {owner}.{selected[0]} loaded one object at a time"
+            keys = [key for key in (facts.key_of(column) for column in selected) if key] if facts else []
+            whole = bool(keys) and len(keys) == len(selected)
+            found = sites.loading_query(report, source, owner, indexes[0]) if whole else None
+            parsed = found[0].parsed if found is not None else None
+            if found is not None and parsed is not None:
+                code, chain = found
+                rewrite = deferred(_rewrite, parsed, chain, owner, keys)
+                query_site = code.site(parsed.line(chain.start))
         else:
             cause = f"the expired attributes of `{owner}` ({columns})"
             fix = (
@@ -92,11 +107,20 @@ def rule(report: Report, source: str, thresholds: Thresholds) -> list[Finding]:
                 ),
                 lines=evidence.lines_of(report, indexes),
                 statements=tuple(indexes),
-                sites=(first.site,) if first.site else (),
+                sites=sites.sites(report, indexes, also=[query_site] if query_site is not None else []),
                 fix=fix,
+                rewrite=rewrite,
                 seconds=spent,
                 share=spent / report.wall_s if report.wall_s else None,
             )
         )
     return findings
 
+
+def _rewrite(cell: Cell, chain: QueryChain, owner: str, keys: list[str]) -> Optional[Rewrite]:
+    from sqla_magic.analysis.rewrite import with_loader_options
+
+    names = ", ".join(f"{owner}.{key}" for key in keys)
+    return with_loader_options(
+        cell, chain, "undefer", keys, explanation=f"load `{names}` with the `{owner}` objects (`undefer`)"
+    )

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Optional
 from sqla_magic.analysis import evidence, relationships, sites
 from sqla_magic.analysis.sources import deferred
 from sqla_magic.analysis.thresholds import Thresholds
-from sqla_magic.model import Finding, Report, Rewrite, Site
+from sqla_magic.model import Finding, Report, Rewrite
 
 if TYPE_CHECKING:
     from sqla_magic.analysis.rewrite import Cell, QueryChain
@@ -48,7 +48,7 @@ def rule(report: Report, source: str, thresholds: Thresholds) -> list[Finding]:
         owner, key = relationships.lazy_loaded(origin) or ("", "")
         facts = relationships.find(owner, key)
         loader = "joinedload" if facts is not None and facts.many_to_one else "selectinload"
-        found = _parents_query(report, source, owner, indexes[0])
+        found = sites.loading_query(report, source, owner, indexes[0])
         code, chain = found if found is not None else (None, None)
         query_site = code.site(code.parsed.line(chain.start)) if code and code.parsed and chain else None
         query_lines = (
@@ -88,50 +88,12 @@ def rule(report: Report, source: str, thresholds: Thresholds) -> list[Finding]:
 
 
 def _rewrite(cell: Cell, chain: QueryChain, loader: str, owner: str, key: str) -> Optional[Rewrite]:
-    import libcst as cst
+    from sqla_magic.analysis.rewrite import with_loader_options
 
-    from sqla_magic.analysis.rewrite import expr
-
-    option = expr(f"{loader}({cell.code(chain.entity)}.{key})")
-    with_options = cst.Call(
-        func=cst.Attribute(value=chain.start, attr=cst.Name("options")), args=[cst.Arg(option)]
-    )
-    return cell.rewrite(
-        {chain.start: with_options},
-        imports=[("sqlalchemy.orm", loader)],
+    return with_loader_options(
+        cell,
+        chain,
+        loader,
+        [key],
         explanation=f"load `{owner}.{key}` with `{loader}` in the query of `{owner}`",
     )
-
-
-def _parents_query(
-    report: Report, source: str, owner: str, first_lazy: int
-) -> Optional[tuple[sites.Code, QueryChain]]:
-    """The query of the parents: a query of `owner` at a place (in the cell or a module)
-    where a `query` statement ran before the first lazy load, the latest first; else the
-    cell's only query of `owner`."""
-    from sqla_magic.analysis.rewrite import entity_name, query_chains
-
-    tried: set[tuple[str, int]] = set()
-    for statement in reversed(report.statements[:first_lazy]):
-        if statement.origin != "query":
-            continue
-        for place in sites.stack(report, statement):
-            if (place.file, place.line) in tried:
-                continue
-            tried.add((place.file, place.line))
-            code = sites.code_at(report, source, place)
-            cell = code.parsed
-            if cell is None:
-                continue
-            for chain in query_chains(cell):
-                if entity_name(chain) != owner:
-                    continue
-                first, last = cell.lines(chain.outer)
-                if first <= place.line <= last:
-                    return code, chain
-    code = sites.code_at(report, source, Site(report.filename, 0, sites.CELL_FUNCTION))
-    cell = code.parsed
-    if cell is None:
-        return None
-    chains = [c for c in query_chains(cell) if entity_name(c) == owner]
-    return (code, chains[0]) if len(chains) == 1 else None

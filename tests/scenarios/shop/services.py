@@ -41,12 +41,25 @@ def customers_by_id(session: Session, ids: list[int]) -> list[Customer]:
 
 def order_notes(session: Session) -> list[str]:
     orders = session.scalars(select(Order)).all()
-    return [order.note for order in orders]
+    return [f"{order.note} ({order.id}, {order.customer_id}: {order.total})" for order in orders]
 
 
 def order_notes_undeferred(session: Session) -> list[str]:
     orders = session.scalars(select(Order).options(undefer(Order.note))).all()
-    return [order.note for order in orders]
+    return [f"{order.note} ({order.id}, {order.customer_id}: {order.total})" for order in orders]
+
+
+def order_totals_after_commit(session: Session) -> list[tuple[int, int, int]]:
+    orders = session.scalars(select(Order).order_by(Order.id)).all()
+    session.commit()
+    return [(order.id, order.customer_id, order.total) for order in orders]
+
+
+def order_totals_before_commit(session: Session) -> list[tuple[int, int, int]]:
+    orders = session.scalars(select(Order).order_by(Order.id)).all()
+    totals = [(order.id, order.customer_id, order.total) for order in orders]
+    session.commit()
+    return totals
 
 
 def add_orders(session: Session, customer_id: int, totals: list[int]) -> None:
