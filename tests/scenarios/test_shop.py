@@ -65,6 +65,8 @@ def shop_case(
 CASES = [
     shop_case("n1", "services.order_totals(db.session)", "n-plus-one"),
     shop_case("n1-clean", "services.order_totals_eager(db.session)"),
+    shop_case("eager-unused", "services.customer_names(db.session)", "unused-eager-load"),
+    shop_case("eager-clean", "services.customer_names_plain(db.session)"),
     shop_case("n1-template", "client.get('/customers').text", "n-plus-one", module="web"),
     shop_case("insert-objects", "services.add_orders_once(db.session, 1, list(range(150)))", "loop-insert"),
     shop_case("insert-rows", "services.import_orders_row_by_row(db.session, ROWS)", "loop-insert"),

@@ -1,7 +1,8 @@
 """unused-eager-load: a relationship eager-loaded and never read.
 
 Evidence: a loader option (`joinedload`, `selectinload`, `subqueryload`, `immediateload`)
-on `Entity.attr` in a query whose line ran statements, and, at run time, no read of
+on `Entity.attr` in a query whose line ran statements, in the cell or in a module the
+statements ran from (named by file, line and function), and, at run time, no read of
 `Entity.attr` through its attribute anywhere in the profiled code (`Report.relationship_reads`:
 the cell, functions of other cells and modules, templates).  A relationship whose reads
 were not watched is never flagged, so removing the option cannot bring back the lazy
@@ -13,10 +14,11 @@ the option (the whole `.options(...)` call when it was the only one).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Optional
 
-from sqla_magic.analysis import evidence
-from sqla_magic.analysis.sources import deferred, parse_cell
+from sqla_magic.analysis import evidence, sites
+from sqla_magic.analysis.sources import deferred
 from sqla_magic.analysis.thresholds import Thresholds
 from sqla_magic.model import Finding, Report, Rewrite
 
@@ -33,23 +35,30 @@ def rule(report: Report, source: str, thresholds: Thresholds) -> list[Finding]:
     reads = report.relationship_reads
     if not reads or all(reads.values()):
         return []
-    cell = parse_cell(source) if any(loader in source for loader in _LOADERS) else None
-    if cell is None:
-        return []
+    findings = []
+    selects = evidence.index(report).of_verb("SELECT")
+    for code, cell in sites.parsed_with(report, source, selects, "load("):
+        findings.extend(_in_code(report, code, cell, reads))
+    return findings
+
+
+def _in_code(report: Report, code: sites.Code, cell: Cell, reads: Mapping[str, bool]) -> list[Finding]:
+    """The unread eager loads of one file (the cell or a module) whose query ran from it."""
     import libcst as cst
 
     from sqla_magic.analysis.rewrite import call_name
 
-    ran = set(evidence.index(report).by_line)
     findings = []
     for option in cell.of_type(cst.Call):
         assert isinstance(option, cst.Call)
         target = _eager_target(option)
-        if target is None or not _ran_on(cell, option, ran):
+        statement = cell.statement_of(option) if target is not None else None
+        if target is None or statement is None:
             continue
+        ran = code.on_lines(*cell.lines(statement))
         entity, attribute = target
         name = f"{entity}.{attribute}"
-        if reads.get(name, True):  # read, or not watched
+        if not ran or reads.get(name, True):  # not run here; read, or not watched
             continue
         extra = evidence.index(report).of_origin(f"eager load {name}")
         cost = (
@@ -59,17 +68,19 @@ def rule(report: Report, source: str, thresholds: Thresholds) -> list[Finding]:
             else "the related rows joined into every row of the query"
         )
         line = cell.line(option)
+        place = code.site(line)
         findings.append(
             Finding(
                 rule=RULE,
                 severity="medium" if extra else "low",
                 title=f"{name} is eager-loaded but never read",
                 message=(
-                    f"`{call_name(option)}({name})` on line {line} loads {name} for every row, and "
-                    f"nothing read `.{attribute}` of any `{entity}` while the code ran: {cost} for "
-                    "nothing."
+                    f"`{call_name(option)}({name})` on {sites.where(report, place)} loads {name} for "
+                    f"every row, and nothing read `.{attribute}` of any `{entity}` while the code ran: "
+                    f"{cost} for nothing."
                 ),
-                lines=(line,),
+                lines=(line,) if code.is_cell else evidence.lines_of(report, ran),
+                sites=sites.sites(report, [*ran, *extra], also=[place]),
                 statements=tuple(extra),
                 rewrite=deferred(_without, cell, option),
             )
@@ -87,14 +98,6 @@ def _eager_target(call: cst.Call) -> Optional[tuple[str, str]]:
         return None
     entity, attribute = path.rsplit(".", 1)
     return entity.rsplit(".", 1)[-1], attribute
-
-
-def _ran_on(cell: Cell, node: cst.CSTNode, lines_that_ran: set[int]) -> bool:
-    statement = cell.statement_of(node)
-    if statement is None:
-        return False
-    first, last = cell.lines(statement)
-    return any(first <= line <= last for line in lines_that_ran)
 
 
 def _without(cell: Cell, option: cst.Call) -> Optional[Rewrite]:

@@ -23,6 +23,16 @@ def order_totals_eager(session: Session) -> dict[str, int]:
     return {c.name: sum(o.total for o in c.orders) for c in customers}
 
 
+def customer_names(session: Session) -> list[str]:
+    customers = session.scalars(select(Customer).options(selectinload(Customer.orders))).all()
+    return [customer.name for customer in customers]
+
+
+def customer_names_plain(session: Session) -> list[str]:
+    customers = session.scalars(select(Customer)).all()
+    return [customer.name for customer in customers]
+
+
 def order_counts(session: Session) -> dict[int, int]:
     counts = {}
     for customer in session.scalars(select(Customer)):
