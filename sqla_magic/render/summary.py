@@ -313,25 +313,27 @@ def memory_label(memory: Memory) -> str:
 
 def memory_explanation(memory: Memory) -> str:
     """How the memory headline was measured, in one sentence, with the secondary figures."""
+    records = (
+        f", without the profiler's own records ({format_bytes(memory.profiler_bytes)})"
+        if memory.profiler_bytes >= 64 * 1024
+        else ""
+    )
     if memory.method == "tracemalloc":
         text = (
             "what the code allocated and still held at its highest, above what was held when it "
-            "started (tracemalloc)"
+            f"started (tracemalloc){records}"
         )
-    else:
-        text = (
-            "growth of the process's resident memory at its highest, above the start, after the "
-            "heap's free pages went back to the system; it counts the pages the code needed, "
-            "not objects (--allocations traces what the cell allocated, at about twice the cost)"
-        )
-    if memory.profiler_bytes:
-        text += f", without the profiler's own records ({format_bytes(memory.profiler_bytes)})"
-    if memory.resident_bytes is not None and memory.method == "tracemalloc":
-        text += (
-            f"; the process's resident high-water mark grew by {format_bytes(memory.resident_bytes)}"
-            " (it grows only for pages the process did not have yet, so it varies from run to run)"
-        )
-    return text
+        if memory.resident_bytes is not None:
+            text += (
+                f"; the process's resident memory grew by {format_bytes(memory.resident_bytes)}"
+                " (it grows only for pages the process did not have yet)"
+            )
+        return text
+    return (
+        "how far the process's resident memory rose above its level at the start, the heap's free "
+        f"pages handed back to the system first{records}; it counts the pages the code needed, "
+        "not objects: --allocations traces what the cell allocated, at about twice the cost"
+    )
 
 
 def format_count(count: int) -> str:
