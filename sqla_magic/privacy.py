@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import operator
 import re
 import threading
 import urllib.parse
@@ -131,6 +132,12 @@ class _Walk:
         if isinstance(value, str):
             return self.text(field, value)
         if isinstance(value, (tuple, list)):
+            if len(value) >= _BY_COLUMN:
+                kinds = set(map(type, value))
+                if len(kinds) == 1:
+                    kind = kinds.pop()
+                    if kind is not Finding and dataclasses.is_dataclass(kind):
+                        return self._columns(value, kind)
             items = None
             for position, item in enumerate(value):
                 new = item if type(item) in _NOT_TEXT else self.walk(item, field)
@@ -170,6 +177,40 @@ class _Walk:
             return dataclasses.replace(value, **changes) if changes else value
         return value
 
+    def _columns(self, value: Any, kind: type) -> Any:
+        """A sequence of one dataclass walked field by field: each distinct part of a field
+        once (a report's statements repeat their origin, thread, site and stack), and the
+        items rebuilt only where a part changed.  The same result as walking item by item."""
+        owner = kind.__name__
+        changed: dict[int, dict[str, Any]] = {}
+        for name in _field_names(kind):
+            if name in self.untouched:
+                continue
+            column = list(map(operator.attrgetter(name), value))
+            distinct = dict(zip(map(id, column), column, strict=True))
+            qualified = f"{owner}.{name}"
+            results = {}
+            for ident, old in distinct.items():
+                if type(old) in _NOT_TEXT:
+                    continue
+                new = self.walk(old, qualified)
+                if new is not old:
+                    results[ident] = new
+            if results:
+                for position, old in enumerate(column):
+                    new = results.get(id(old))
+                    if new is not None:
+                        changed.setdefault(position, {})[name] = new
+        if not changed:
+            return value
+        items = list(value)
+        for position, changes in changed.items():
+            items[position] = dataclasses.replace(items[position], **changes)
+        return type(value)(items)
+
+
+_BY_COLUMN = 8
+"""Sequences of one dataclass at least this long are walked by column (`_Walk._columns`)."""
 
 _FIELD_NAMES: dict[type, tuple[str, ...]] = {}
 

@@ -240,11 +240,12 @@ def lines_of(report: Report, indexes: Iterable[int]) -> tuple[int, ...]:
 
 
 def seconds(report: Report, indexes: Iterable[int]) -> float:
-    return sum(report.statements[i].duration_s + report.statements[i].fetch_s for i in indexes)
+    statements = report.statements
+    return sum([s.duration_s + s.fetch_s for s in [statements[i] for i in indexes]])
 
 
 def database_seconds(report: Report) -> float:
-    return sum(s.duration_s + s.fetch_s for s in report.statements)
+    return sum([s.duration_s + s.fetch_s for s in report.statements])
 
 
 def ms(value: float) -> str:

@@ -43,6 +43,8 @@ class Cell:
         self.positions: Mapping[cst.CSTNode, CodeRange] = self.wrapper.resolve(PositionProvider)
         self.parents: Mapping[cst.CSTNode, cst.CSTNode] = self.wrapper.resolve(ParentNodeProvider)
         self.chains: Optional[list[QueryChain]] = None
+        self._of_type: dict[type[cst.CSTNode], tuple[cst.CSTNode, ...]] = {}
+        """`of_type`'s answers: the rules of every report from this file ask the same."""
 
     # -- reading -----------------------------------------------------------------------
 
@@ -60,7 +62,10 @@ class Cell:
         return iter(self.positions)
 
     def of_type(self, kind: type[cst.CSTNode]) -> list[cst.CSTNode]:
-        return [node for node in self.positions if isinstance(node, kind)]
+        found = self._of_type.get(kind)
+        if found is None:
+            found = self._of_type[kind] = tuple(node for node in self.positions if isinstance(node, kind))
+        return list(found)
 
     def parent(self, node: cst.CSTNode) -> Optional[cst.CSTNode]:
         return self.parents.get(node)

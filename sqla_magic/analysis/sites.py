@@ -76,15 +76,23 @@ def sites(report: Report, indexes: Iterable[int], also: Sequence[Site] = ()) -> 
     """A finding's sites, most specific first: where its statements were caused (the
     most frequent first), then `also` (a query the fix goes into), then their callers out
     to the profiled line."""
+    statements = report.statements
+    chosen = [statements[i] for i in indexes]
+    # Statements share a few stack tuples: each distinct one (by identity, then by value)
+    # is read once, in the order first met, so the counts and their ties come out as
+    # counting statement by statement gives them.
+    stacks = [s.stack for s in chosen]
+    if not all(stacks):
+        stacks = [stack(report, s) for s in chosen]
+    repeats = Counter(map(id, stacks))
+    distinct = dict(zip(map(id, stacks), stacks, strict=True))
     innermost: Counter[Site] = Counter()
     callers: dict[Site, None] = {}
     seen_stacks: set[tuple[Site, ...]] = set()
-    statements = report.statements
-    for index in indexes:
-        frames = stack(report, statements[index])
+    for ident, frames in distinct.items():
         if not frames:
             continue
-        innermost[frames[0]] += 1
+        innermost[frames[0]] += repeats[ident]
         if frames not in seen_stacks:
             seen_stacks.add(frames)
             for caller in frames[1:]:
@@ -258,9 +266,23 @@ def _all_codes(report: Report, source: str) -> list[Code]:
     if latest is not None and latest[0]() is report and latest[1] is source:
         return latest[2]
     found = {report.filename: Code(report, report.filename, source)}  # the cell first, parsed or not
-    per_file: dict[tuple[Site, ...], list[Site]] = {}  # statements share a few stacks
-    for position, statement in enumerate(report.statements):
-        frames = stack(report, statement)
+    statements = report.statements
+    stacks = [s.stack for s in statements]
+    if not all(stacks):
+        stacks = [stack(report, s) for s in statements]
+    # Statements share a few stack tuples: each distinct one is read once, with the
+    # positions of its statements, in the order first met.
+    positions: dict[int, list[int]] = {}
+    for position, ident in enumerate(map(id, stacks)):
+        at = positions.get(ident)
+        if at is None:
+            positions[ident] = [position]
+        else:
+            at.append(position)
+    per_file: dict[tuple[Site, ...], list[Site]] = {}
+    touched: set[tuple[Code, int]] = set()
+    for group in positions.values():
+        frames = stacks[group[0]]
         innermost = per_file.get(frames)
         if innermost is None:
             # the innermost frame in each file counts
@@ -269,9 +291,14 @@ def _all_codes(report: Report, source: str) -> list[Code]:
             code = found.get(frame.file)
             if code is None:
                 code = found[frame.file] = Code(report, frame.file, None)
-            code.lines.setdefault(frame.line, []).append(position)
-            code.indexes.add(position)
+            on_line = code.lines.setdefault(frame.line, [])
+            if on_line:
+                touched.add((code, frame.line))
+            on_line.extend(group)
+            code.indexes.update(group)
             code.functions.setdefault(frame.line, frame.function)
+    for code, line in touched:  # a line reached through several stacks: in statement order
+        code.lines[line].sort()
     built = list(found.values())
     _latest = (weakref.ref(report), source, built)
     return built

@@ -433,6 +433,8 @@ _loaded_classes: list[type] = []
 _loaded_totals: collections.Counter[type] = collections.Counter()
 _tally_lock = threading.Lock()
 _note_class = _loaded_classes.append
+_CLASSES_COUNTED_ONE_BY_ONE = 32
+"""Up to this many distinct classes in a tally are counted class by class (`tally_loads`)."""
 
 
 def _note_load(state: Any, context: Any) -> None:
@@ -444,7 +446,15 @@ def tally_loads() -> collections.Counter[type]:
     with _tally_lock:
         noted = len(_loaded_classes)
         # Only what was counted is removed: a class noted meanwhile by another thread stays.
-        _loaded_totals.update(_loaded_classes[:noted])
+        counted = _loaded_classes[:noted]
+        classes = dict.fromkeys(counted)  # in the order first loaded, as `update` counts
+        if len(classes) <= _CLASSES_COUNTED_ONE_BY_ONE:
+            # `list.count` per class allocates one int per class, where `Counter.update`
+            # makes an int per object: under tracemalloc (on by default) each is traced.
+            for cls in classes:
+                _loaded_totals[cls] += counted.count(cls)
+        else:
+            _loaded_totals.update(counted)
         del _loaded_classes[:noted]
         return _loaded_totals.copy()
 

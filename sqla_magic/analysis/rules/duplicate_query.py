@@ -26,21 +26,27 @@ RULE = "duplicate-query"
 
 
 def rule(report: Report, source: str, thresholds: Thresholds) -> list[Finding]:
-    groups = evidence.by_key(
-        report,
-        lambda s: (s.sql, repr(s.params)) if not s.executemany else None,
-        evidence.index(report).of_verb("SELECT"),
-    )
     limit = thresholds.duplicate_query_threshold
+    statements = report.statements
+    # Only strings run at least `limit` times can repeat with the same parameters: the
+    # others' parameters are not read.
+    candidates = sorted(i for indexes in _by_sql(report).values() if len(indexes) >= limit for i in indexes)
+    groups: dict[tuple[str, str], list[int]] = {}
+    for i in candidates:
+        statement = statements[i]
+        if not statement.executemany:
+            groups.setdefault((statement.sql, repr(statement.params)), []).append(i)
     repeated = [kept for v in groups.values() if (kept := evidence.repeated_per_request(report, v, limit))]
     if not repeated:
         return []
     # One finding per statement shape and place, however many parameter sets repeat there.
     by_place: dict[tuple[str, tuple[Site, ...]], list[list[int]]] = {}
     for indexes in repeated:
-        places = tuple(
-            sorted({p for i in indexes if (p := sites.site(report, report.statements[i]))}, key=str)
-        )
+        stacks = [statements[i].stack for i in indexes]
+        if not all(stacks):
+            stacks = [sites.stack(report, statements[i]) for i in indexes]
+        distinct = {id(frames): frames for frames in stacks if frames}  # a few shared tuples
+        places = tuple(sorted({frames[0] for frames in distinct.values()}, key=str))
         by_place.setdefault((report.statements[indexes[0]].sql, places), []).append(indexes)
     findings = []
     for (_sql, places), sets in by_place.items():
@@ -70,6 +76,15 @@ def rule(report: Report, source: str, thresholds: Thresholds) -> list[Finding]:
             )
         )
     return findings
+
+
+def _by_sql(report: Report) -> dict[str, list[int]]:
+    """The SELECT statements' indexes by SQL string, in order (one group per string)."""
+    statements = report.statements
+    groups: dict[str, list[int]] = {}
+    for i in evidence.index(report).of_verb("SELECT"):
+        groups.setdefault(statements[i].sql, []).append(i)
+    return groups
 
 
 def _rewrite(cell: Cell, line: int) -> Optional[Rewrite]:
