@@ -464,7 +464,7 @@ class Report:
         fields = _DataclassEncoder.of(type(self)).fields(self)
         fields["format"] = FORMAT_VERSION
         try:
-            return _json_encoder(indent).encode(fields)
+            return _encode(fields, indent)
         except TypeError:  # a key JSON does not take as it is (`to_dict` makes keys strings)
             return json.dumps(self.to_dict(), indent=indent, allow_nan=True)
 
@@ -904,6 +904,38 @@ _ENCODERS: dict[type, _DataclassEncoder] = {}
 
 def _json_encoder(indent: Optional[int]) -> json.JSONEncoder:
     return json.JSONEncoder(indent=indent, allow_nan=True, check_circular=False, default=_json_default)
+
+
+class _EncodedStrings(dict[str, str]):
+    """Each string as JSON writes it, escaped once: a report repeats its keys in every
+    statement and its SQL, engine and origin strings across the statements."""
+
+    def __missing__(self, text: str) -> str:
+        encoded = self[text] = _encode_string(text)
+        return encoded
+
+
+_encode_string: Callable[[str], str] = json.encoder.encode_basestring_ascii
+_make_encoder: Optional[Callable[..., Any]] = getattr(json.encoder, "c_make_encoder", None)
+
+
+def _encode(value: Any, indent: Optional[int]) -> str:
+    """`json.JSONEncoder(...).encode(value)` as `_json_encoder` makes it, each string escaped
+    once per call (`_EncodedStrings`) where the C encoder is there to take its escaper."""
+    if indent is not None or _make_encoder is None:
+        return _json_encoder(indent).encode(value)
+    encoder = _make_encoder(
+        None,  # no circular check
+        _json_default,
+        _EncodedStrings().__getitem__,
+        None,
+        ": ",
+        ", ",
+        False,  # sort_keys
+        False,  # skipkeys
+        True,  # allow_nan
+    )
+    return "".join(encoder(value, 0))
 
 
 def _json_default(value: Any) -> Any:

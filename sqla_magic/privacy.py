@@ -187,6 +187,8 @@ class _Walk:
             if name in self.untouched:
                 continue
             column = list(map(operator.attrgetter(name), value))
+            if _NOT_TEXT.issuperset(map(type, column)):
+                continue  # numbers and None only (durations, counts): nothing to walk
             distinct = dict(zip(map(id, column), column, strict=True))
             qualified = f"{owner}.{name}"
             results = {}

@@ -40,6 +40,8 @@ def _is_list_of_sets(parameters: Any) -> bool:
 
 
 _PLAIN = (type(None), bool, int, float)
+_PLAIN_TYPES = frozenset(_PLAIN)
+_STR_TYPE = frozenset((str,))
 
 
 def _one_set(parameters: Any) -> Any:
@@ -48,9 +50,13 @@ def _one_set(parameters: Any) -> Any:
     kind = type(parameters)
     # The common case first, without the (slower) abstract-class checks: a small dict or
     # tuple of plain values, copied as is.
-    if kind is dict and len(parameters) <= MAX_ITEMS and all(type(v) in _PLAIN for v in parameters.values()):
+    values = parameters.values() if kind is dict else ()
+    if kind is dict and len(parameters) <= MAX_ITEMS and _PLAIN_TYPES.issuperset(map(type, values)):
+        # str keys (as SQLAlchemy names them) are what `str(k)` gives back: a plain copy
+        if _STR_TYPE.issuperset(map(type, parameters)):
+            return dict(parameters)
         return {str(k): v for k, v in parameters.items()}
-    if kind is tuple and len(parameters) <= MAX_ITEMS and all(type(v) in _PLAIN for v in parameters):
+    if kind is tuple and len(parameters) <= MAX_ITEMS and _PLAIN_TYPES.issuperset(map(type, parameters)):
         return parameters
     if isinstance(parameters, Mapping):
         items = list(parameters.items())
