@@ -8,6 +8,7 @@ privacy) is `sqla_magic.pipeline`'s business.
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import cProfile
 import datetime
@@ -315,13 +316,20 @@ def _rows_held(rows: Any) -> Optional[int]:
     if len(kinds) != 1 or not kinds <= _ROW_TYPES:
         return None
     size, refs = sys.getsizeof, sys.getrefcount
-    held = list(itertools.compress(rows, [count <= 2 for count in map(refs, rows)]))
+    held = list(itertools.compress(rows, list(map(_TWO.__ge__, map(refs, rows)))))
     values = list(itertools.chain.from_iterable(map(dict.values, held) if dict in kinds else held))
-    kept = itertools.compress(values, [count <= 3 for count in map(refs, values)])
-    return sum(map(size, held)) + sum(map(size, kept))
+    kept = itertools.compress(values, list(map(_THREE.__ge__, map(refs, values))))
+    if dict in kinds:
+        rows_size = sum(map(size, held))
+    else:  # a tuple's size follows from its length: one size per length
+        samples = dict(zip(map(len, held), held, strict=True))
+        counts = collections.Counter(map(len, held))
+        rows_size = sum(size(samples[length]) * count for length, count in counts.items())
+    return rows_size + sum(map(size, kept))
 
 
 _ROW_TYPES = frozenset((dict, tuple))
+_TWO, _THREE = 2, 3
 _CONTAINERS = (tuple, list, dict)
 _FLOATS_BYTES = 3 * sys.getsizeof(0.5)
 """A record's start, duration and fetch time."""
