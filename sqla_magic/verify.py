@@ -35,7 +35,6 @@ import sys
 import sysconfig
 import threading
 import time
-import tracemalloc
 from collections.abc import Callable, Iterator, Mapping, MutableMapping
 from dataclasses import dataclass, field, replace
 from typing import Any, Optional
@@ -45,7 +44,7 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import Session, make_transient
 
 from sqla_magic import _compat
-from sqla_magic.capture import memory
+from sqla_magic.capture import memory as measured_memory
 from sqla_magic.capture import run as capture
 from sqla_magic.explain import lexer
 from sqla_magic.model import Comparison, Finding, Memory, Report
@@ -289,28 +288,20 @@ class _Measure:
     resident size, which never shrinks and so cannot show a rewrite that needs less."""
 
     def __init__(self, memory: bool) -> None:
-        self.memory = memory
         self.wall_s = 0.0
         self.peak_bytes: Optional[int] = None
-        self._owns_tracing = False
-        self._start_bytes = 0
+        self._allocated = measured_memory.AllocatedPeak() if memory else None
         self._start = 0.0
 
     def __enter__(self) -> None:
-        if self.memory:
-            self._owns_tracing = not tracemalloc.is_tracing()
-            if self._owns_tracing:
-                tracemalloc.start(1)
-            memory.reset_traced_peak()
-            self._start_bytes = tracemalloc.get_traced_memory()[0]
+        if self._allocated is not None:
+            self._allocated.start()
         self._start = time.perf_counter()
 
     def __exit__(self, *exc: Any) -> None:
         self.wall_s = time.perf_counter() - self._start
-        if self.memory:
-            self.peak_bytes = max(tracemalloc.get_traced_memory()[1] - self._start_bytes, 0)
-            if self._owns_tracing:
-                tracemalloc.stop()
+        if self._allocated is not None:
+            self.peak_bytes = self._allocated.stop()
 
 
 # -- the sandbox ---------------------------------------------------------------------------
