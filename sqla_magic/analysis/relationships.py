@@ -35,6 +35,15 @@ def find(owner: str, key: str) -> Optional[RelationshipFacts]:
     return None
 
 
+def loaded_relationship(origin: str) -> Optional[tuple[str, str]]:
+    """("Author", "books") for the origins `lazy load Author.books` and `eager load Author.books`."""
+    for prefix in ("lazy load ", "eager load "):
+        if origin.startswith(prefix):
+            owner, _, key = origin[len(prefix) :].partition(".")
+            return (owner, key) if owner and key else None
+    return None
+
+
 def lazy_loaded(origin: str) -> Optional[tuple[str, str]]:
     """("Author", "books") for the origin `lazy load Author.books`."""
     if not origin.startswith("lazy load "):

@@ -210,6 +210,13 @@ class Code:
                 self._parsed = parse_file(self.file)
         return self._parsed
 
+    def contains(self, text: str) -> bool:
+        """Whether the file's source holds `text`, read without parsing it."""
+        if self.is_cell:
+            return text in (self._cell_source or "")
+        module = module_text(self.file)
+        return module is not None and text in module
+
     def on_lines(self, first: int, last: int, verb: Optional[str] = None) -> list[int]:
         """Statements whose innermost line in this file is within `first` to `last`."""
         from sqla_magic.analysis.evidence import index
@@ -246,13 +253,11 @@ def parsed_with(
     report: Report, source: str, indexes: Iterable[int], text: str
 ) -> Iterator[tuple[Code, Cell]]:
     """Each file the statements `indexes` ran from, parsed, whose source holds `text` (the
-    call a rule rewrites, such as `.first()`): the cell's text is tested before it is
-    parsed, so libcst loads only where the call can be."""
+    call a rule rewrites, such as `.first()`): the text is tested before the file is
+    parsed, so libcst loads and parses only where the call can be."""
     for code in codes(report, source, indexes):
-        if code.is_cell and text not in source:
-            continue
-        cell = code.parsed
-        if cell is not None and text in cell.source:
+        cell = code.parsed if code.contains(text) else None
+        if cell is not None:
             yield code, cell
 
 
@@ -328,12 +333,28 @@ def parse_file(path: str) -> Optional[Cell]:
     return _parse_file(path, status.st_mtime_ns, status.st_size)
 
 
+def module_text(path: str) -> Optional[str]:
+    """The module's text (as `parse_file` reads it), or None where it cannot be read."""
+    try:
+        status = os.stat(path)
+    except (OSError, ValueError):
+        return None
+    if not os.path.isfile(path) or status.st_size > MAX_MODULE_BYTES:
+        return None
+    return _module_text(path, status.st_mtime_ns, status.st_size)
+
+
 @functools.lru_cache(maxsize=16)
-def _parse_file(path: str, _mtime_ns: int, _size: int) -> Optional[Cell]:
+def _module_text(path: str, _mtime_ns: int, _size: int) -> Optional[str]:
+    return read_text(path)
+
+
+@functools.lru_cache(maxsize=16)
+def _parse_file(path: str, mtime_ns: int, size: int) -> Optional[Cell]:
     """Cached per version of the file: every rule of a report reads the same parse."""
     from sqla_magic.analysis.rewrite import parse_module
 
-    text = read_text(path)
+    text = _module_text(path, mtime_ns, size)
     return parse_module(text, path) if text is not None else None
 
 
@@ -354,11 +375,20 @@ def loading_query(
 ) -> Optional[tuple[Code, QueryChain]]:
     """The query that loaded the `owner` objects a later statement (`before`, a lazy load or
     a refresh) works on: a query of `owner` at a place (in the cell or a module) where a
-    `query` statement ran before it, the latest first; else the cell's only query of `owner`."""
+    `query` statement ran before it, the latest first; else the cell's only query of `owner`.
+    None where the objects came through a relationship (a lazy or eager load of `owner`
+    objects ran after that query): no query of `owner` loaded them."""
+    from sqla_magic.analysis.relationships import find, loaded_relationship
     from sqla_magic.analysis.rewrite import entity_name, query_chains
 
     tried: set[tuple[str, int]] = set()
     for statement in reversed(report.statements[:before]):
+        through = loaded_relationship(statement.origin)
+        if through is not None:
+            facts = find(*through)
+            if facts is not None and facts.target == owner:
+                return None
+            continue
         if statement.origin != "query":
             continue
         for place in stack(report, statement):

@@ -42,7 +42,7 @@ def test_one_column_per_object_reads_as_deferred() -> None:
     report = Report(wall_s=0.1, cpu_s=0.1, statements=tuple(_refresh(sql, i) for i in range(20)))
     (finding,) = column_load.rule(report, "", LIMITS)
     assert finding.rule == "column-load" and len(finding.statements) == 20
-    assert "`app/views.py:12` in `summaries`" in finding.message and "`body`" in finding.message
+    assert "`app/views.py:12` in `summaries`" in finding.message and "`Ticket.body`" in finding.message
     assert finding.fix is not None and "undefer(Ticket.body)" in finding.fix
     assert finding.seconds == pytest.approx(0.04)
 
@@ -131,3 +131,20 @@ def test_expired_after_commit(any_engine: sa.Engine, tickets: Any) -> None:
         session.commit()
         lowered = [t.title for t in loaded]
     assert lowered == [t.lower() for t in titles] and not _column_loads(fixed)
+
+
+def test_no_rewrite_beside_a_defer_of_its_own_or_for_attributes_expired_one_by_one(
+    any_engine: sa.Engine, tickets: Any
+) -> None:
+    with Session(any_engine) as session, profile(memory=False) as report:
+        query = sa.select(tickets).options(sa.orm.defer(tickets.title)).order_by(tickets.id)
+        titles = [t.title for t in session.scalars(query).all()]
+    (finding,) = _column_loads(report)
+    assert finding.rewrite is None and titles[0] == "t1"  # undefer beside defer: refused by 2.x
+    with Session(any_engine) as session, profile(memory=False) as report:
+        loaded = session.scalars(sa.select(tickets).order_by(tickets.id)).all()
+        for ticket in loaded:
+            session.expire(ticket, ["title"])
+        titles = [t.title for t in loaded]
+    (finding,) = _column_loads(report)
+    assert finding.rewrite is None and "expired one by one" in finding.message

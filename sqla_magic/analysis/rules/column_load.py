@@ -64,24 +64,26 @@ def rule(report: Report, source: str, thresholds: Thresholds) -> list[Finding]:
         within = f" within request `{first.request}`" if first.request else ""
         columns = ", ".join(f"`{c}`" for c in selected) or "its columns"
         if is_deferred:
-            cause = f"the deferred column{'s' if len(selected) > 1 else ''} {columns} of `{owner}`"
+            keys = [key for key in (facts.key_of(column) for column in selected) if key] if facts else []
+            named = keys if keys and len(keys) == len(selected) else list(selected)
+            attributes = ", ".join(f"`{owner}.{key}`" for key in named)
+            cause = f"the deferred attribute{'s' if len(named) > 1 else ''} {attributes}"
             how = (
                 "mapped with `deferred()`"
                 if mapped_deferred
-                else "left out by the query's loader options (`defer()`, `load_only()`)"
+                else "left out by the query's loader options (`defer()`, `load_only()`) or expired "
+                "one by one (`expire(obj, [...])`)"
             )
             cause += f", {how},"
             fix = (
-                f"Load {columns} with the objects: `.options(undefer({owner}.{selected[0]}))` on the query "
+                f"Load {columns} with the objects: `.options(undefer({owner}.{named[0]}))` on the query "
                 f"that loads the `{owner}` objects, or name it in that query's `load_only(...)`"
                 + (" (or map it without `deferred()`)." if mapped_deferred else ".")
             )
-            title = f"Deferred {owner}.{selected[0]} loaded one object at a time"
-            keys = [key for key in (facts.key_of(column) for column in selected) if key] if facts else []
-            whole = bool(keys) and len(keys) == len(selected)
-            found = sites.loading_query(report, source, owner, indexes[0]) if whole else None
+            title = f"Deferred {owner}.{named[0]} loaded one object at a time"
+            found = sites.loading_query(report, source, owner, indexes[0]) if named is keys else None
             parsed = found[0].parsed if found is not None else None
-            if found is not None and parsed is not None:
+            if found is not None and parsed is not None and _undefer_fits(parsed, found[1], mapped_deferred):
                 code, chain = found
                 rewrite = deferred(_rewrite, parsed, chain, owner, keys)
                 query_site = code.site(parsed.line(chain.start))
@@ -124,3 +126,12 @@ def _rewrite(cell: Cell, chain: QueryChain, owner: str, keys: list[str]) -> Opti
     return with_loader_options(
         cell, chain, "undefer", keys, explanation=f"load `{names}` with the `{owner}` objects (`undefer`)"
     )
+
+
+def _undefer_fits(cell: Cell, chain: QueryChain, mapped_deferred: bool) -> bool:
+    """Whether `undefer` on this query loads the columns: it does where the mapping defers
+    them or the query's `load_only` leaves them out; not beside a `defer()` of its own
+    (SQLAlchemy 2 refuses the conflict, 1.4 keeps the defer) nor where no option of the
+    query explains the loads (the attributes were expired one by one)."""
+    options = cell.code(chain.outer)
+    return "defer(" not in options and (mapped_deferred or "load_only(" in options)
