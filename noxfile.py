@@ -40,14 +40,21 @@ VERSION_SENSITIVE = [
     "tests/reliability/test_explain_safety.py",
     "tests/reliability/test_verify_safety.py",
     "tests/reliability/test_exceptions.py",
+    "tests/reliability/test_concurrency.py",
+    "tests/reliability/test_leaks.py",
+    "tests/reliability/test_memory_headline.py",
+    "tests/reliability/test_secrets.py",
     "tests/test_budgets.py",
+    "tests/test_kernel.py",
     "tests/test_model.py",
+    "tests/test_model_compare.py",
     "tests/test_pipeline.py",
     "tests/test_verify.py",
 ]
 """What reads SQLAlchemy's events, compiler and private names, or the interpreter's profiler hooks
-(cProfile on `sys.monitoring` from 3.12): capture, the rules on real statements, EXPLAIN per
-dialect, verify's sandbox, the magic in a real kernel. The other lines and versions run these;
+(cProfile on `sys.monitoring` from 3.12) and allocator: capture, the rules on real statements,
+EXPLAIN per dialect, verify's sandbox, URLs' passwords (1.4 prints them), nested profiles, what
+is left installed, the memory headline, the magic in a shell and in a real kernel. The other lines and versions run these;
 rendering, exports, huge inputs, fuzzing and the pytest plugin read the model, which is the same
 on all of them, and run once, on FULL_SUITE."""
 

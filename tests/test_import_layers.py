@@ -8,7 +8,7 @@ privacy → model.  Siblings do not import each other.  Imports inside functions
 from __future__ import annotations
 
 import ast
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 import pytest
@@ -146,52 +146,92 @@ def test_upward_and_sibling_imports_are_refused(importer: str, imported: str, ag
 
 
 
+
 _INTERNALS_WITHOUT_UNDERSCORE = frozenset(
     {"parent_listeners", "execute_style", "cache_hit", "invoked_statement"}
 )
 """Internal SQLAlchemy attributes whose names do not say so (the statement listeners read them)."""
 
+_DOCUMENTED_PRIVATE = frozenset({"_getframe"})
+"""Underscored names that are documented API of the standard library (`sys._getframe`)."""
 
-def _named(tree: ast.AST) -> Iterator[tuple[str, int]]:
-    """Private attributes `tree` reads off other objects, and private names it spells as strings."""
+
+def _package_names(trees: Iterable[ast.AST]) -> set[str]:
+    """Every name the package defines or binds itself: attributes it sets, slots, functions,
+    classes, variables and arguments."""
+    names: set[str] = set()
+    for tree in trees:
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Attribute) and isinstance(node.ctx, ast.Store):
+                names.add(node.attr)
+            elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+                names.add(node.name)
+            elif isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
+                names.add(node.id)
+            elif isinstance(node, ast.arg):
+                names.add(node.arg)
+            elif isinstance(node, ast.Assign) and any(
+                isinstance(target, ast.Name) and target.id == "__slots__" for target in node.targets
+            ):
+                names.update(c.value for c in ast.walk(node.value) if isinstance(c, ast.Constant))
+    return names
+
+
+def _outside_uses(tree: ast.AST, ours: set[str]) -> Iterator[tuple[int, str]]:
+    """Where `tree` reaches into SQLAlchemy's internals: a private name imported from it, a
+    private attribute the package does not define read off another object (or named as a
+    string to `getattr`/`hasattr`/`setattr`), an internal attribute without an underscore."""
     for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and (node.module or "").split(".")[0] == "sqlalchemy":
+            parts = [*(node.module or "").split("."), *(alias.name for alias in node.names)]
+            if any(part.startswith("_") for part in parts):
+                yield node.lineno, f"from {node.module} import {', '.join(a.name for a in node.names)}"
+            continue
         if isinstance(node, ast.Attribute):
-            if isinstance(node.value, ast.Name) and node.value.id in ("self", "cls", "_compat"):
+            owner = node.value.id if isinstance(node.value, ast.Name) else None
+            if owner in ("self", "cls", "_compat"):
                 continue
             name = node.attr
-        elif isinstance(node, ast.Constant) and isinstance(node.value, str):
-            name = node.value
+        elif (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Name)
+            and node.func.id in ("getattr", "hasattr", "setattr")
+            and len(node.args) >= 2
+            and isinstance(node.args[1], ast.Constant)
+            and isinstance(node.args[1].value, str)
+        ):
+            name = node.args[1].value
         else:
             continue
-        if (name.startswith("_") and not name.startswith("__")) or name in _INTERNALS_WITHOUT_UNDERSCORE:
-            yield name, node.lineno
-
-
-def _own_attributes(tree: ast.AST) -> Iterator[str]:
-    """Attributes the package's own classes set (`self.x = ...`) or declare in `__slots__`."""
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Attribute) and isinstance(node.ctx, ast.Store):
-            yield node.attr
-        elif isinstance(node, ast.Assign) and any(
-            isinstance(target, ast.Name) and target.id == "__slots__" for target in node.targets
-        ):
-            yield from (item.value for item in ast.walk(node.value) if isinstance(item, ast.Constant))
+        private = name.startswith("_") and not name.startswith("__") and name not in _DOCUMENTED_PRIVATE
+        if name in _INTERNALS_WITHOUT_UNDERSCORE or (private and name not in ours):
+            yield node.lineno, name
 
 
 def test_sqlalchemy_internals_are_named_only_in_compat() -> None:
-    """Every private SQLAlchemy name `_compat` reads (with the versions it was checked on) is
-    read there alone: elsewhere the package goes through `_compat`'s helpers."""
+    """SQLAlchemy's private API (with the versions it was checked on) is read in `_compat`
+    alone: elsewhere the package goes through `_compat`'s helpers."""
     compat = PACKAGE / "_compat.py"
     trees = {path: ast.parse(path.read_text(encoding="utf-8")) for path in sorted(PACKAGE.rglob("*.py"))}
-    internals = {name for name, _ in _named(trees[compat])} - {
-        name for path, tree in trees.items() if path != compat for name in _own_attributes(tree)
-    }
+    ours = _package_names(tree for path, tree in trees.items() if path != compat)
     outside = [
-        f"{path.relative_to(PACKAGE)}:{line} {name}"
+        f"{path.relative_to(PACKAGE)}:{line} {what}"
         for path, tree in trees.items()
         if path != compat
-        for name, line in _named(tree)
-        if name in internals
+        for line, what in _outside_uses(tree, ours)
     ]
-    assert internals >= _INTERNALS_WITHOUT_UNDERSCORE - {"cache_hit"}
     assert outside == []
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        "from sqlalchemy.orm.mapperlib import _mapper_registries",
+        "def f(mapper):\n    return mapper._props",
+        "def f(context):\n    return context.cache_hit",
+        "def f(engine):\n    return getattr(engine, '_compiled_cache', None)",
+        "def f(listeners):\n    return listeners.parent_listeners",
+    ],
+)
+def test_the_internals_check_sees_each_way_in(source: str) -> None:
+    assert list(_outside_uses(ast.parse(source), set()))

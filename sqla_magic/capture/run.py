@@ -400,7 +400,7 @@ def _statements(records: Iterable[StatementRecord], filename: str, started: floa
             id(record.statement),
             id(record.options),
             id(engine),
-            id(record.cache_hit),
+            id(record.cache_outcome),
             record.compiled,
             record.in_flush,
         )

@@ -49,7 +49,7 @@ class StatementRecord:
 
     __slots__ = (
         "batches",
-        "cache_hit",
+        "cache_outcome",
         "compiled",
         "connection",
         "duration_s",
@@ -88,7 +88,7 @@ class StatementRecord:
         self.start = start
         self.duration_s = duration_s
         self.engine = engine
-        self.cache_hit, compiled, self.options, self.statement = _execution_facts(context)
+        self.cache_outcome, compiled, self.options, self.statement = _execution_facts(context)
         self.compiled = compiled is not None
         self.connection = getattr(getattr(context, "cursor", None), "connection", None)
         """The DBAPI connection it ran on (None: the driver's cursor does not say): session
@@ -110,7 +110,7 @@ class StatementRecord:
 
     @property
     def cache(self) -> str:
-        return _compat.cache_state(self.cache_hit, self.compiled)
+        return _compat.cache_state(self.cache_outcome, self.compiled)
 
     def origin(self, memo: dict[Any, Optional[str]]) -> str:
         """Where the statement came from; ORM answers are kept in `memo` for the other
