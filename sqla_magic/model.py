@@ -196,20 +196,22 @@ class MemoryLine:
 @dataclass(frozen=True)
 class Memory:
     peak_bytes: int
-    """Highest memory growth during the profiled code, above what was held when it started:
-    with `method` `tracemalloc`, what the code allocated and held at its highest, the
-    profiler's own records (`profiler_bytes`) left out."""
+    """Highest memory growth during the profiled code, above what was held when it started,
+    the profiler's own records (`profiler_bytes`) left out: with `method` `tracemalloc`,
+    what the code allocated and held at its highest; with `rss`, how far the resident set
+    rose.  The records are sized at the end and subtracted whole, so a peak reached before
+    most statements ran is understated by up to `profiler_bytes`."""
     lines: Optional[tuple[MemoryLine, ...]] = None
     method: str = "rss"
-    """What `peak_bytes` measures: `tracemalloc` (Python allocations) or `rss` (resident set
-    size, where allocations could not be traced)."""
+    """What `peak_bytes` measures: `tracemalloc` (Python allocations, with `--allocations`
+    or the per-line table) or `rss` (the resident set, the default)."""
     start_bytes: int = 0
     resident_bytes: Optional[int] = None
     """Growth of the process's resident high-water mark meanwhile (secondary: it grows only
     for pages the process did not have, so it varies from run to run)."""
     profiler_bytes: int = 0
     """What the profiler's own records held at the end (statement records, their parameter
-    containers), subtracted from the traced peak."""
+    containers), subtracted from the peak."""
 
 
 @dataclass(frozen=True)
@@ -627,11 +629,14 @@ class Comparison:
             _measured_change(name, "seconds", before.layers.get(name, 0.0), after.layers.get(name, 0.0))
             for name in names_of_layers
         )
+        # A resident peak and a traced one measure different things: not compared.
+        peaks = (before.memory, after.memory)
+        comparable = peaks[0] is not None and peaks[1] is not None and peaks[0].method == peaks[1].method
         memory = _measured_change(
             "peak memory",
             "bytes",
-            before.memory.peak_bytes if before.memory is not None else None,
-            after.memory.peak_bytes if after.memory is not None else None,
+            peaks[0].peak_bytes if comparable and peaks[0] is not None else None,
+            peaks[1].peak_bytes if comparable and peaks[1] is not None else None,
         )
         shapes, unchanged = _shape_changes(before, after)
         fixed, new, kept = _finding_changes(before, after)

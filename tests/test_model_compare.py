@@ -107,3 +107,14 @@ def test_comparison_is_plain_data() -> None:
         Comparison(**{name: getattr(comparison, name) for name in comparison.__dataclass_fields__})
         == comparison
     )
+
+
+def test_a_resident_peak_is_not_compared_with_a_traced_one() -> None:
+    from dataclasses import replace
+
+    from sqla_magic.model import Memory, Report
+
+    resident = replace(Report(wall_s=0.1, cpu_s=0.1), memory=Memory(peak_bytes=50 * 2**20, method="rss"))
+    traced = replace(resident, memory=Memory(peak_bytes=5 * 2**20, method="tracemalloc"))
+    assert resident.compare(traced).measure("peak memory").verdict == "not measured"
+    assert resident.compare(resident).measure("peak memory").verdict == "no clear change"

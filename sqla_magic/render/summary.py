@@ -330,9 +330,9 @@ def memory_explanation(memory: Memory) -> str:
             )
         return text
     return (
-        "how far the process's resident memory rose above its level at the start, the heap's free "
-        f"pages handed back to the system first{records}; it counts the pages the code needed, "
-        "not objects: --allocations traces what the cell allocated, at about twice the cost"
+        "how far the process's resident memory rose above its level at the start (the C heap's "
+        f"free pages handed back to the system first, on glibc){records}; it counts the pages the "
+        "code needed, not objects: --allocations traces what the cell allocated, at about twice the cost"
     )
 
 
