@@ -324,24 +324,25 @@ def code_at(report: Report, source: str, place: Site) -> Code:
 def parse_file(path: str) -> Optional[Cell]:
     """The module's libcst parse, or None when it cannot be read or parsed: only its
     compiled form exists, it sits in a zip, it is not Python, or it is too large."""
-    try:
-        status = os.stat(path)
-    except (OSError, ValueError):
-        return None
-    if not os.path.isfile(path) or status.st_size > MAX_MODULE_BYTES:
-        return None
-    return _parse_file(path, status.st_mtime_ns, status.st_size)
+    version = _file_version(path)
+    return _parse_file(path, *version) if version is not None else None
 
 
 def module_text(path: str) -> Optional[str]:
     """The module's text (as `parse_file` reads it), or None where it cannot be read."""
+    version = _file_version(path)
+    return _module_text(path, *version) if version is not None else None
+
+
+def _file_version(path: str) -> Optional[tuple[int, int]]:
+    """(mtime, size) of a module file small enough to read, the key of the caches below."""
     try:
         status = os.stat(path)
     except (OSError, ValueError):
         return None
     if not os.path.isfile(path) or status.st_size > MAX_MODULE_BYTES:
         return None
-    return _module_text(path, status.st_mtime_ns, status.st_size)
+    return status.st_mtime_ns, status.st_size
 
 
 @functools.lru_cache(maxsize=16)
