@@ -2,6 +2,7 @@
 
     python benchmarks/run_all.py [--runs 7] [--pg-url postgresql+psycopg2://postgres@127.0.0.1:5432/test]
                                  [--skip postgresql instructions budget scaling rendering detection ...]
+                                 [--instruction-workloads "1k short selects" ...]
 
 RESULTS.md has one section per Python version (`## Python 3.12`); a run replaces its own
 version's section and keeps the others, so running this under 3.11, 3.12 and 3.13 fills
@@ -21,6 +22,7 @@ import platform
 import re
 import subprocess
 import sys
+from collections.abc import Sequence
 from importlib import metadata
 from pathlib import Path
 
@@ -70,7 +72,9 @@ def _run(script: str, *args: str) -> str:
     return done.stdout.strip()
 
 
-def _sections(runs: str, pg_url: str, skip: set[str]) -> list[tuple[str, str]]:
+def _sections(
+    runs: str, pg_url: str, skip: set[str], instruction_workloads: Sequence[str] = ()
+) -> list[tuple[str, str]]:
     overhead = ["--runs", runs, "--peers", "--modes", "capture only", "default", "default + findings"]
     wanted = [
         ("sqlite", "Overhead on SQLite (wall clock, ratios to paired bare runs)",
@@ -78,7 +82,7 @@ def _sections(runs: str, pg_url: str, skip: set[str]) -> list[tuple[str, str]]:
         ("postgresql", "Overhead on PostgreSQL (wall clock)",
          lambda: _run("overhead.py", *overhead, "--url", pg_url)),
         ("instructions", "Overhead and post-run cost in CPU instructions on SQLite (callgrind)",
-         lambda: _run("instructions.py")),
+         lambda: _run("instructions.py", *instruction_workloads)),
         ("budget", "Budget runs beside queryspy (CPU instructions under callgrind)",
          lambda: _run("budget_instructions.py")),
         ("serialisation", "Saving and reading a report (`to_json` / `from_json`)",
@@ -90,6 +94,10 @@ def _sections(runs: str, pg_url: str, skip: set[str]) -> list[tuple[str, str]]:
         ("post-run", "After the profiled code, and a streamed load's memory", lambda: _run("post_run.py")),
     ]  # fmt: skip
     return [(title, produce()) for name, title, produce in wanted if name not in skip]
+
+
+def _quoted(argument: str) -> str:
+    return f'"{argument}"' if " " in argument else argument
 
 
 def with_section(text: str, version: str, section: str) -> str:
@@ -112,18 +120,23 @@ def main() -> None:
     parser.add_argument("--runs", default="7")
     parser.add_argument("--pg-url", default="postgresql+psycopg2://postgres@127.0.0.1:5432/test")
     parser.add_argument("--skip", nargs="*", default=[], help="sections to leave out")
+    parser.add_argument(
+        "--instruction-workloads",
+        nargs="*",
+        default=[],
+        help="count only these workloads under callgrind (default: all; a full count takes long)",
+    )
     args = parser.parse_args()
     version = ".".join(platform.python_version_tuple()[:2])
     machine, load = _machine(), _load()
-    sections = _sections(args.runs, args.pg_url, set(args.skip))
+    sections = _sections(args.runs, args.pg_url, set(args.skip), args.instruction_workloads)
+    command = " ".join(["python benchmarks/run_all.py", *(_quoted(a) for a in sys.argv[1:])])
     body = [
-        f"## Python {version}\n\nMachine and versions: {machine}\n\n"
+        f"## Python {version}\n\nMachine and versions: {machine}\n\n`{command}`\n\n"
         f"Load average (1, 5, 15 min) at the start: {load}; at the end: {_load()}\n"
     ]
     body += [f"### {title}\n\n{text}\n" for title, text in sections]
-    existing = RESULTS.read_text() if RESULTS.exists() else TITLE
-    if "## Python " not in existing:
-        existing = TITLE  # the single-version layout this replaces
+    existing = RESULTS.read_text() if RESULTS.exists() else TITLE  # text before the first version kept
     RESULTS.write_text(with_section(existing, version, "\n".join(body)))
     print(RESULTS.read_text())
 
