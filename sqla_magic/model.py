@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import gc
 import json
 import operator
 import types
@@ -487,7 +488,12 @@ class Report:
 
     @classmethod
     def from_json(cls, text: Union[str, bytes]) -> Report:
-        """The report `to_json` wrote; anything else raises one `ValueError` saying why."""
+        """The report `to_json` wrote; anything else raises one `ValueError` saying why.
+
+        The cycle collector is paused while it reads: the millions of objects a large report
+        makes would each trigger a generation's collection over everything made so far."""
+        collecting = gc.isenabled()
+        gc.disable()
         try:
             data = json.loads(text)
             if not isinstance(data, Mapping):
@@ -497,6 +503,9 @@ class Report:
                 raise TypeError("wall_s and cpu_s must be numbers")
         except (ValueError, TypeError, KeyError, AttributeError, IndexError, RecursionError) as problem:
             raise ValueError(f"not a sqla_magic report: {type(problem).__name__}: {problem}") from None
+        finally:
+            if collecting:
+                gc.enable()
         return report
 
     # -- display ---------------------------------------------------------------------
