@@ -145,8 +145,6 @@ def test_upward_and_sibling_imports_are_refused(importer: str, imported: str, ag
     assert _against_layers(importer, imported) is against
 
 
-
-
 _INTERNALS_WITHOUT_UNDERSCORE = frozenset(
     {"parent_listeners", "execute_style", "cache_hit", "invoked_statement"}
 )

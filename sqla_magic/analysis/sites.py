@@ -371,9 +371,7 @@ def read_text(path: str) -> Optional[str]:
     return text
 
 
-def loading_query(
-    report: Report, source: str, owner: str, before: int
-) -> Optional[tuple[Code, QueryChain]]:
+def loading_query(report: Report, source: str, owner: str, before: int) -> Optional[tuple[Code, QueryChain]]:
     """The query that loaded the `owner` objects a later statement (`before`, a lazy load or
     a refresh) works on: a query of `owner` at a place (in the cell or a module) where a
     `query` statement ran before it, the latest first; else the cell's only query of `owner`.

@@ -18,9 +18,7 @@ session.execute(sa.select(Author)).all()
 """
 
 
-@pytest.mark.parametrize(
-    "options,method,spread", [("", "rss", 0.15), ("--allocations", "tracemalloc", 0.05)]
-)
+@pytest.mark.parametrize("options,method,spread", [("", "rss", 0.15), ("--allocations", "tracemalloc", 0.05)])
 def test_re_running_a_cell_shows_the_same_peak(
     shell: InteractiveShell, options: str, method: str, spread: float
 ) -> None:
