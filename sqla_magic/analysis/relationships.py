@@ -46,10 +46,7 @@ def loaded_relationship(origin: str) -> Optional[tuple[str, str]]:
 
 def lazy_loaded(origin: str) -> Optional[tuple[str, str]]:
     """("Author", "books") for the origin `lazy load Author.books`."""
-    if not origin.startswith("lazy load "):
-        return None
-    owner, _, key = origin[len("lazy load ") :].partition(".")
-    return (owner, key) if owner and key else None
+    return loaded_relationship(origin) if origin.startswith("lazy load ") else None
 
 
 @dataclass(frozen=True)

@@ -72,18 +72,21 @@ def key(report: Report, statement: Statement) -> Optional[tuple[str, int]]:
     return (place.file, place.line) if place is not None else None
 
 
+def _stacks(report: Report, chosen: Sequence[Statement]) -> list[tuple[Site, ...]]:
+    """The statements' stacks: as recorded, or as `stack` rebuilds them where one is empty."""
+    stacks = [s.stack for s in chosen]
+    return stacks if all(stacks) else [stack(report, s) for s in chosen]
+
+
 def sites(report: Report, indexes: Iterable[int], also: Sequence[Site] = ()) -> tuple[Site, ...]:
     """A finding's sites, most specific first: where its statements were caused (the
     most frequent first), then `also` (a query the fix goes into), then their callers out
     to the profiled line."""
     statements = report.statements
-    chosen = [statements[i] for i in indexes]
     # Statements share a few stack tuples: each distinct one (by identity, then by value)
     # is read once, in the order first met, so the counts and their ties come out as
     # counting statement by statement gives them.
-    stacks = [s.stack for s in chosen]
-    if not all(stacks):
-        stacks = [stack(report, s) for s in chosen]
+    stacks = _stacks(report, [statements[i] for i in indexes])
     repeats = Counter(map(id, stacks))
     distinct = dict(zip(map(id, stacks), stacks, strict=True))
     innermost: Counter[Site] = Counter()
@@ -271,10 +274,7 @@ def _all_codes(report: Report, source: str) -> list[Code]:
     if latest is not None and latest[0]() is report and latest[1] is source:
         return latest[2]
     found = {report.filename: Code(report, report.filename, source)}  # the cell first, parsed or not
-    statements = report.statements
-    stacks = [s.stack for s in statements]
-    if not all(stacks):
-        stacks = [stack(report, s) for s in statements]
+    stacks = _stacks(report, report.statements)
     # Statements share a few stack tuples: each distinct one is read once, with the
     # positions of its statements, in the order first met.
     positions: dict[int, list[int]] = {}
