@@ -12,13 +12,17 @@ once per request (reading the signed-in user, a counter) is not taken for a repe
 from __future__ import annotations
 
 import functools
+import operator
 import weakref
-from collections import defaultdict
+from collections import defaultdict, deque
 from collections.abc import Iterable, Sequence
-from typing import Optional
+from itertools import chain, compress, repeat
+from typing import Any, Optional, TypeVar
 
 from sqla_magic import sqltext
 from sqla_magic.model import Finding, Report, Site, Statement
+
+_T = TypeVar("_T")
 
 SQL_STRINGS_KEPT = 8192
 """Distinct SQL strings whose readings are kept (per process, least recently used out)."""
@@ -40,78 +44,280 @@ def dml_table(statement: Statement) -> Optional[str]:
 Place = tuple[str, int]
 """(file, line) of the innermost frame of the user's code a statement ran under."""
 
+CELL_FUNCTION = "<module>"
+"""The function name of a frame of the profiled cell (or file) itself."""
+
+
+def grouped(keys: Sequence[Any], positions: Optional[Iterable[int]] = None) -> dict[Any, list[int]]:
+    """`positions` (by default 0, 1, ...), each beside its key in `keys`, grouped by key in
+    order of first key: one C-level pass of a dict look-up and a list append each, and
+    none where all keys are one."""
+    chosen = range(len(keys)) if positions is None else positions
+    distinct = dict.fromkeys(keys)
+    if len(distinct) <= 1:
+        return {key: list(chosen) for key in distinct}
+    groups: dict[Any, list[int]] = {key: [] for key in distinct}
+    deque(map(list.append, map(groups.__getitem__, keys), chosen), maxlen=0)
+    return groups
+
+
+def merged(groups: Iterable[Sequence[int]]) -> list[int]:
+    """The positions of several groups together, in order."""
+    chosen = [group for group in groups if group]
+    return list(chosen[0]) if len(chosen) == 1 else sorted(chain.from_iterable(chosen))
+
+
+def picked(values: Sequence[_T], positions: Iterable[int]) -> list[_T]:
+    """`values` at `positions`."""
+    return list(map(values.__getitem__, positions))
+
 
 class StatementIndex:
-    """A report's statement indexes grouped by verb, fingerprint, origin, line and place,
-    made in one pass that every rule shares (`index(report)`), so a rule reads only its own."""
+    """A report's statements read by column, and grouped by verb, fingerprint, origin,
+    line, request and place, once for every rule (`index(report)`).
 
-    __slots__ = (
-        "by_fingerprint",
-        "by_line",
-        "by_origin",
-        "by_place",
-        "by_request",
-        "by_verb",
-        "places",
-        "requests",
-        "verbs",
-    )
+    Whole-report readings go through `column(name)` (one `Statement` field of every
+    statement), so that rules read a `Statement` only for the few a finding is about.
+    What comes from a SQL string is read once per distinct string, and each grouping
+    is made when a rule first asks for it.
+    """
 
     def __init__(self, statements: Sequence[Statement], filename: str = "") -> None:
-        by_verb: defaultdict[str, list[int]] = defaultdict(list)
-        by_fingerprint: defaultdict[str, list[int]] = defaultdict(list)
-        by_origin: defaultdict[str, list[int]] = defaultdict(list)
-        by_line: defaultdict[int, list[int]] = defaultdict(list)
-        by_place: defaultdict[Place, list[int]] = defaultdict(list)
-        by_request: defaultdict[Optional[int], list[int]] = defaultdict(list)
-        verbs = []
-        requests = []
-        places: list[Optional[Place]] = []
-        # A report's statements share a few `Site` objects: each one's place is made once.
-        site_places: dict[int, tuple[Site, Place]] = {}
-        for position, statement in enumerate(statements):
-            kind = sql_verb(statement.sql)
-            verbs.append(kind)
-            by_verb[kind].append(position)
-            by_fingerprint[statement.fingerprint].append(position)
-            by_origin[statement.origin].append(position)
-            line = statement.line
-            if line is not None:
-                by_line[line].append(position)
-            requests.append(statement.request_index)
-            by_request[statement.request_index].append(position)
-            site = statement.site
-            place: Optional[Place]
-            if site is not None:
-                known = site_places.get(id(site))
-                if known is None:
-                    known = site_places[id(site)] = (site, (site.file, site.line))
-                place = known[1]
+        self._statements = statements
+        self.filename = filename
+        self.size = len(statements)
+        self._columns: dict[str, tuple[Any, ...]] = {}
+        self._groups: dict[str, dict[Any, list[int]]] = {}
+        self._param_reprs: list[Optional[str]] = [None] * self.size
+
+    def column(self, name: str) -> tuple[Any, ...]:
+        """The field `name` of every statement, by position (read once per index)."""
+        found = self._columns.get(name)
+        if found is None:
+            reader = getattr(self._statements, "column", None)
+            if reader is not None:  # a sequence that stores columns: no `Statement` built
+                found = tuple(reader(name))
             else:
-                place = (filename, line) if line is not None else None
-            places.append(place)
-            if place is not None:
-                by_place[place].append(position)
-        self.verbs = tuple(verbs)
+                found = tuple(map(operator.attrgetter(name), self._statements))
+            self._columns[name] = found
+        return found
+
+    def groups(self, name: str) -> dict[Any, list[int]]:
+        """Positions by the value of the field `name`, in order of first value."""
+        found = self._groups.get(name)
+        if found is None:
+            found = self._groups[name] = grouped(self.column(name))
+        return found
+
+    @functools.cached_property
+    def verbs(self) -> tuple[str, ...]:
         """Each statement's verb (`sql_verb`), by position."""
-        self.places = tuple(places)
+        sql = self.column("sql")
+        verb_of = {text: sql_verb(text) for text in dict.fromkeys(sql)}
+        return tuple(map(verb_of.__getitem__, sql))
+
+    @functools.cached_property
+    def by_verb(self) -> dict[str, list[int]]:
+        return grouped(self.verbs)
+
+    @property
+    def by_fingerprint(self) -> dict[str, list[int]]:
+        return self.groups("fingerprint")
+
+    @property
+    def by_origin(self) -> dict[str, list[int]]:
+        return self.groups("origin")
+
+    @functools.cached_property
+    def by_line(self) -> dict[int, list[int]]:
+        lines = dict(self.groups("line"))
+        lines.pop(None, None)
+        return lines
+
+    @property
+    def requests(self) -> tuple[Optional[int], ...]:
+        """Each statement's `request_index` (None outside any request), by position."""
+        return self.column("request_index")
+
+    @property
+    def by_request(self) -> dict[Optional[int], list[int]]:
+        """Statement indexes per request, in order; None: the statements outside any request."""
+        return self.groups("request_index")
+
+    @functools.cached_property
+    def places(self) -> tuple[Optional[Place], ...]:
         """Each statement's place (`Place`, or None outside the user's code), by position:
         its `site`, else its `line` in the profiled file."""
-        self.by_verb: dict[str, list[int]] = dict(by_verb)
-        self.by_fingerprint: dict[str, list[int]] = dict(by_fingerprint)
-        self.by_origin: dict[str, list[int]] = dict(by_origin)
-        self.by_line: dict[int, list[int]] = dict(by_line)
-        self.by_place: dict[Place, list[int]] = dict(by_place)
-        self.requests = tuple(requests)
-        """Each statement's `request_index` (None outside any request), by position."""
-        self.by_request: dict[Optional[int], list[int]] = dict(by_request)
-        """Statement indexes per request, in order; None: the statements outside any request."""
+        return self._site_places(self.filename, keep_unknown_line=False)  # type: ignore[return-value]
+
+    @functools.cached_property
+    def by_place(self) -> dict[Place, list[int]]:
+        found = grouped(self.places)
+        found.pop(None, None)
+        return found
+
+    @functools.cached_property
+    def loop_places(self) -> tuple[tuple[str, Optional[int]], ...]:
+        """Each statement's `site` as (file, line), else ("", its line): the place a
+        repetition in a loop is grouped by."""
+        return self._site_places("", keep_unknown_line=True)  # type: ignore[return-value]
+
+    def _site_places(
+        self, file: str, keep_unknown_line: bool
+    ) -> tuple[Optional[tuple[str, Optional[int]]], ...]:
+        """(file, line) of each statement's `site` (one tuple per distinct site), else
+        (`file`, its line), or None without a line unless `keep_unknown_line`."""
+        sites = self.column("site")
+        idents = tuple(map(id, sites))
+        place_of: dict[int, Optional[tuple[str, Optional[int]]]] = {
+            ident: (site.file, site.line) if site is not None else None
+            for ident, site in dict(zip(idents, sites, strict=True)).items()
+        }
+        places = list(map(place_of.__getitem__, idents))
+        if id(None) in place_of:
+            lines = self.column("line")
+            by_line: dict[Optional[int], Optional[tuple[str, Optional[int]]]] = {}
+            for position in compress(range(self.size), map(operator.is_, sites, repeat(None))):
+                line = lines[position]
+                place = by_line.get(line, by_line)
+                if place is by_line:
+                    place = by_line[line] = (file, line) if line is not None or keep_unknown_line else None
+                places[position] = place  # type: ignore[assignment]
+        return tuple(places)
+
+    @functools.cached_property
+    def stacks(self) -> tuple[tuple[Site, ...], ...]:
+        """Each statement's frames of the user's code, innermost first, by position: its
+        `stack`, else its `site`, else its `line` in the profiled file (a report saved
+        without stacks), else none."""
+        recorded = self.column("stack")
+        if all(recorded):
+            return recorded
+        stacks = list(recorded)
+        sites = self.column("site")
+        lines = self.column("line")
+        made: dict[object, tuple[Site, ...]] = {}
+        for position in compress(range(self.size), map(operator.not_, recorded)):
+            site, line = sites[position], lines[position]
+            key: object = id(site) if site is not None else line
+            frames = made.get(key)
+            if frames is None:
+                if site is not None:
+                    frames = (site,)
+                elif line is not None:
+                    frames = (Site(self.filename, line, CELL_FUNCTION),)
+                else:
+                    frames = ()
+                made[key] = frames
+            stacks[position] = frames
+        return tuple(stacks)
+
+    @functools.cached_property
+    def frames(self) -> tuple[Optional[Site], ...]:
+        """Each statement's innermost frame of the user's code (None outside it), by position."""
+        stacks = self.stacks
+        idents = tuple(map(id, stacks))
+        frame_of = {
+            ident: frames[0] if frames else None
+            for ident, frames in dict(zip(idents, stacks, strict=True)).items()
+        }
+        return tuple(map(frame_of.__getitem__, idents))
+
+    @functools.cached_property
+    def frame_places(self) -> tuple[Optional[Place], ...]:
+        """(file, line) of each statement's innermost frame (None outside the user's code)."""
+        frames = self.frames
+        idents = tuple(map(id, frames))
+        place_of = {
+            ident: (frame.file, frame.line) if frame is not None else None
+            for ident, frame in dict(zip(idents, frames, strict=True)).items()
+        }
+        return tuple(map(place_of.__getitem__, idents))
+
+    @functools.cached_property
+    def unframed(self) -> frozenset[int]:
+        """Positions of the statements run outside the user's code (no frame)."""
+        return frozenset(compress(range(self.size), map(operator.is_, self.frames, repeat(None))))
+
+    @functools.cached_property
+    def selects_by_sql(self) -> dict[str, list[int]]:
+        """The SELECT statements' positions by SQL string, in order of first run."""
+        selects = self.by_verb.get("SELECT", [])
+        return grouped(picked(self.column("sql"), selects), selects)
+
+    @functools.cached_property
+    def loop_groups(self) -> list[list[int]]:
+        """The SELECT statements that are not ORM loads (origin `query` or `core`) nor
+        executemany, with a place (`loop_places`), grouped by request, fingerprint and
+        place, in order of first run: what a loop running one query per item leaves."""
+        selects = self.by_verb.get("SELECT", [])
+        origins = merged([self.of_origin("query"), self.of_origin("core")])
+        if len(selects) == self.size:
+            chosen = origins
+        elif len(origins) == self.size:
+            chosen = list(selects)
+        else:
+            chosen = sorted(set(selects).intersection(origins))
+        executemany = self.column("executemany")
+        if any(executemany):
+            chosen = [i for i in chosen if not executemany[i]]
+        places = self.loop_places
+        if any(map(operator.is_, self.column("site"), repeat(None))):
+            chosen = [i for i in chosen if places[i][1] is not None]
+        if not chosen:
+            return []
+        # Only the keys that differ somewhere are compared (one request, one fingerprint
+        # and one place are the common case): the groups are the same.
+        varying = [
+            keys
+            for keys, distinct in (
+                (self.requests, len(self.by_request)),
+                (self.column("fingerprint"), len(self.by_fingerprint)),
+                (places, len(dict.fromkeys(map(id, places)))),
+            )
+            if distinct > 1
+        ]
+        if not varying:
+            return [chosen]
+        if len(varying) == 1:
+            return list(grouped(picked(varying[0], chosen), chosen).values())
+        keys = list(zip(*(picked(column, chosen) for column in varying), strict=True))
+        return list(grouped(keys, chosen).values())
+
+    @functools.cached_property
+    def database_seconds(self) -> float:
+        """Time of all statements in the database (execute and fetch)."""
+        total: float = sum(map(operator.add, self.column("duration_s"), self.column("fetch_s")))
+        return total
+
+    def seconds(self, positions: Iterable[int]) -> float:
+        """Time of the statements at `positions` in the database (execute and fetch)."""
+        chosen = positions if isinstance(positions, (list, tuple, range)) else list(positions)
+        durations = picked(self.column("duration_s"), chosen)
+        total: float = sum(map(operator.add, durations, picked(self.column("fetch_s"), chosen)))
+        return total
+
+    def rows(self, positions: Iterable[int]) -> int:
+        """Rows fetched by the statements at `positions` (unknown counts as 0)."""
+        return sum(filter(None, map(self.column("rows").__getitem__, positions)))
+
+    def param_reprs(self, positions: Sequence[int]) -> list[str]:
+        """`repr(params)` of the statements at `positions` (made once per statement): what
+        tells one parameter set from another."""
+        known = self._param_reprs
+        missing = list(
+            compress(positions, map(operator.is_, map(known.__getitem__, positions), repeat(None)))
+        )
+        if missing:
+            texts = map(repr, map(self.column("params").__getitem__, missing))
+            deque(map(known.__setitem__, missing, texts), maxlen=0)
+        return picked(known, positions)  # type: ignore[arg-type]
 
     def of_verb(self, *verbs: str) -> list[int]:
         """Indexes of the statements whose SQL starts with one of `verbs`, in order."""
         if len(verbs) == 1:
             return self.by_verb.get(verbs[0], [])
-        return sorted(i for kind in verbs for i in self.by_verb.get(kind, ()))
+        return merged(self.by_verb.get(kind, []) for kind in verbs)
 
     def of_origin(self, origin: str) -> list[int]:
         return self.by_origin.get(origin, [])
@@ -123,20 +329,20 @@ class StatementIndex:
         """Indexes of the statements caused by lines `first` to `last` (with `verb` only,
         if given), in order."""
         if last - first < len(self.by_line):
-            found = [i for line in range(first, last + 1) for i in self.by_line.get(line, ())]
+            found = merged(self.by_line.get(line, []) for line in range(first, last + 1))
         else:
-            found = [i for line, group in self.by_line.items() if first <= line <= last for i in group]
+            found = merged(group for line, group in self.by_line.items() if first <= line <= last)
         if verb is not None:
-            found = [i for i in found if self.verbs[i] == verb]
-        return sorted(found)
+            verbs = self.verbs
+            found = [i for i in found if verbs[i] == verb]
+        return found
 
     def per_request(self, indexes: Iterable[int]) -> dict[Optional[int], list[int]]:
         """`indexes` split by the request they ran in (None: outside any request), in order."""
-        split: dict[Optional[int], list[int]] = {}
-        requests = self.requests
-        for i in indexes:
-            split.setdefault(requests[i], []).append(i)
-        return split
+        chosen = list(indexes)
+        if len(self.by_request) == 1:
+            return {next(iter(self.by_request)): chosen} if chosen else {}
+        return grouped(picked(self.requests, chosen), chosen)
 
 
 _latest: Optional[tuple[weakref.ref[Report], StatementIndex]] = None
@@ -172,18 +378,21 @@ def repeated_per_request(report: Report, indexes: Sequence[int], threshold: int)
 
 def requests_of(report: Report, indexes: Iterable[int]) -> list[str]:
     """The distinct requests `indexes` ran in, in order (`GET /x`, or `GET /x (2 requests)`)."""
+    found = index(report)
+    chosen = list(indexes)
     counts: dict[str, set[int]] = {}
-    for i in indexes:
-        statement = report.statements[i]
-        if statement.request is not None:
-            counts.setdefault(statement.request, set()).add(statement.request_index or 0)
+    for text, unit in zip(
+        picked(found.column("request"), chosen), picked(found.requests, chosen), strict=True
+    ):
+        if text is not None:
+            counts.setdefault(text, set()).add(unit or 0)
     return [text if len(seen) == 1 else f"{text} ({len(seen)} requests)" for text, seen in counts.items()]
 
 
 def request_words(report: Report, indexes: Iterable[int]) -> str:
     """ " in request GET /x" / " in 3 requests (GET /x, GET /y)", or "" outside any request."""
     chosen = list(indexes)
-    units = {report.statements[i].request_index for i in chosen} - {None}
+    units = set(picked(index(report).requests, chosen)) - {None}
     if not units:
         return ""
     texts = requests_of(report, chosen)
@@ -226,26 +435,59 @@ def by_key(report: Report, key: object, indexes: Optional[Iterable[int]] = None)
 def writes_by_table(report: Report, verb_: str, threshold: int) -> list[tuple[str, list[int], int]]:
     """Tables that `verb_` statements (INSERT, UPDATE) wrote at least `threshold` rows to:
     the table, its statements' indexes and the rows they carried, in order of first write."""
-    groups = by_key(report, dml_table, index(report).of_verb(verb_))
+    found = index(report)
+    writes = found.of_verb(verb_)
+    if not writes:
+        return []
+    sql = picked(found.column("sql"), writes)
+    table_of = {text: _dml_table(text) for text in dict.fromkeys(sql)}
+    groups = grouped(list(map(table_of.__getitem__, sql)), writes)
+    groups.pop(None, None)
     written = []
     for table, indexes in groups.items():
-        rows = executions([report.statements[i] for i in indexes])
+        rows = rows_written(report, indexes)
         if rows >= threshold:
             written.append((str(table), indexes, rows))
     return written
 
 
+def rows_written(report: Report, indexes: Sequence[int]) -> int:
+    """`executions` of the statements at `indexes`, read from the report's columns."""
+    found = index(report)
+    sets = picked(found.column("param_sets"), indexes)
+    if not any(found.column("executemany")):
+        return sum(map(max, sets, repeat(1)))  # each counts its sets, at least 1
+    return sum(
+        map(
+            _rows_written,
+            sets,
+            picked(found.column("executemany"), indexes),
+            picked(found.column("rowcount"), indexes),
+            picked(found.verbs, indexes),
+        )
+    )
+
+
+def _rows_written(sets: int, executemany: bool, rowcount: int, verb_: str) -> int:
+    if sets > 1:
+        return sets
+    if executemany and rowcount > 1 and verb_ == "INSERT":
+        return rowcount
+    return 1
+
+
 def lines_of(report: Report, indexes: Iterable[int]) -> tuple[int, ...]:
-    return tuple(sorted({line for i in indexes if (line := report.statements[i].line) is not None}))
+    lines = set(map(index(report).column("line").__getitem__, indexes))
+    lines.discard(None)
+    return tuple(sorted(lines))
 
 
 def seconds(report: Report, indexes: Iterable[int]) -> float:
-    statements = report.statements
-    return sum([s.duration_s + s.fetch_s for s in [statements[i] for i in indexes]])
+    return index(report).seconds(indexes)
 
 
 def database_seconds(report: Report) -> float:
-    return sum([s.duration_s + s.fetch_s for s in report.statements])
+    return index(report).database_seconds
 
 
 def ms(value: float) -> str:

@@ -27,6 +27,8 @@ from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
 from typing import TYPE_CHECKING, Optional
 
+from sqla_magic.analysis.evidence import CELL_FUNCTION as CELL_FUNCTION
+from sqla_magic.analysis.evidence import grouped, index, picked
 from sqla_magic.model import Report, Site, Statement
 
 if TYPE_CHECKING:
@@ -34,8 +36,6 @@ if TYPE_CHECKING:
 
 MAX_MODULE_BYTES = 4 * 2**20
 """Larger files are not read for rewrites (generated code, data in a .py)."""
-
-CELL_FUNCTION = "<module>"
 
 
 def stack(report: Report, statement: Statement) -> tuple[Site, ...]:
@@ -72,21 +72,14 @@ def key(report: Report, statement: Statement) -> Optional[tuple[str, int]]:
     return (place.file, place.line) if place is not None else None
 
 
-def _stacks(report: Report, chosen: Sequence[Statement]) -> list[tuple[Site, ...]]:
-    """The statements' stacks: as recorded, or as `stack` rebuilds them where one is empty."""
-    stacks = [s.stack for s in chosen]
-    return stacks if all(stacks) else [stack(report, s) for s in chosen]
-
-
 def sites(report: Report, indexes: Iterable[int], also: Sequence[Site] = ()) -> tuple[Site, ...]:
     """A finding's sites, most specific first: where its statements were caused (the
     most frequent first), then `also` (a query the fix goes into), then their callers out
     to the profiled line."""
-    statements = report.statements
     # Statements share a few stack tuples: each distinct one (by identity, then by value)
     # is read once, in the order first met, so the counts and their ties come out as
     # counting statement by statement gives them.
-    stacks = _stacks(report, [statements[i] for i in indexes])
+    stacks = picked(index(report).stacks, indexes)
     repeats = Counter(map(id, stacks))
     distinct = dict(zip(map(id, stacks), stacks, strict=True))
     innermost: Counter[Site] = Counter()
@@ -108,7 +101,15 @@ def sites(report: Report, indexes: Iterable[int], also: Sequence[Site] = ()) -> 
 
 def commonest(report: Report, indexes: Iterable[int]) -> Optional[Site]:
     """The innermost user frame most of the statements ran from."""
-    counted = Counter(p for i in indexes if (p := site(report, report.statements[i])) is not None)
+    frames = picked(index(report).frames, indexes)
+    # A few frame objects stand for many statements: counted by identity, then by value,
+    # in the order first met (which breaks ties as counting frame by frame does).
+    counted: Counter[Site] = Counter()
+    objects = dict(zip(map(id, frames), frames, strict=True))
+    for ident, count in Counter(map(id, frames)).items():
+        frame = objects[ident]
+        if frame is not None:
+            counted[frame] += count
     return counted.most_common(1)[0][0] if counted else None
 
 
@@ -222,8 +223,6 @@ class Code:
 
     def on_lines(self, first: int, last: int, verb: Optional[str] = None) -> list[int]:
         """Statements whose innermost line in this file is within `first` to `last`."""
-        from sqla_magic.analysis.evidence import index
-
         found = sorted(i for line, group in self.lines.items() if first <= line <= last for i in group)
         if verb is not None:
             report = self._report()
@@ -274,16 +273,10 @@ def _all_codes(report: Report, source: str) -> list[Code]:
     if latest is not None and latest[0]() is report and latest[1] is source:
         return latest[2]
     found = {report.filename: Code(report, report.filename, source)}  # the cell first, parsed or not
-    stacks = _stacks(report, report.statements)
+    stacks = index(report).stacks
     # Statements share a few stack tuples: each distinct one is read once, with the
     # positions of its statements, in the order first met.
-    positions: dict[int, list[int]] = {}
-    for position, ident in enumerate(map(id, stacks)):
-        at = positions.get(ident)
-        if at is None:
-            positions[ident] = [position]
-        else:
-            at.append(position)
+    positions = grouped(tuple(map(id, stacks)))
     per_file: dict[tuple[Site, ...], list[Site]] = {}
     touched: set[tuple[Code, int]] = set()
     for group in positions.values():
@@ -381,16 +374,19 @@ def loading_query(report: Report, source: str, owner: str, before: int) -> Optio
     from sqla_magic.analysis.rewrite import entity_name, query_chains
 
     tried: set[tuple[str, int]] = set()
-    for statement in reversed(report.statements[:before]):
-        through = loaded_relationship(statement.origin)
+    found = index(report)
+    origins, stacks = found.column("origin"), found.stacks
+    for position in range(min(before, found.size) - 1, -1, -1):
+        origin = origins[position]
+        through = loaded_relationship(origin)
         if through is not None:
             facts = find(*through)
             if facts is not None and facts.target == owner:
                 return None
             continue
-        if statement.origin != "query":
+        if origin != "query":
             continue
-        for place in stack(report, statement):
+        for place in stacks[position]:
             if (place.file, place.line) in tried:
                 continue
             tried.add((place.file, place.line))

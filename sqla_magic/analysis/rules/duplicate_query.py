@@ -10,6 +10,7 @@ the loop and reuse the value.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Optional
 
 from sqla_magic.analysis import evidence, sites
@@ -27,30 +28,38 @@ RULE = "duplicate-query"
 
 def rule(report: Report, source: str, thresholds: Thresholds) -> list[Finding]:
     limit = thresholds.duplicate_query_threshold
-    statements = report.statements
+    found = evidence.index(report)
+    executemany = found.column("executemany")
+    some_executemany = any(executemany)
+    one_request = len(found.by_request) == 1
+    frames = found.frames
     # Only strings run at least `limit` times can repeat with the same parameters: the
-    # others' parameters are not read.
-    candidates = sorted(i for indexes in _by_sql(report).values() if len(indexes) >= limit for i in indexes)
-    groups: dict[tuple[str, str], list[int]] = {}
-    for i in candidates:
-        statement = statements[i]
-        if not statement.executemany:
-            groups.setdefault((statement.sql, repr(statement.params)), []).append(i)
-    repeated = [kept for v in groups.values() if (kept := evidence.repeated_per_request(report, v, limit))]
+    # others' parameters are not read.  Each (string, parameters) group, with its places.
+    repeated: list[tuple[int, list[int], str, tuple[Site, ...]]] = []
+    for sql, run in found.selects_by_sql.items():
+        if len(run) < limit:
+            continue
+        if some_executemany:
+            run = [i for i in run if not executemany[i]]
+        # one frame object for the whole string (a query in a loop): its groups share it
+        shared = (
+            _places(frames, run) if len(dict.fromkeys(map(id, evidence.picked(frames, run)))) == 1 else None
+        )
+        for group in evidence.grouped(found.param_reprs(run), run).values():
+            kept = group if one_request else evidence.repeated_per_request(report, group, limit)
+            if len(kept) >= limit:
+                places = shared if shared is not None else _places(frames, kept)
+                repeated.append((group[0], kept, sql, places))
     if not repeated:
         return []
+    repeated.sort(key=lambda group: group[0])  # in the order they first ran
     # One finding per statement shape and place, however many parameter sets repeat there.
     by_place: dict[tuple[str, tuple[Site, ...]], list[list[int]]] = {}
-    for indexes in repeated:
-        stacks = [statements[i].stack for i in indexes]
-        if not all(stacks):
-            stacks = [sites.stack(report, statements[i]) for i in indexes]
-        distinct = {id(frames): frames for frames in stacks if frames}  # a few shared tuples
-        places = tuple(sorted({frames[0] for frames in distinct.values()}, key=str))
-        by_place.setdefault((report.statements[indexes[0]].sql, places), []).append(indexes)
+    for _first, indexes, sql, places in repeated:
+        by_place.setdefault((sql, places), []).append(indexes)
     findings = []
     for (_sql, places), sets in by_place.items():
-        indexes = sorted(i for group in sets for i in group)
+        indexes = evidence.merged(sets)
         first = report.statements[indexes[0]]
         lines = evidence.lines_of(report, indexes)
         repeats = "the same parameters" if len(sets) == 1 else f"{len(sets)} parameter sets each repeated"
@@ -78,13 +87,12 @@ def rule(report: Report, source: str, thresholds: Thresholds) -> list[Finding]:
     return findings
 
 
-def _by_sql(report: Report) -> dict[str, list[int]]:
-    """The SELECT statements' indexes by SQL string, in order (one group per string)."""
-    statements = report.statements
-    groups: dict[str, list[int]] = {}
-    for i in evidence.index(report).of_verb("SELECT"):
-        groups.setdefault(statements[i].sql, []).append(i)
-    return groups
+def _places(frames: Sequence[Optional[Site]], indexes: Sequence[int]) -> tuple[Site, ...]:
+    """The distinct innermost frames of the statements at `indexes`, in a stable order."""
+    chosen = evidence.picked(frames, indexes)
+    distinct = dict(zip(map(id, chosen), chosen, strict=True))  # a few shared frames
+    distinct.pop(id(None), None)
+    return tuple(sorted(set(distinct.values()), key=str))  # type: ignore[arg-type]
 
 
 def _rewrite(cell: Cell, line: int) -> Optional[Rewrite]:

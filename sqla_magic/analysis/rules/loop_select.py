@@ -41,16 +41,8 @@ _KEY_LOOKUP = re.compile(r"\bWHERE\s+([\w\".`\[\]]+)\s*=\s*(\?|%\(\w+\)s|%s|:\w+
 
 def rule(report: Report, source: str, thresholds: Thresholds) -> list[Finding]:
     statements = report.statements
-    groups: dict[tuple[object, ...], list[int]] = {}
-    for i in evidence.index(report).of_verb("SELECT"):
-        statement = statements[i]
-        if statement.origin not in ("query", "core") or statement.executemany:
-            continue
-        place = _place(statement)
-        if place is None:
-            continue
-        groups.setdefault((statement.request_index, statement.fingerprint, place), []).append(i)
-    repeated = [g for g in groups.values() if len(g) >= thresholds.loop_select_threshold]
+    found = evidence.index(report)
+    repeated = [g for g in found.loop_groups if len(g) >= thresholds.loop_select_threshold]
     if not repeated:
         return []
     dynamic = [r.target_table for r in relationships.all_relationships() if r.lazy == "dynamic"]
@@ -61,7 +53,7 @@ def rule(report: Report, source: str, thresholds: Thresholds) -> list[Finding]:
     in_database = evidence.database_seconds(report)
     findings = []
     for indexes in sorted(repeated, key=lambda g: g[0]):
-        distinct = len({repr(statements[i].params) for i in indexes})
+        distinct = len(set(found.param_reprs(indexes)))
         if distinct < thresholds.loop_select_threshold:
             continue
         first = statements[indexes[0]]
@@ -112,12 +104,6 @@ _ADVICE = {
     "query": "Run one query for all items: `IN` over the loop's values (or a join to the rows the loop "
     "iterates), and group the rows per item in Python.",
 }
-
-
-def _place(statement: Statement) -> Optional[tuple[str, int]]:
-    if statement.site is not None:
-        return statement.site.file, statement.site.line
-    return ("", statement.line) if statement.line is not None else None
 
 
 def _short(statement: Statement) -> str:
