@@ -14,10 +14,10 @@ from __future__ import annotations
 import functools
 import operator
 import weakref
-from collections import defaultdict, deque
+from collections import deque
 from collections.abc import Iterable, Sequence
 from itertools import chain, compress, repeat
-from typing import Any, Optional, TypeVar
+from typing import Any, Optional, TypeVar, cast
 
 from sqla_magic import sqltext
 from sqla_magic.model import Finding, Report, Site, Statement
@@ -28,7 +28,7 @@ SQL_STRINGS_KEPT = 8192
 """Distinct SQL strings whose readings are kept (per process, least recently used out)."""
 
 sql_verb = functools.lru_cache(maxsize=SQL_STRINGS_KEPT)(sqltext.verb)
-_dml_table = functools.lru_cache(maxsize=SQL_STRINGS_KEPT)(sqltext.dml_table)
+dml_table_of = functools.lru_cache(maxsize=SQL_STRINGS_KEPT)(sqltext.dml_table)
 
 
 def verb(statement: Statement) -> str:
@@ -38,7 +38,7 @@ def verb(statement: Statement) -> str:
 
 def dml_table(statement: Statement) -> Optional[str]:
     """Table an INSERT/UPDATE/DELETE writes to, unquoted."""
-    return _dml_table(statement.sql)
+    return dml_table_of(statement.sql)
 
 
 Place = tuple[str, int]
@@ -67,9 +67,14 @@ def merged(groups: Iterable[Sequence[int]]) -> list[int]:
     return list(chosen[0]) if len(chosen) == 1 else sorted(chain.from_iterable(chosen))
 
 
-def picked(values: Sequence[_T], positions: Iterable[int]) -> list[_T]:
-    """`values` at `positions`."""
-    return list(map(values.__getitem__, positions))
+def picked(values: Sequence[_T], positions: Iterable[int]) -> Sequence[_T]:
+    """`values` at `positions`, read in C (a tuple's `__getitem__` called per position
+    costs ten times more)."""
+    chosen = positions if isinstance(positions, (list, tuple, range)) else tuple(positions)
+    if len(chosen) > 1:
+        found: tuple[_T, ...] = operator.itemgetter(*chosen)(values)
+        return found
+    return [values[i] for i in chosen]
 
 
 class StatementIndex:
@@ -89,6 +94,7 @@ class StatementIndex:
         self._columns: dict[str, tuple[Any, ...]] = {}
         self._groups: dict[str, dict[Any, list[int]]] = {}
         self._param_reprs: list[Optional[str]] = [None] * self.size
+        self._sole: dict[str, tuple[Any, ...]] = {}
 
     def column(self, name: str) -> tuple[Any, ...]:
         """The field `name` of every statement, by position (read once per index)."""
@@ -299,9 +305,9 @@ class StatementIndex:
 
     def rows(self, positions: Iterable[int]) -> int:
         """Rows fetched by the statements at `positions` (unknown counts as 0)."""
-        return sum(filter(None, map(self.column("rows").__getitem__, positions)))
+        return sum(filter(None, picked(self.column("rows"), positions)))
 
-    def param_reprs(self, positions: Sequence[int]) -> list[str]:
+    def param_reprs(self, positions: Sequence[int]) -> Sequence[str]:
         """`repr(params)` of the statements at `positions` (made once per statement): what
         tells one parameter set from another."""
         known = self._param_reprs
@@ -309,9 +315,20 @@ class StatementIndex:
             compress(positions, map(operator.is_, map(known.__getitem__, positions), repeat(None)))
         )
         if missing:
-            texts = map(repr, map(self.column("params").__getitem__, missing))
+            texts = map(repr, picked(self.column("params"), missing))
             deque(map(known.__setitem__, missing, texts), maxlen=0)
-        return picked(known, positions)  # type: ignore[arg-type]
+        return cast("Sequence[str]", picked(known, positions))
+
+    def sole(self, name: str) -> tuple[Any, ...]:
+        """(the object,) where every statement has the same object in the derived column
+        `name` (`stacks`, `frames`), else (): a reading of it for any statements is then
+        a reading of that one object."""
+        found = self._sole.get(name)
+        if found is None:
+            values: Sequence[Any] = getattr(self, name)
+            uniform = bool(values) and all(map(operator.is_, values, repeat(values[0])))
+            found = self._sole[name] = (values[0],) if uniform else ()
+        return found
 
     def of_verb(self, *verbs: str) -> list[int]:
         """Indexes of the statements whose SQL starts with one of `verbs`, in order."""
@@ -392,7 +409,10 @@ def requests_of(report: Report, indexes: Iterable[int]) -> list[str]:
 def request_words(report: Report, indexes: Iterable[int]) -> str:
     """ " in request GET /x" / " in 3 requests (GET /x, GET /y)", or "" outside any request."""
     chosen = list(indexes)
-    units = set(picked(index(report).requests, chosen)) - {None}
+    found = index(report)
+    requests = found.by_request
+    one_unit = len(requests) == 1 and chosen
+    units = (set(requests) if one_unit else set(picked(found.requests, chosen))) - {None}
     if not units:
         return ""
     texts = requests_of(report, chosen)
@@ -400,36 +420,6 @@ def request_words(report: Report, indexes: Iterable[int]) -> str:
         return f" in request `{texts[0]}`"
     shown = ", ".join(f"`{t}`" for t in texts[:3]) + (", ..." if len(texts) > 3 else "")
     return f" in {len(units)} requests ({shown})"
-
-
-def executions(statements: Sequence[Statement]) -> int:
-    """Rows a group of DML statements carried, in all.
-
-    Each statement counts its parameter sets (an executemany's list), and an INSERT batch
-    of insertmanyvalues, which hands the cursor one flat set for many rows, counts the
-    rows the database says it inserted: 20,000 rows sent in 20 batches are 20,000.
-    """
-    return sum(statement_rows_written(s) for s in statements)
-
-
-def statement_rows_written(statement: Statement) -> int:
-    """Rows one DML execution carried (at least 1)."""
-    if statement.param_sets > 1:
-        return statement.param_sets
-    if statement.executemany and statement.rowcount > 1 and sql_verb(statement.sql) == "INSERT":
-        return statement.rowcount
-    return 1
-
-
-def by_key(report: Report, key: object, indexes: Optional[Iterable[int]] = None) -> dict[object, list[int]]:
-    """Statement indexes grouped by `key(statement)`, skipping `None` keys."""
-    groups: dict[object, list[int]] = defaultdict(list)
-    chosen = range(len(report.statements)) if indexes is None else indexes
-    for index in chosen:
-        value = key(report.statements[index])  # type: ignore[operator]
-        if value is not None:
-            groups[value].append(index)
-    return dict(groups)
 
 
 def writes_by_table(report: Report, verb_: str, threshold: int) -> list[tuple[str, list[int], int]]:
@@ -440,7 +430,7 @@ def writes_by_table(report: Report, verb_: str, threshold: int) -> list[tuple[st
     if not writes:
         return []
     sql = picked(found.column("sql"), writes)
-    table_of = {text: _dml_table(text) for text in dict.fromkeys(sql)}
+    table_of = {text: dml_table_of(text) for text in dict.fromkeys(sql)}
     groups = grouped(list(map(table_of.__getitem__, sql)), writes)
     groups.pop(None, None)
     written = []
@@ -452,7 +442,12 @@ def writes_by_table(report: Report, verb_: str, threshold: int) -> list[tuple[st
 
 
 def rows_written(report: Report, indexes: Sequence[int]) -> int:
-    """`executions` of the statements at `indexes`, read from the report's columns."""
+    """Rows the DML statements at `indexes` carried, in all.
+
+    Each statement counts its parameter sets (an executemany's list), and an INSERT batch
+    of insertmanyvalues, which hands the cursor one flat set for many rows, counts the
+    rows the database says it inserted: 20,000 rows sent in 20 batches are 20,000.
+    """
     found = index(report)
     sets = picked(found.column("param_sets"), indexes)
     if not any(found.column("executemany")):
@@ -477,7 +472,7 @@ def _rows_written(sets: int, executemany: bool, rowcount: int, verb_: str) -> in
 
 
 def lines_of(report: Report, indexes: Iterable[int]) -> tuple[int, ...]:
-    lines = set(map(index(report).column("line").__getitem__, indexes))
+    lines = set(picked(index(report).column("line"), indexes))
     lines.discard(None)
     return tuple(sorted(lines))
 

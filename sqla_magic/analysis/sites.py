@@ -79,9 +79,16 @@ def sites(report: Report, indexes: Iterable[int], also: Sequence[Site] = ()) -> 
     # Statements share a few stack tuples: each distinct one (by identity, then by value)
     # is read once, in the order first met, so the counts and their ties come out as
     # counting statement by statement gives them.
-    stacks = picked(index(report).stacks, indexes)
-    repeats = Counter(map(id, stacks))
-    distinct = dict(zip(map(id, stacks), stacks, strict=True))
+    indexed = index(report)
+    sole = indexed.sole("stacks")
+    if sole:  # one stack object for the whole report: nothing to read per statement
+        chosen = indexes if isinstance(indexes, (list, tuple, range)) else list(indexes)
+        repeats = Counter({id(sole[0]): len(chosen)}) if chosen else Counter()
+        distinct = {id(sole[0]): sole[0]} if chosen else {}
+    else:
+        stacks = picked(indexed.stacks, indexes)
+        repeats = Counter(map(id, stacks))
+        distinct = dict(zip(map(id, stacks), stacks, strict=True))
     innermost: Counter[Site] = Counter()
     callers: dict[Site, None] = {}
     seen_stacks: set[tuple[Site, ...]] = set()
@@ -99,9 +106,29 @@ def sites(report: Report, indexes: Iterable[int], also: Sequence[Site] = ()) -> 
     return tuple(ordered.values())
 
 
+def distinct_frames(report: Report, indexes: Iterable[int]) -> list[Site]:
+    """The innermost user frames the statements ran from, each once, in the order first met."""
+    return list(dict.fromkeys(frame for frame in _frame_objects(report, indexes) if frame is not None))
+
+
+def _frame_objects(report: Report, indexes: Iterable[int]) -> list[Optional[Site]]:
+    """The distinct frame objects (by identity) of the statements, in the order first met."""
+    indexed = index(report)
+    sole = indexed.sole("frames")
+    if sole:
+        return list(sole) if any(True for _ in indexes) else []
+    frames = picked(indexed.frames, indexes)
+    return list(dict(zip(map(id, frames), frames, strict=True)).values())  # a few frames shared by many
+
+
 def commonest(report: Report, indexes: Iterable[int]) -> Optional[Site]:
     """The innermost user frame most of the statements ran from."""
-    frames = picked(index(report).frames, indexes)
+    indexed = index(report)
+    sole = indexed.sole("frames")
+    chosen = indexes if isinstance(indexes, (list, tuple, range)) else list(indexes)
+    if sole:
+        return sole[0] if chosen else None
+    frames = picked(indexed.frames, chosen)
     # A few frame objects stand for many statements: counted by identity, then by value,
     # in the order first met (which breaks ties as counting frame by frame does).
     counted: Counter[Site] = Counter()

@@ -23,23 +23,26 @@ _LINK = re.compile(r"([\w\"`]+)\.[\w\"`]+\s*=\s*([\w\"`]+)\.[\w\"`]+")
 
 def rule(report: Report, source: str, thresholds: Thresholds) -> list[Finding]:
     findings = []
-    by_fingerprint: dict[str, list[int]] = {}
-    for index in evidence.index(report).of_verb("SELECT"):
-        statement = report.statements[index]
-        if _unjoined(statement.sql) is not None:
-            by_fingerprint.setdefault(statement.fingerprint, []).append(index)
+    indexed = evidence.index(report)
+    crossed = evidence.merged(
+        indexes for sql, indexes in indexed.selects_by_sql.items() if _unjoined(sql) is not None
+    )
+    by_fingerprint = evidence.grouped(evidence.picked(indexed.column("fingerprint"), crossed), crossed)
     warned = [w for w in report.warnings if "cartesian product" in w.message]
     used_warnings: set[int] = set()
     for indexes in by_fingerprint.values():
         lines = evidence.lines_of(report, indexes)
-        files = {p.file for i in indexes for p in sites.stack(report, report.statements[i])}
+        stacks = evidence.picked(indexed.stacks, indexes)
+        files = {
+            p.file for frames in dict(zip(map(id, stacks), stacks, strict=True)).values() for p in frames
+        }
         # A module's warning has no cell line: its file says which statements it came from.
         warning = next(
             (w for w in warned if w.line in lines or (w.line is None and w.filename in files)), None
         )
         if warning is not None:
             used_warnings.add(id(warning))
-        rows = sum(report.statements[i].rows or 0 for i in indexes)
+        rows = indexed.rows(indexes)
         elements = unjoined(report.statements[indexes[0]].sql) or []
         findings.append(
             Finding(
@@ -140,6 +143,4 @@ def _names(element: str) -> set[str]:
 
 
 def _places(report: Report, indexes: list[int]) -> list[Site]:
-    return list(
-        dict.fromkeys(p for i in indexes if (p := sites.site(report, report.statements[i])) is not None)
-    )
+    return sites.distinct_frames(report, indexes)

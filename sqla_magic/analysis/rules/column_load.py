@@ -34,14 +34,17 @@ _PREFIX = "refresh "
 def rule(report: Report, source: str, thresholds: Thresholds) -> list[Finding]:
     statements = report.statements
     groups: dict[tuple[object, ...], list[int]] = {}
-    for origin, indexes in evidence.index(report).by_origin.items():
+    indexed = evidence.index(report)
+    for origin, indexes in indexed.by_origin.items():
         if not origin.startswith(_PREFIX):
             continue
-        for i in indexes:
-            statement = statements[i]
-            site = statement.site
-            place = (site.file, site.line) if site is not None else ("", statement.line)
-            groups.setdefault((statement.request_index, origin, place), []).append(i)
+        request_places = zip(
+            evidence.picked(indexed.requests, indexes),
+            evidence.picked(indexed.loop_places, indexes),
+            strict=True,
+        )
+        for (request, place), group in evidence.grouped(list(request_places), indexes).items():
+            groups[(request, origin, place)] = group
     in_database = evidence.database_seconds(report)
     classes: dict[str, Optional[relationships.ColumnFacts]] = {}
     findings = []

@@ -28,24 +28,27 @@ RULE = "duplicate-query"
 
 def rule(report: Report, source: str, thresholds: Thresholds) -> list[Finding]:
     limit = thresholds.duplicate_query_threshold
-    found = evidence.index(report)
-    executemany = found.column("executemany")
+    indexed = evidence.index(report)
+    executemany = indexed.column("executemany")
     some_executemany = any(executemany)
-    one_request = len(found.by_request) == 1
-    frames = found.frames
+    one_request = len(indexed.by_request) == 1
+    frames = indexed.frames
+    sole = indexed.sole("frames")
     # Only strings run at least `limit` times can repeat with the same parameters: the
     # others' parameters are not read.  Each (string, parameters) group, with its places.
     repeated: list[tuple[int, list[int], str, tuple[Site, ...]]] = []
-    for sql, run in found.selects_by_sql.items():
+    for sql, run in indexed.selects_by_sql.items():
         if len(run) < limit:
             continue
         if some_executemany:
             run = [i for i in run if not executemany[i]]
         # one frame object for the whole string (a query in a loop): its groups share it
-        shared = (
-            _places(frames, run) if len(dict.fromkeys(map(id, evidence.picked(frames, run)))) == 1 else None
-        )
-        for group in evidence.grouped(found.param_reprs(run), run).values():
+        if sole:
+            shared: Optional[tuple[Site, ...]] = (sole[0],) if sole[0] is not None else ()
+        else:
+            distinct = dict.fromkeys(map(id, evidence.picked(frames, run)))
+            shared = _places(frames, run) if len(distinct) == 1 else None
+        for group in evidence.grouped(indexed.param_reprs(run), run).values():
             kept = group if one_request else evidence.repeated_per_request(report, group, limit)
             if len(kept) >= limit:
                 places = shared if shared is not None else _places(frames, kept)

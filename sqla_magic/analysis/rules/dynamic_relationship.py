@@ -24,11 +24,27 @@ RULE = "dynamic-relationship"
 
 
 def rule(report: Report, source: str, thresholds: Thresholds) -> list[Finding]:
-    groups = evidence.by_key(
-        report,
-        lambda s: (s.fingerprint, place) if (place := sites.site(report, s)) is not None else None,
-        evidence.index(report).of_origin("query"),
+    indexed = evidence.index(report)
+    queries = indexed.of_origin("query")
+    frames = evidence.picked(indexed.frames, queries)
+    # Frames by value, each read once: a few frame objects stand for many statements.
+    objects = dict(zip(map(id, frames), frames, strict=True))
+    first_of_value: dict[Site, Site] = {}
+    canonical = {
+        ident: id(first_of_value.setdefault(frame, frame)) if frame is not None else None
+        for ident, frame in objects.items()
+    }
+    keys = zip(
+        evidence.picked(indexed.column("fingerprint"), queries),
+        map(canonical.__getitem__, map(id, frames)),
+        strict=True,
     )
+    by_id = {id(frame): frame for frame in first_of_value.values()}
+    groups = {
+        (fingerprint, by_id[ident]): group
+        for (fingerprint, ident), group in evidence.grouped(list(keys), queries).items()
+        if ident is not None
+    }
     repeated = {k: v for k, v in groups.items() if len(v) >= thresholds.dynamic_relationship_threshold}
     if not repeated:
         return []
@@ -39,7 +55,7 @@ def rule(report: Report, source: str, thresholds: Thresholds) -> list[Finding]:
 
     findings = []
     for key, indexes in repeated.items():
-        place = key[1]  # type: ignore[index]
+        place = key[1]
         assert isinstance(place, Site)
         from_list = sqltext.from_clause(report.statements[indexes[0]].sql)[0] or ""
         candidates = [r for r in dynamic if re.search(rf"\b{re.escape(r.target_table)}\b", from_list)]

@@ -26,11 +26,11 @@ RULE = "first-for-exists"
 
 
 def rule(report: Report, source: str, thresholds: Thresholds) -> list[Finding]:
-    selects = [
-        i
-        for i in evidence.index(report).of_verb("SELECT")
-        if sites.site(report, report.statements[i]) is not None
-    ]
+    indexed = evidence.index(report)
+    selects = indexed.of_verb("SELECT")
+    unframed = indexed.unframed
+    if unframed:
+        selects = [i for i in selects if i not in unframed]
     if len(selects) < thresholds.first_for_exists_min_statements:
         return []  # no source read (nor libcst loaded) without a `.first()` that ran a statement
     findings = []

@@ -24,11 +24,13 @@ RULE = "large-result"
 
 
 def rule(report: Report, source: str, thresholds: Thresholds) -> list[Finding]:
-    large = [
-        i
-        for i in evidence.index(report).of_verb("SELECT", "WITH")
-        if ((s := report.statements[i]).rows or 0) >= thresholds.large_result_rows and not s.streamed
-    ]
+    indexed = evidence.index(report)
+    reading = indexed.of_verb("SELECT", "WITH")
+    rows, streamed = indexed.column("rows"), indexed.column("streamed")
+    least = thresholds.large_result_rows
+    if least > 0 and max(filter(None, evidence.picked(rows, reading)), default=0) < least:
+        return []
+    large = [i for i in reading if (rows[i] or 0) >= least and not streamed[i]]
     if not large:
         return []
     findings = []

@@ -9,6 +9,7 @@ stmt.subquery()))`, so the database counts and one number comes back.
 
 from __future__ import annotations
 
+from itertools import compress
 from typing import TYPE_CHECKING, Optional
 
 from sqla_magic.analysis import evidence, sites
@@ -25,13 +26,14 @@ RULE = "len-all"
 
 
 def rule(report: Report, source: str, thresholds: Thresholds) -> list[Finding]:
-    fetched = [
-        i
-        for i in evidence.index(report).of_verb("SELECT")
-        if (report.statements[i].rows or 0) and sites.site(report, report.statements[i]) is not None
-    ]
-    if sum(report.statements[i].rows or 0 for i in fetched) < thresholds.len_all_min_rows:
+    indexed = evidence.index(report)
+    selects = indexed.of_verb("SELECT")
+    unframed = indexed.unframed
+    sited = [i for i in selects if i not in unframed] if unframed else selects
+    if indexed.rows(sited) < thresholds.len_all_min_rows:
         return []  # no source read (nor libcst loaded) without a big enough result to count
+    rows = indexed.column("rows")
+    fetched = list(compress(sited, evidence.picked(rows, sited)))
     findings = []
     for code, cell in sites.parsed_with(report, source, fetched, "len("):
         findings.extend(_in_code(report, code, cell, thresholds))
@@ -49,7 +51,7 @@ def _in_code(report: Report, code: sites.Code, cell: Cell, thresholds: Threshold
             continue
         first, last = cell.lines(node)
         indexes = code.on_lines(first, last, "SELECT")
-        rows = sum(report.statements[i].rows or 0 for i in indexes)
+        rows = evidence.index(report).rows(indexes)
         if not indexes or rows < thresholds.len_all_min_rows:
             continue
         place = code.site(first)

@@ -41,8 +41,8 @@ _KEY_LOOKUP = re.compile(r"\bWHERE\s+([\w\".`\[\]]+)\s*=\s*(\?|%\(\w+\)s|%s|:\w+
 
 def rule(report: Report, source: str, thresholds: Thresholds) -> list[Finding]:
     statements = report.statements
-    found = evidence.index(report)
-    repeated = [g for g in found.loop_groups if len(g) >= thresholds.loop_select_threshold]
+    indexed = evidence.index(report)
+    repeated = [g for g in indexed.loop_groups if len(g) >= thresholds.loop_select_threshold]
     if not repeated:
         return []
     dynamic = [r.target_table for r in relationships.all_relationships() if r.lazy == "dynamic"]
@@ -53,7 +53,7 @@ def rule(report: Report, source: str, thresholds: Thresholds) -> list[Finding]:
     in_database = evidence.database_seconds(report)
     findings = []
     for indexes in sorted(repeated, key=lambda g: g[0]):
-        distinct = len(set(found.param_reprs(indexes)))
+        distinct = len(set(indexed.param_reprs(indexes)))
         if distinct < thresholds.loop_select_threshold:
             continue
         first = statements[indexes[0]]

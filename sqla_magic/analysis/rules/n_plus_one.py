@@ -29,10 +29,11 @@ RULE = "n-plus-one"
 
 def rule(report: Report, source: str, thresholds: Thresholds) -> list[Finding]:
     groups: dict[tuple[str, Optional[tuple[str, int]]], list[int]] = {}
-    for origin, indexes in evidence.index(report).by_origin.items():
+    indexed = evidence.index(report)
+    for origin, indexes in indexed.by_origin.items():
         if relationships.lazy_loaded(origin):
-            for index in indexes:
-                groups.setdefault((origin, sites.key(report, report.statements[index])), []).append(index)
+            by_place = evidence.grouped(evidence.picked(indexed.frame_places, indexes), indexes)
+            groups.update(((origin, place), group) for place, group in by_place.items())
     groups = {
         key: kept
         for key, indexes in groups.items()

@@ -31,7 +31,8 @@ _ATTRIBUTES = ("cache_ok", "inherit_cache", "supports_statement_cache")
 
 
 def rule(report: Report, source: str, thresholds: Thresholds) -> list[Finding]:
-    no_key = [i for i, s in enumerate(report.statements) if s.cache == "no key"]
+    indexed = evidence.index(report)
+    no_key = indexed.groups("cache").get("no key", [])
     compile_s = report.layers.get("compile", 0.0)
     findings = []
     covered: set[int] = set()
@@ -42,9 +43,8 @@ def rule(report: Report, source: str, thresholds: Thresholds) -> list[Finding]:
             continue
         seen.add(warning.message)
         subject = _subject(warning.message)
-        indexes = [
-            i for i in no_key if warning.line is None or report.statements[i].line == warning.line
-        ] or no_key
+        lines = indexed.column("line")
+        indexes = [i for i in no_key if warning.line is None or lines[i] == warning.line] or no_key
         covered.update(indexes)
         findings.append(
             Finding(
@@ -66,7 +66,8 @@ def rule(report: Report, source: str, thresholds: Thresholds) -> list[Finding]:
                 else None,
             )
         )
-    groups = evidence.by_key(report, lambda s: s.fingerprint, [i for i in no_key if i not in covered])
+    uncovered = [i for i in no_key if i not in covered] if covered else no_key
+    groups = evidence.grouped(evidence.picked(indexed.column("fingerprint"), uncovered), uncovered)
     for indexes in groups.values():
         if len(indexes) < thresholds.no_cache_key_min_statements:
             continue
@@ -98,12 +99,14 @@ def _cache_switched_off(report: Report, thresholds: Thresholds) -> list[Finding]
     outside = report.wall_s - report.layers.get("database", 0.0) - report.layers.get("fetch", 0.0)
     if outside <= 0 or compile_s / outside < thresholds.cache_off_min_compile_share:
         return []
-    off = evidence.by_key(report, lambda s: s.engine if s.cache == "no cache" else None)
+    indexed = evidence.index(report)
+    uncached = indexed.groups("cache").get("no cache", [])
+    off = evidence.grouped(evidence.picked(indexed.column("engine"), uncached), uncached)
     findings = []
     for engine, indexes in off.items():
         if len(indexes) < thresholds.cache_off_min_statements:
             continue
-        shapes = len({report.statements[i].fingerprint for i in indexes})
+        shapes = len(set(evidence.picked(indexed.column("fingerprint"), indexes)))
         where = sites.where_all(report, _places(report, indexes))
         findings.append(
             Finding(
@@ -152,9 +155,7 @@ def _fix(attribute: str | None, subject: str | None) -> str:
 
 
 def _places(report: Report, indexes: list[int]) -> list[Site]:
-    return list(
-        dict.fromkeys(p for i in indexes if (p := sites.site(report, report.statements[i])) is not None)
-    )
+    return sites.distinct_frames(report, indexes)
 
 
 def _declare_cacheable(

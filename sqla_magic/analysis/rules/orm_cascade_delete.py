@@ -18,18 +18,22 @@ RULE = "orm-cascade-delete"
 
 
 def rule(report: Report, source: str, thresholds: Thresholds) -> list[Finding]:
-    deletes = evidence.by_key(
-        report,
-        lambda s: evidence.dml_table(s) if evidence.verb(s) == "DELETE" else None,
-        evidence.index(report).of_origin("flush"),
-    )
+    indexed = evidence.index(report)
+    flushed = indexed.of_origin("flush")
+    sql = evidence.picked(indexed.column("sql"), flushed)
+    table_of = {
+        text: evidence.dml_table_of(text) if evidence.sql_verb(text) == "DELETE" else None
+        for text in dict.fromkeys(sql)
+    }
+    deletes = evidence.grouped(list(map(table_of.__getitem__, sql)), flushed)
+    deletes.pop(None, None)
     if len(deletes) < 2:
         return []
     known = relationships.all_relationships()
     findings = []
     for table, indexes in deletes.items():
         # One DELETE per flush (autoflush splits a loop of deletes): the rows add up.
-        rows = sum(report.statements[i].param_sets for i in indexes)
+        rows = sum(evidence.picked(indexed.column("param_sets"), indexes))
         if rows < thresholds.orm_cascade_delete_threshold:
             continue
         cascades = [

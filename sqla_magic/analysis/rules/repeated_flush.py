@@ -33,9 +33,9 @@ RULE = "repeated-flush"
 
 
 def rule(report: Report, source: str, thresholds: Thresholds) -> list[Finding]:
-    by_place = evidence.by_key(
-        report, lambda s: sites.key(report, s), evidence.index(report).of_origin("flush")
-    )
+    flushed = evidence.index(report).of_origin("flush")
+    by_place = evidence.grouped(evidence.picked(evidence.index(report).frame_places, flushed), flushed)
+    by_place.pop(None, None)
     candidates = {
         place: (indexes, flushes)
         for place, indexes in by_place.items()
@@ -98,16 +98,16 @@ def rule(report: Report, source: str, thresholds: Thresholds) -> list[Finding]:
 
 def _repeated_flushes(report: Report, indexes: list[int], thresholds: Thresholds) -> Optional[int]:
     """How many flushes of one session `indexes` came from, if they are worth a finding."""
-    statements = [report.statements[i] for i in indexes]
-    sessions = {s.session_index for s in statements if s.session_index is not None}
+    indexed = evidence.index(report)
+    sessions = set(evidence.picked(indexed.column("session_index"), indexes)) - {None}
     if len(sessions) > 1:
         return None  # a session per iteration: one commit after the loop would not hold them
-    flushes = len({s.flush_index for s in statements if s.flush_index is not None})
+    flushes = len(set(evidence.picked(indexed.column("flush_index"), indexes)) - {None})
     if not flushes:  # a report from before flushes were told apart: count statements
         return len(indexes) if len(indexes) >= thresholds.repeated_flush_threshold else None
     if flushes < thresholds.repeated_flush_threshold:
         return None
-    if evidence.executions(statements) >= flushes * thresholds.repeated_flush_chunk_rows:
+    if evidence.rows_written(report, indexes) >= flushes * thresholds.repeated_flush_chunk_rows:
         return None  # deliberate chunks
     return flushes
 

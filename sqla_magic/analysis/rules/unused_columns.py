@@ -38,11 +38,9 @@ def _loop_kinds() -> tuple[type[cst.CSTNode], ...]:
 
 def rule(report: Report, source: str, thresholds: Thresholds) -> list[Finding]:
     least = thresholds.unused_columns_min_rows
-    loaded = [
-        i
-        for i in evidence.index(report).of_origin("query")
-        if ((s := report.statements[i]).rows or 0) >= least and sites.site(report, s) is not None
-    ]
+    indexed = evidence.index(report)
+    rows, unframed = indexed.column("rows"), indexed.unframed
+    loaded = [i for i in indexed.of_origin("query") if (rows[i] or 0) >= least and i not in unframed]
     if not loaded:
         return []
     findings = []
