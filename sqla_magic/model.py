@@ -108,18 +108,52 @@ class Statement:
     """For a statement of an ORM flush: which flush of the profile, counting from 0."""
 
     @classmethod
-    def of(cls, values: dict[str, Any]) -> Statement:
-        """`Statement(**values)` for a dict holding every field, ten times cheaper: the
-        frozen `__init__` sets each field through `object.__setattr__`, and a report
-        builds one statement per execution."""
-        if values.keys() != _STATEMENT_FIELDS:
-            raise TypeError(f"Statement.of needs exactly the fields {sorted(_STATEMENT_FIELDS)}")
-        statement = object.__new__(cls)
-        statement.__dict__.update(values)
-        return statement
+    def from_rows(cls, rows: typing.Iterable[tuple[Any, ...]]) -> tuple[Statement, ...]:
+        """Statements from rows of field values, in the order the fields are declared.
+
+        Three to six times cheaper than `Statement(...)` per statement, which a report
+        builds for every execution: the frozen `__init__` sets each field through
+        `object.__setattr__`.  Here each is stored as on a plain object, into the
+        attribute layout the type shares between its instances, and the object then
+        becomes a `Statement` (`_StatementFields`).
+        """
+        return _statements_of(rows)
 
 
-_STATEMENT_FIELDS = frozenset(f.name for f in dataclasses.fields(Statement))
+_STATEMENT_FIELD_ORDER = tuple(f.name for f in dataclasses.fields(Statement))
+_STATEMENT_FIELDS = frozenset(_STATEMENT_FIELD_ORDER)
+
+
+class _StatementFields:
+    """A plain object with a `Statement`'s attributes, stored in field order, before its
+    class becomes `Statement` (same layout: no slots, a `__dict__`, weak references)."""
+
+
+def _row_builder(
+    final: type, fields: tuple[str, ...]
+) -> Callable[[typing.Iterable[tuple[Any, ...]]], tuple[Any, ...]]:
+    """`build(rows)`: one `final` per row of field values, assigned as one unpacking of
+    plain attribute stores (written out here from `fields`, as `dataclasses` writes
+    `__init__`); a row of another length raises `ValueError`."""
+    targets = ", ".join(f"made.{name}" for name in fields)
+    code = (
+        "def build(rows):\n"
+        "    built = []\n"
+        "    append = built.append\n"
+        "    for row in rows:\n"
+        "        made = new(plain)\n"
+        f"        {targets}, = row\n"
+        "        made.__class__ = final\n"
+        "        append(made)\n"
+        "    return tuple(built)\n"
+    )
+    namespace: dict[str, Any] = {"new": object.__new__, "plain": _StatementFields, "final": final}
+    exec(code, namespace)  # the source is made above from the dataclass's own field names
+    build: Callable[[typing.Iterable[tuple[Any, ...]]], tuple[Any, ...]] = namespace["build"]
+    return build
+
+
+_statements_of = _row_builder(Statement, _STATEMENT_FIELD_ORDER)
 
 
 @dataclass(frozen=True)

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
+import pickle
+
 import pytest
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
@@ -52,7 +55,7 @@ def test_empty_report_views() -> None:
     assert Report.from_json(report.to_json()) == report
 
 
-def test_statement_of_builds_the_same_statement_as_the_constructor() -> None:
+def test_statements_from_rows_are_the_statements_the_constructor_builds() -> None:
     values = {
         "sql": "SELECT 1", "params": {"a": 1}, "duration_s": 0.5, "rowcount": -1, "executemany": False,
         "fingerprint": "f", "cache": "cached", "line": 2, "origin": "core", "engine": "sqlite://",
@@ -61,9 +64,19 @@ def test_statement_of_builds_the_same_statement_as_the_constructor() -> None:
         "site": Site("app/services.py", 12, "load"), "stack": (Site("app/services.py", 12, "load"),),
         "request": "GET /", "request_index": 0, "session_index": 0, "flush_index": 3,
     }  # fmt: skip
-    assert Statement.of(values) == Statement(**values)
-    with pytest.raises(TypeError, match="exactly the fields"):
-        Statement.of({k: v for k, v in values.items() if k != "rows"})
+    other = {**values, "sql": "SELECT 2", "line": None, "site": None, "stack": ()}
+    built = Statement.from_rows([tuple(values.values()), tuple(other.values())])
+    assert built == (Statement(**values), Statement(**other))
+    first = built[0]
+    assert type(first) is Statement and vars(first) == values and list(vars(first)) == list(values)
+    assert pickle.loads(pickle.dumps(first)) == first
+    assert dataclasses.replace(first, rows=7).rows == 7
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        first.rows = 2  # type: ignore[misc]
+    assert Report.from_json(Report(0.0, 0.0, statements=built).to_json()).statements == built
+    assert Statement.from_rows([]) == ()
+    with pytest.raises(ValueError):
+        Statement.from_rows([tuple(values.values())[:-1]])
 
 
 def test_saved_reports_carry_their_format_and_older_ones_still_open() -> None:

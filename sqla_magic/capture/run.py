@@ -27,7 +27,7 @@ import sqlalchemy
 from sqla_magic import _compat, privacy
 from sqla_magic.capture.callgraph import CallGraph, build_call_graph
 from sqla_magic.capture.memory import AllocatedPeak, LineMemory, PeakRss
-from sqla_magic.capture.params import display_params, safe_text, truncate
+from sqla_magic.capture.params import MAX_ITEMS, PLAIN_TYPES, display_params, safe_text, truncate
 from sqla_magic.capture.statements import Recorder, StatementRecord
 from sqla_magic.model import LAYERS, CapturedWarning, CellError, Memory, Report, Site, Statement
 from sqla_magic.sqltext import fingerprint
@@ -351,25 +351,20 @@ def other_profiler() -> Optional[str]:
 
 class _Places:
     """One `Site` per place and one stack per distinct chain, shared by the statements of a
-    report (an N+1's hundreds of statements share a handful of places), and requests
-    numbered in the order they first ran."""
+    report (an N+1's hundreds of statements share a handful of places), and requests,
+    sessions and flushes numbered in the order they first ran."""
 
     def __init__(self) -> None:
         self.sites: dict[tuple[str, int, str], Site] = {}
-        self.stacks: dict[tuple[tuple[str, int, str], ...], tuple[Site, ...]] = {}
         self.requests: dict[int, int] = {}
         self.sessions: dict[int, int] = {}
         self.flushes: dict[int, int] = {}
 
-    def stack(self, frames: list[tuple[str, int, str]]) -> tuple[Site, ...]:
-        key = tuple(frames)
-        stack = self.stacks.get(key)
-        if stack is None:
-            sites = self.sites
-            stack = self.stacks[key] = tuple(
-                sites.get(frame) or sites.setdefault(frame, Site(*frame)) for frame in key
-            )
-        return stack
+    def stack(self, chain: tuple[tuple[str, int, str], ...]) -> tuple[tuple[Site, ...], Optional[Site]]:
+        """The frames as a stack of shared `Site`s, innermost first, and the innermost."""
+        sites = self.sites
+        stack = tuple(sites.get(frame) or sites.setdefault(frame, Site(*frame)) for frame in chain)
+        return stack, stack[0]
 
     def request(self, number: int) -> int:
         return self.requests.setdefault(number, len(self.requests))
@@ -381,80 +376,109 @@ class _Places:
         return self.flushes.setdefault(number, len(self.flushes))
 
 
-def _statements(records: Iterable[StatementRecord], filename: str, started: float) -> tuple[Statement, ...]:
+def _statements(records: list[StatementRecord], filename: str, started: float) -> tuple[Statement, ...]:
     """The report's statements, one per record.
 
-    What depends only on the SQL string (the fingerprint) or on the execution's shape
-    (the statement object, its execution options, engine, cache state and whether a
-    flush ran it: origin, URL, dialect, cache word, streaming) is worked out once per
-    distinct value, since a workload repeats a few of each many times.
+    What depends only on the SQL string (the fingerprint), on the execution's shape (the
+    statement object, its execution options, engine, cache state and whether a flush ran
+    it: origin, URL, dialect, cache word, streaming) or on the chain of frames (the sites)
+    is worked out once per distinct value, since a workload repeats a few of each many
+    times; each record then costs a few dict lookups and one row of field values.
     """
-    origins: dict[Any, Optional[str]] = {}
-    places = _Places()
     shapes: dict[tuple[int, int, int, int, bool, bool], tuple[str, str, str, str, bool]] = {}
+    origins: dict[Any, Optional[str]] = {}
+    engines: dict[int, tuple[str, str]] = {}
     fingerprints: dict[str, str] = {}
-    built = []
+    stacks: dict[tuple[tuple[str, int, str], ...], tuple[tuple[Site, ...], Optional[Site]]] = {}
+    no_stack: tuple[tuple[Site, ...], Optional[Site]] = ((), None)
+    places = _Places()
+    plain = PLAIN_TYPES.issuperset
+    rows = []
     for record in records:
-        engine = record.engine
         key = (
             id(record.statement),
             id(record.options),
-            id(engine),
+            id(record.engine),
             id(record.cache_outcome),
             record.compiled,
             record.in_flush,
         )
         shape = shapes.get(key)
         if shape is None:
-            options = record.options
-            shape = shapes[key] = (
-                record.cache,
-                record.origin(origins),
-                _url(engine),
-                engine.dialect.name,
-                bool(options.get("yield_per") or options.get("stream_results")),
-            )
-        cache, origin, url, dialect, streamed = shape
+            shape = shapes[key] = _shape(record, origins, engines)
         sql = record.sql
         shape_of_sql = fingerprints.get(sql)
         if shape_of_sql is None:
             shape_of_sql = fingerprints[sql] = fingerprint(sql)
-        params, sets = display_params(record.parameters, record.executemany)
+        parameters = record.parameters
+        executemany = record.executemany
+        if (
+            not executemany
+            and type(parameters) is tuple
+            and len(parameters) <= MAX_ITEMS
+            and plain(map(type, parameters))
+        ):
+            shown, sets = parameters, 1  # the common case: its own display copy
+        else:
+            shown, sets = display_params(parameters, executemany)
+        frames = record.frames
+        if frames:
+            chain = tuple(frames)
+            stack = stacks.get(chain)
+            if stack is None:
+                stack = stacks[chain] = places.stack(chain)
+        else:
+            stack = no_stack
         start = record.start - started
-        stack = places.stack(record.frames) if record.frames else ()
         request = record.request
         flush = record.flush
-        built.append(
-            Statement.of(
-                {
-                    "sql": sql,
-                    "params": params,
-                    "duration_s": record.duration_s,
-                    "rowcount": record.rowcount,
-                    "executemany": record.executemany,
-                    "fingerprint": shape_of_sql,
-                    "cache": cache,
-                    "line": record.lines.get(filename),
-                    "origin": origin,
-                    "engine": url,
-                    "thread": record.thread,
-                    "dialect": dialect,
-                    "rows": record.rows,
-                    "fetch_s": record.fetch_s,
-                    "start_s": start if start > 0.0 else 0.0,
-                    "param_sets": sets,
-                    "error": truncate(record.error, 2000) if record.error else None,
-                    "streamed": streamed or record.batches > 1,
-                    "site": stack[0] if stack else None,
-                    "stack": stack,
-                    "request": request[0] if request is not None else None,
-                    "request_index": places.request(request[1]) if request is not None else None,
-                    "session_index": places.session(flush[0]) if flush is not None else None,
-                    "flush_index": places.flush(flush[1]) if flush is not None else None,
-                }
+        error = record.error
+        rows.append(
+            (
+                sql,
+                shown,
+                record.duration_s,
+                record.rowcount,
+                executemany,
+                shape_of_sql,
+                shape[0],
+                record.lines.get(filename),
+                shape[1],
+                shape[2],
+                record.thread,
+                shape[3],
+                record.rows,
+                record.fetch_s,
+                start if start > 0.0 else 0.0,
+                sets,
+                truncate(error, 2000) if error else None,
+                shape[4] or record.batches > 1,
+                stack[1],
+                stack[0],
+                request[0] if request is not None else None,
+                places.request(request[1]) if request is not None else None,
+                places.session(flush[0]) if flush is not None else None,
+                places.flush(flush[1]) if flush is not None else None,
             )
         )
-    return tuple(built)
+    return Statement.from_rows(rows)
+
+
+def _shape(
+    record: StatementRecord, origins: dict[Any, Optional[str]], engines: dict[int, tuple[str, str]]
+) -> tuple[str, str, str, str, bool]:
+    """(cache word, origin, URL, dialect, streamed) of the record's execution shape; the
+    origin's parts are kept in `origins`, each engine's URL and dialect in `engines`."""
+    engine, options = record.engine, record.options
+    named = engines.get(id(engine))
+    if named is None:
+        named = engines[id(engine)] = (_url(engine), engine.dialect.name)
+    return (
+        record.cache,
+        record.origin(origins),
+        *named,
+        bool(options.get("yield_per") or options.get("stream_results")),
+    )
 
 
 _URLS: weakref.WeakKeyDictionary[Any, tuple[Any, str]] = weakref.WeakKeyDictionary()
