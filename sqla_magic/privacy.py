@@ -23,6 +23,8 @@ import dataclasses
 import operator
 import re
 import threading
+import types
+import typing
 import urllib.parse
 import weakref
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -42,6 +44,10 @@ SQL_FIELDS = frozenset({"sql"})
 PARAM_FIELDS = frozenset({"params"})
 KEY_FIELDS = frozenset(
     {
+        "call_tree",
+        "site",
+        "sites",
+        "stack",
         "fingerprint",
         "dialect",
         "engine",
@@ -55,7 +61,8 @@ KEY_FIELDS = frozenset(
         "path",
     }
 )
-"""Identifiers, names and code locations, never data (`engine` is rendered without its password)."""
+"""Identifiers, names and code locations, never data (`engine` is rendered without its
+password; the call tree and a statement's sites are functions and their files)."""
 
 Policy = Callable[[str, str], str]
 """(field as `Class.name`, text) -> text."""
@@ -183,7 +190,7 @@ class _Walk:
         items rebuilt only where a part changed.  The same result as walking item by item."""
         owner = kind.__name__
         changed: dict[int, dict[str, Any]] = {}
-        for name in _field_names(kind):
+        for name in _text_fields(kind):
             if name in self.untouched:
                 continue
             column = list(map(operator.attrgetter(name), value))
@@ -222,6 +229,25 @@ def _field_names(kind: type) -> tuple[str, ...]:
     if names is None:
         names = _FIELD_NAMES[kind] = tuple(f.name for f in dataclasses.fields(kind))
     return names
+
+
+_TEXT_FIELDS: dict[type, tuple[str, ...]] = {}
+
+
+def _text_fields(kind: type) -> tuple[str, ...]:
+    """The fields of the dataclass `kind` declared to hold more than numbers, booleans and
+    None: the only ones a column walk reads (a statement has a dozen numeric fields)."""
+    names = _TEXT_FIELDS.get(kind)
+    if names is None:
+        hints = typing.get_type_hints(kind)
+        names = _TEXT_FIELDS[kind] = tuple(name for name in _field_names(kind) if _may_hold_text(hints[name]))
+    return names
+
+
+def _may_hold_text(hint: Any) -> bool:
+    if typing.get_origin(hint) in (typing.Union, types.UnionType):
+        return any(map(_may_hold_text, typing.get_args(hint)))
+    return hint not in _NOT_TEXT
 
 
 # -- passwords ---------------------------------------------------------------------------------
