@@ -8,6 +8,7 @@ imports the rest of the package.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import difflib
 import gc
@@ -37,6 +38,20 @@ JSONValue = Any
 FORMAT_VERSION = 1
 """Version of `Report.to_dict`'s layout: raised when a field changes meaning or goes away.
 Reports written before it existed (no `format` key) are version 0 and read the same way."""
+
+
+@contextlib.contextmanager
+def collector_paused() -> typing.Iterator[None]:
+    """The cycle collector paused while a report is built or read: each of the many
+    objects a report is made of would otherwise count towards a collection of everything
+    made so far, none of which is garbage yet."""
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if collecting:
+            gc.enable()
 
 
 @dataclass(frozen=True)
@@ -526,20 +541,16 @@ class Report:
 
         The cycle collector is paused while it reads: the millions of objects a large report
         makes would each trigger a generation's collection over everything made so far."""
-        collecting = gc.isenabled()
-        gc.disable()
         try:
-            data = json.loads(text)
-            if not isinstance(data, Mapping):
-                raise TypeError(f"the top level is a JSON {type(data).__name__}, not an object")
-            report = cls.from_dict(data)
+            with collector_paused():
+                data = json.loads(text)
+                if not isinstance(data, Mapping):
+                    raise TypeError(f"the top level is a JSON {type(data).__name__}, not an object")
+                report = cls.from_dict(data)
             if not all(isinstance(getattr(report, name), (int, float)) for name in ("wall_s", "cpu_s")):
                 raise TypeError("wall_s and cpu_s must be numbers")
         except (ValueError, TypeError, KeyError, AttributeError, IndexError, RecursionError) as problem:
             raise ValueError(f"not a sqla_magic report: {type(problem).__name__}: {problem}") from None
-        finally:
-            if collecting:
-                gc.enable()
         return report
 
     # -- display ---------------------------------------------------------------------

@@ -18,7 +18,7 @@ from sqla_magic import _compat
 from sqla_magic.capture import run as capture
 from sqla_magic.capture.params import safe_text
 from sqla_magic.capture.run import Options, Recording, cell_error, sync_engines
-from sqla_magic.model import Finding, Plan, Report
+from sqla_magic.model import Finding, Plan, Report, collector_paused
 from sqla_magic.privacy import PASSWORD_KEYS, without_passwords
 
 __all__ = [
@@ -40,8 +40,9 @@ class Profiler(capture.Profiler):
 
     def stop(self, error: Optional[BaseException] = None) -> Recording:
         """Stop capture and build the whole report: findings, plans, passwords masked."""
-        recording = super().stop(error)
-        recording.report = finish(recording, self.options)
+        with collector_paused():
+            recording = super().stop(error)
+            recording.report = finish(recording, self.options)
         return recording
 
 
