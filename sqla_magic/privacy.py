@@ -103,6 +103,7 @@ def transform(
 
 
 _NOT_TEXT = frozenset((int, float, bool, type(None)))
+_TEXT_OR_NONE = frozenset((str, type(None)))
 
 
 class _Walk:
@@ -194,20 +195,24 @@ class _Walk:
             if name in self.untouched:
                 continue
             column = list(map(operator.attrgetter(name), value))
-            if _NOT_TEXT.issuperset(map(type, column)):
+            kinds = set(map(type, column))
+            if _NOT_TEXT.issuperset(kinds):
                 continue  # numbers and None only (durations, counts): nothing to walk
-            distinct = dict(zip(map(id, column), column, strict=True))
+            # Texts by value, in one pass (a column repeats a few words); anything else by
+            # identity (the same part walked once, its result the same for each place).
+            by_value = _TEXT_OR_NONE.issuperset(kinds)
+            distinct = dict.fromkeys(column) if by_value else dict(zip(map(id, column), column, strict=True))
             qualified = f"{owner}.{name}"
             results = {}
-            for ident, old in distinct.items():
+            for key, old in zip(distinct, distinct if by_value else distinct.values(), strict=True):
                 if type(old) in _NOT_TEXT:
                     continue
                 new = self.walk(old, qualified)
                 if new is not old:
-                    results[ident] = new
+                    results[key] = new
             if results:
                 for position, old in enumerate(column):
-                    new = results.get(id(old))
+                    new = results.get(old if by_value else id(old))
                     if new is not None:
                         changed.setdefault(position, {})[name] = new
         if not changed:
