@@ -10,24 +10,34 @@ are spliced out: their children hang from the profiled caller.
 
 from __future__ import annotations
 
+import collections
 import cProfile
 import gc
+import itertools
+import operator
 import os
 import sys
 import sysconfig
-from collections import defaultdict
+import types
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Optional
+from typing import Any, Optional, cast
 
-from sqla_magic.capture.layers import classify
+from sqla_magic.capture.layers import file_classifier
 from sqla_magic.model import LAYERS, CallNode
 
 Key = tuple[str, int, str]
+Edge = tuple[int, int, float]
+"""A call edge's callee (by number), primitive calls and cumulative seconds."""
 
 _CAPTURE_DIR = os.path.dirname(os.path.abspath(__file__))
 """The profiler's own frames (the cursor stand-in, `profile.__exit__`) live here."""
 _STDLIB_DIR = sysconfig.get_paths()["stdlib"]
 _HIDDEN_BUILTINS = ("<method 'disable' of '_lsprof.Profiler' objects>",)
+_CODE_LABEL = operator.attrgetter("co_filename", "co_firstlineno", "co_name")
+_FILE = operator.itemgetter(0)
+_NAME = operator.itemgetter(2)
+_TOTAL = operator.attrgetter("total_s")
 
 
 @dataclass
@@ -38,53 +48,132 @@ class CallGraph:
     truncated: bool = False
 
 
+class _Functions:
+    """cProfile's statistics as `Profile.create_stats` gives them, its functions numbered in
+    its order, read in C passes over `getstats()` rather than its Python loop per function
+    and per edge.
+
+    Like `create_stats`, functions are told apart by (file, line, name): code objects that
+    share one (SQLAlchemy's generated functions, two lambdas on a line) are one function,
+    with the figures of the last one and the calls out of all of them added up; the calls
+    into the others are dropped.
+    """
+
+    def __init__(self, entries: Sequence[Any]) -> None:
+        self.labels: list[Key] = []
+        self.calls: Sequence[int] = ()
+        """Calls of each function, recursive ones included (pstats' `nc`)."""
+        self.inline: Sequence[float] = ()
+        self.cumulative: Sequence[float] = ()
+        self.children: dict[int, list[Edge]] = {}
+        """The edges out of each function that calls any, callees in function order."""
+        self.called: set[int] = set()
+        if not entries:
+            return
+        codes, calls, _recursive, cumulative, inline, subentries = zip(*entries, strict=True)
+        if set(map(type, codes)) == {types.CodeType}:
+            labels = list(map(_CODE_LABEL, codes))
+        else:
+            labels = list(map(cProfile.label, codes))
+        self.labels, self.calls, self.inline, self.cumulative = labels, calls, inline, cumulative
+        function_of: Sequence[int] = range(len(labels))
+        owners: Sequence[int] = function_of
+        shared: set[int] = set()
+        if len(set(labels)) < len(labels):
+            self.labels = list(dict.fromkeys(labels))
+            number_of = dict(zip(self.labels, itertools.count()))
+            function_of = list(map(number_of.__getitem__, labels))
+            last_entry = dict(zip(labels, itertools.count()))
+            owners = list(map(last_entry.__getitem__, self.labels))
+            self.calls = list(map(calls.__getitem__, owners))
+            self.inline = list(map(inline.__getitem__, owners))
+            self.cumulative = list(map(cumulative.__getitem__, owners))
+            shared = {number_of[label] for label, count in collections.Counter(labels).items() if count > 1}
+        callee_of = dict(zip(map(id, map(codes.__getitem__, owners)), itertools.count()))
+        calling = list(itertools.compress(function_of, subentries))
+        self._read_edges(calling, list(filter(None, subentries)), callee_of, shared)
+
+    def _read_edges(
+        self, callers: list[int], lists: list[Any], callee_of: dict[int, int], shared: set[int]
+    ) -> None:
+        """The edges out of each calling entry (`lists`, its function `callers`): the entries
+        of a shared label add theirs up, in their order."""
+        if not lists:
+            return
+        callees, counts, recursive, cumulative, _inline = zip(
+            *itertools.chain.from_iterable(lists), strict=True
+        )
+        numbers = list(map(callee_of.get, map(id, callees)))
+        edges = list(zip(numbers, map(operator.sub, counts, recursive), cumulative, strict=True))
+        ends = list(itertools.accumulate(map(len, lists)))
+        spans = list(map(edges.__getitem__, map(slice, itertools.chain((0,), ends), ends)))
+        called = set(numbers)
+        if None in called:  # calls into a code object whose label another one took, or with no entry
+            called.discard(None)
+            spans = [[edge for edge in span if edge[0] is not None] for span in spans]
+        self.called = cast(set[int], called)
+        self.children = dict(zip(callers, map(sorted, cast(list[list[Edge]], spans)), strict=True))
+        if shared:
+            merged: dict[int, dict[int, tuple[int, float]]] = {}
+            for caller, span in zip(callers, cast(list[list[Edge]], spans), strict=True):
+                if caller in shared:
+                    totals = merged.setdefault(caller, {})
+                    for callee, primitive, total in span:
+                        before = totals.get(callee)
+                        if before is not None:
+                            primitive += before[0]
+                            total += before[1]
+                        totals[callee] = (primitive, total)
+            for caller, totals in merged.items():
+                self.children[caller] = sorted((callee, *edge) for callee, edge in totals.items())
+
+
 class _Builder:
     def __init__(
         self,
-        stats: dict[Key, Any],
+        functions: _Functions,
         profiled_files: frozenset[str],
         min_fraction: float,
         max_nodes: int,
         max_depth: int,
     ) -> None:
-        self.stats = stats
         self.profiled_files = profiled_files
+        self.labels = labels = functions.labels
+        self.calls = functions.calls
+        self.inline = functions.inline
+        self.cumulative = functions.cumulative
+        self.children = functions.children
+        self.called = functions.called
         self.max_nodes = max_nodes
         self.max_depth = max_depth
-        self.children: dict[Key, list[Key]] = defaultdict(list)
-        for callee, (_cc, _nc, _tt, _ct, callers) in stats.items():
-            for caller in callers:
-                self.children[caller].append(callee)
         self.layer_seconds: dict[str, float] = dict.fromkeys(LAYERS, 0.0)
         self.nodes = 0
         self.truncated = False
         self.min_seconds = 0.0
         self.min_fraction = min_fraction
-        self._layers: dict[Key, Optional[str]] = {}
-        self._kinds: dict[Key, str] = {}
         self.wall_s: Optional[float] = None
-
-    # -- classification -------------------------------------------------------------
-
-    def layer_of(self, key: Key) -> Optional[str]:
-        if key not in self._layers:
-            self._layers[key] = classify(key[0], key[2])
-        return self._layers[key]
-
-    def kind_of(self, key: Key) -> str:
-        kind = self._kinds.get(key)
-        if kind is None:
-            kind = self._kinds[key] = _kind(key[0], self.profiled_files)
-        return kind
-
-    @staticmethod
-    def hidden(key: Key) -> bool:
-        file = key[0]
-        return file.startswith(_CAPTURE_DIR) or (file == "~" and key[2] in _HIDDEN_BUILTINS)
+        # What depends on a function's file alone is worked out once per file.
+        files = list(map(_FILE, labels))
+        self.kinds: dict[str, str] = {}
+        classifiers: dict[str, Callable[[str], Optional[str]]] = {}
+        for file in dict.fromkeys(files):
+            self.kinds[file] = _kind(file, profiled_files)
+            classifiers[file] = file_classifier(file)
+        names = list(map(_NAME, labels))
+        self.layers: list[Optional[str]] = list(
+            map(operator.call, map(classifiers.__getitem__, files), names)
+        )
+        hidden_files = {file for file in self.kinds if file.startswith(_CAPTURE_DIR)}
+        self.hidden = list(map(hidden_files.__contains__, files))
+        if "~" in self.kinds:
+            for number in itertools.compress(itertools.count(), map("~".__eq__, files)):
+                self.hidden[number] = names[number] in _HIDDEN_BUILTINS
+        self.on_path = [False] * len(labels)
+        """Whether each function is on the path being expanded (a recursion is not followed)."""
 
     # -- expansion ----------------------------------------------------------------------
 
-    def roots(self, direct_calls: bool) -> list[Key]:
+    def roots(self, direct_calls: bool) -> list[int]:
         """Entry points of the profiled code.
 
         The profiled files' module-level code and, with `direct_calls` (a `with` block,
@@ -92,35 +181,42 @@ class _Builder:
         directly; then any profiled function not reachable from those (a coroutine of the
         cell run by the event loop), so that nothing is counted twice.
         """
-        primary = [
-            key
-            for key, value in self.stats.items()
-            if (key[0] in self.profiled_files and key[2] == "<module>") or (direct_calls and not value[4])
-        ]
-        reachable = set(primary)
-        pending = list(primary)
-        while pending:
-            for child in self.children.get(pending.pop(), ()):
-                if child not in reachable:
-                    reachable.add(child)
-                    pending.append(child)
-        secondary = [key for key in self.stats if key[0] in self.profiled_files and key not in reachable]
-        return sorted(primary + secondary, key=lambda k: (k[0], k[1]))
+        labels = self.labels
+        count = len(labels)
+        profiled = list(
+            itertools.compress(range(count), map(self.profiled_files.__contains__, map(_FILE, labels)))
+        )
+        primary_set = {number for number in profiled if labels[number][2] == "<module>"}
+        if direct_calls:
+            primary_set.update(itertools.filterfalse(self.called.__contains__, range(count)))
+        primary = sorted(primary_set)
+        candidates = [number for number in profiled if number not in primary_set]
+        secondary: list[int] = []
+        if candidates:
+            reachable = set(primary)
+            pending = list(primary)
+            while pending:
+                for child, _calls, _total in self.children.get(pending.pop(), ()):
+                    if child not in reachable:
+                        reachable.add(child)
+                        pending.append(child)
+            secondary = [number for number in candidates if number not in reachable]
+        return sorted(primary + secondary, key=lambda number: labels[number][:2])
 
     def build(self, direct_calls: bool) -> Optional[CallNode]:
-        roots = [k for k in self.roots(direct_calls) if not self.hidden(k)]
+        hidden = self.hidden
+        roots = [number for number in self.roots(direct_calls) if not hidden[number]]
         if not roots:
             return None
-        total = sum(self.stats[k][3] for k in roots)
+        total = sum(map(self.cumulative.__getitem__, roots))
         # A root total of zero (clock granularity on a tiny cell) must not disable pruning.
-        self.min_seconds = max(total, sum(v[2] for v in self.stats.values())) * self.min_fraction
+        self.min_seconds = max(total, sum(self.inline)) * self.min_fraction
         children: list[CallNode] = []
-        for key in roots:
-            _cc, nc, _tt, ct, _callers = self.stats[key]
-            children.extend(self.expand(key, nc, ct, "python", (key,), 1))
-        children.sort(key=lambda n: n.total_s, reverse=True)
+        for number in roots:
+            self.expand(number, self.calls[number], self.cumulative[number], "python", 1, children)
+        children.sort(key=_TOTAL, reverse=True)
         calls = sum(n.calls for n in children)
-        total = max(total, sum(n.total_s for n in children))
+        total = max(total, sum(map(_TOTAL, children)))
         if self.wall_s is not None:
             total = min(total, self.wall_s)
         return CallNode(
@@ -129,59 +225,69 @@ class _Builder:
             line=0,
             calls=calls,
             total_s=total,
-            self_s=max(total - sum(n.total_s for n in children), 0.0),
+            self_s=max(total - sum(map(_TOTAL, children)), 0.0),
             children=tuple(children),
             layer="python",
             kind="cell",
         )
 
     def expand(
-        self, key: Key, calls: float, total: float, parent_layer: str, path: tuple[Key, ...], depth: int
-    ) -> list[CallNode]:
-        """The nodes for `key` entered with `total` seconds: one node, or its children if hidden."""
-        _cc, _nc, tt, ct, _callers = self.stats[key]
-        scale = total / ct if ct > 0 else 0.0
-        layer = self.layer_of(key) or parent_layer
-        self_s = tt * scale
-        self.layer_seconds[layer] += self_s
+        self, number: int, calls: float, total: float, parent_layer: str, depth: int, into: list[CallNode]
+    ) -> None:
+        """Add to `into` the nodes for function `number` entered with `total` seconds: one
+        node, or its children if it is hidden."""
+        cumulative = self.cumulative[number]
+        scale = total / cumulative if cumulative > 0 else 0.0
+        layer = self.layers[number] or parent_layer
+        self_s = self.inline[number] * scale
+        layer_seconds = self.layer_seconds
+        layer_seconds[layer] += self_s
         self.nodes += 1
-        child_nodes: list[CallNode] = []
+        hidden = self.hidden[number]
+        child_nodes = into if hidden else []
         pruned = 0.0
-        for child in self.children.get(key, ()):
-            if child in path:
-                continue
-            edge = self.stats[child][4][key]
-            child_total = edge[3] * scale
-            child_calls = edge[1] * scale
-            too_small = child_total < self.min_seconds
-            if too_small or depth >= self.max_depth or self.nodes >= self.max_nodes:
-                self.truncated = self.truncated or not too_small
-                self.layer_seconds[self.layer_of(child) or layer] += child_total
-                pruned += child_total
-                continue
-            child_nodes.extend(self.expand(child, child_calls, child_total, layer, (*path, child), depth + 1))
-        if self.hidden(key):
-            return child_nodes
-        child_nodes.sort(key=lambda n: n.total_s, reverse=True)
+        edges = self.children.get(number)
+        if edges:
+            on_path = self.on_path
+            on_path[number] = True
+            layers = self.layers
+            min_seconds = self.min_seconds
+            for child, edge_calls, edge_total in edges:
+                if on_path[child]:
+                    continue
+                child_total = edge_total * scale
+                too_small = child_total < min_seconds
+                if too_small or depth >= self.max_depth or self.nodes >= self.max_nodes:
+                    self.truncated = self.truncated or not too_small
+                    layer_seconds[layers[child] or layer] += child_total
+                    pruned += child_total
+                    continue
+                self.expand(child, edge_calls * scale, child_total, layer, depth + 1, child_nodes)
+            on_path[number] = False
+        if hidden:
+            return
+        if len(child_nodes) > 1:
+            child_nodes.sort(key=_TOTAL, reverse=True)
         if depth == 1:
             # cProfile under-counts the cell's module-level code (one code name for every
             # top-level statement, the first entered before profiling started): an entry
             # point is never smaller than what was measured below it.
-            total = max(total, self_s + pruned + sum(n.total_s for n in child_nodes))
-        file, line, name = key
-        return [
+            total = max(total, self_s + pruned + sum(map(_TOTAL, child_nodes)))
+        file, line, name = self.labels[number]
+        # name, file, line, calls, total_s, self_s, children, layer, kind
+        into.append(
             CallNode.of(
-                name=name,
-                file="" if file == "~" else file,
-                line=line,
-                calls=max(round(calls), 1),
-                total_s=total,
-                self_s=self_s,
-                children=tuple(child_nodes),
-                layer=layer,
-                kind=self.kind_of(key),
+                name,
+                "" if file == "~" else file,
+                line,
+                max(round(calls), 1),
+                total,
+                self_s,
+                tuple(child_nodes),
+                layer,
+                self.kinds[file],
             )
-        ]
+        )
 
 
 def _kind(file: str, profiled_files: frozenset[str]) -> str:
@@ -218,10 +324,9 @@ def build_call_graph(
     collecting = gc.isenabled()
     gc.disable()
     try:
-        profiler.create_stats()
-        stats: dict[Key, Any] = profiler.stats  # type: ignore[attr-defined,unused-ignore]
+        profiler.disable()
         builder = _Builder(
-            stats,
+            _Functions(profiler.getstats()),
             profiled_files,
             min_fraction,
             max_nodes,

@@ -101,3 +101,49 @@ def test_demo_runs_under_python_m_cprofile(tmp_path) -> None:
     assert "another profiler is active" in done.stdout
     assert "statements" in done.stdout
     assert pstats.Stats(str(stats)).total_calls > 0  # type: ignore[attr-defined]
+
+
+_TWINS = "def twin(n):\n    return sum(range(n))\n"
+
+
+def _shared_labels_and_recursion(sqlite_engine) -> None:
+    for _ in range(3):  # three code objects, one label
+        space: dict[str, object] = {}
+        exec(compile(_TWINS, "<twins>", "exec"), space)
+        space["twin"](10)  # type: ignore[operator]
+    pair = (lambda n: n + 1, lambda n: [i for i in range(n)])  # two lambdas, one label
+    pair[0](1), pair[1](3)
+
+    def countdown(n: int) -> int:
+        return countdown(n - 1) if n else 0
+
+    countdown(5)
+    with sqlite_engine.connect() as conn:
+        conn.exec_driver_sql("SELECT 1").all()
+
+
+def test_functions_read_as_create_stats_reads_them(sqlite_engine) -> None:
+    """The statistics read from `getstats()`, code objects that share a label merged, are
+    the ones `create_stats` makes."""
+    from sqla_magic.capture.callgraph import _Functions
+
+    for builtins in (False, True):
+        profiler = cProfile.Profile(builtins=builtins)
+        profiler.enable()
+        _shared_labels_and_recursion(sqlite_engine)
+        profiler.disable()
+        functions = _Functions(profiler.getstats())
+        profiler.create_stats()
+        stats = profiler.stats  # type: ignore[attr-defined]
+        assert functions.labels == list(stats)
+        assert len(functions.labels) < len(profiler.getstats())  # some labels were shared
+        number = {label: n for n, label in enumerate(functions.labels)}
+        assert list(functions.calls) == [value[1] for value in stats.values()]
+        assert list(functions.inline) == [value[2] for value in stats.values()]
+        assert list(functions.cumulative) == [value[3] for value in stats.values()]
+        expected: dict[int, list[tuple[int, int, float]]] = {}
+        for callee, value in stats.items():
+            for caller, edge in value[4].items():
+                expected.setdefault(number[caller], []).append((number[callee], edge[1], edge[3]))
+        assert functions.children == expected
+        assert functions.called == {number[callee] for callee, value in stats.items() if value[4]}

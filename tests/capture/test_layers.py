@@ -136,3 +136,39 @@ def test_the_lazy_loads_of_an_n_plus_one_are_orm_load(sqlite_engine, table_prefi
     below = sum(report.layers[k] for k in ("compile", "database", "fetch", "mapper_config"))
     assert report.layers["orm_load"] >= 0.8 * (loading - below), report.layers
     assert report.layers["python"] <= 0.25 * report.wall_s, report.layers
+
+
+def test_file_classifier_answers_as_classify() -> None:
+    from sqla_magic import _compat
+    from sqla_magic.capture.layers import classify, file_classifier
+
+    rules = (
+        _compat.ORM_LOAD_FUNCTIONS,
+        _compat.FLUSH_FUNCTIONS,
+        _compat.MAPPER_CONFIG_FUNCTIONS,
+        _compat.COMPILE_FUNCTIONS,
+    )
+    tails = {tail for functions in rules for tail, _ in functions}
+    tails |= {*_compat.ORM_LOAD_FILES, *_compat.FLUSH_FILES, *_compat.COMPILE_FILES}
+    tails |= {"engine/default.py", "sql/compiler.pyx", "ext/asyncio/orm/loading.py"}
+    names = {name for functions in rules for _, name in functions}
+    names |= {*_compat.DATABASE_NAMES, *_compat.COMPILE_NAMES, *_compat.FETCH_NAMES}
+    names |= {"x" + suffix for suffix in _compat.COMPILE_NAME_SUFFIXES}
+    names |= {"other", "<module>", "<method 'fetchall' of 'sqlite3.Cursor' objects>"}
+    files = [
+        prefix + tail
+        for prefix in ("/v/site-packages/sqlalchemy/", "/a/sqlalchemy/b/sqlalchemy/")
+        for tail in tails
+    ]
+    files += [file.replace("/", "\\") for file in files]
+    files += [
+        "~",
+        "/w/sqla_magic/capture/statements.py",
+        "/w/other.py",
+        "<cell>",
+        "/x/sqlalchemy_utils/orm/loading.py",
+    ]
+    for file in files:
+        layer_of = file_classifier(file)
+        for name in names:
+            assert layer_of(name) == classify(file, name), (file, name)
