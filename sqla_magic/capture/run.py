@@ -309,14 +309,17 @@ def _values_held(row: Any) -> int:
 
 def _rows_held(rows: Any) -> Optional[int]:
     """`held_by_records`' count for an executemany's rows that are all dicts or all tuples,
-    in C calls rather than two Python frames a row (a bulk insert has thousands), or None
-    for other rows.  A reference count read through `map` misses the loop's own name: an
-    object held by one container alone shows two, its values (also in `values`) three."""
+    in C calls rather than two Python frames a row, or None for other rows.  Past
+    `SIZED_ROWS` rows (a bulk insert has thousands, all of one shape) an evenly spaced
+    sample of them is sized and the count scaled to all.  A reference count read through
+    `map` misses the loop's own name: an object held by one container alone shows two,
+    three once in the sample's list; its values (also in `values`) three."""
     kinds = set(map(type, rows))
     if len(kinds) != 1 or not kinds <= _ROW_TYPES:
         return None
     size, refs = sys.getsizeof, sys.getrefcount
-    held = list(itertools.compress(rows, list(map(_TWO.__ge__, map(refs, rows)))))
+    sample = list(itertools.islice(rows, 0, None, max(len(rows) // SIZED_ROWS, 1)))
+    held = list(itertools.compress(sample, list(map(_THREE.__ge__, map(refs, sample)))))
     values = list(itertools.chain.from_iterable(map(dict.values, held) if dict in kinds else held))
     kept = itertools.compress(values, list(map(_THREE.__ge__, map(refs, values))))
     if dict in kinds:
@@ -325,9 +328,12 @@ def _rows_held(rows: Any) -> Optional[int]:
         samples = dict(zip(map(len, held), held, strict=True))
         counts = collections.Counter(map(len, held))
         rows_size = sum(size(samples[length]) * count for length, count in counts.items())
-    return rows_size + sum(map(size, kept))
+    sampled = rows_size + sum(map(size, kept))
+    return sampled if len(sample) == len(rows) else sampled * len(rows) // max(len(sample), 1)
 
 
+SIZED_ROWS = 256
+"""Rows of one executemany sized one by one; of more, a sample of about this many."""
 _ROW_TYPES = frozenset((dict, tuple))
 _TWO, _THREE = 2, 3
 _CONTAINERS = (tuple, list, dict)
