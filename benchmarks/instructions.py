@@ -41,8 +41,6 @@ def _measure(arguments: argparse.Namespace) -> None:
     sys.path.insert(0, str(HERE))
     import overhead
 
-    from sqla_magic.pipeline import Options, Profiler
-
     with callgrind.Counting() as counting, overhead.library("sqlite://") as (engine, models):
         modes: dict[str, Any] = {"bare": None}
         if not arguments.post_run_only:
@@ -61,24 +59,36 @@ def _measure(arguments: argparse.Namespace) -> None:
                 overhead.run_in_mode(run, options)
             for mode, options in modes.items():
                 counting.count(workload, mode, lambda: overhead.run_in_mode(run, options))  # noqa: B023
-            # A warm profile first: the post-run counted is a later profile's, without the
-            # first one's imports (the rules, libcst) and parses of the workload's module.
-            warm = Profiler(Options(explain=False))
-            warm.start(sys._getframe())
-            run()
-            warm.stop()
-            gc.collect()
-            profiler = Profiler(Options(explain=False))
-            profiler.start(sys._getframe())
-            run()
-            finished: list[Any] = []
-            counting.count(workload, POST_RUN, lambda: finished.append(profiler.stop().report))  # noqa: B023
-            report = finished[0]
-            statements[workload] = len(report.statements) + report.dropped_statements
+            statements[workload] = _count_post_run(counting, workload, run)
+            if workload == overhead.SCALED[0]:
+                scaled, make_scaled = overhead.SCALED[1:]
+                statements[scaled] = _count_post_run(counting, scaled, make_scaled(engine, models))
         counting.notes["statements"] = statements
 
 
+def _count_post_run(counting: callgrind.Counting, workload: str, run: Any) -> int:
+    """Count the post-run of a profile of `run` (after a warm one, without the first one's
+    imports of the rules and libcst and parses of the workload's module): its statements."""
+    from sqla_magic.pipeline import Options, Profiler
+
+    warm = Profiler(Options(explain=False))
+    warm.start(sys._getframe())
+    run()
+    warm.stop()
+    gc.collect()
+    profiler = Profiler(Options(explain=False))
+    profiler.start(sys._getframe())
+    run()
+    finished: list[Any] = []
+    counting.count(workload, POST_RUN, lambda: finished.append(profiler.stop().report))
+    report = finished[0]
+    return int(len(report.statements) + report.dropped_statements)
+
+
 def main() -> None:
+    sys.path.insert(0, str(HERE))
+    import overhead
+
     arguments = _arguments()
     if callgrind.under_callgrind():
         _measure(arguments)
@@ -93,10 +103,16 @@ def main() -> None:
     print("|---|---:|---:|---:|---:|")
     for workload, count in notes["statements"].items():
         post = counts[(workload, POST_RUN)]
-        bare = counts[(workload, "bare")]
+        bare = counts.get((workload, "bare"))
+        share = f"{post / bare:.1%}" if bare else "-"
+        each = post / max(count, 1) / 1e3
+        print(f"| {workload} | {count:,} | {post / 1e6:,.1f} M | {share} | {each:,.1f} k |")
+    small, large = (notes["statements"].get(name) for name in overhead.SCALED[:2])
+    if small and large and large > small:
+        extra = counts[(overhead.SCALED[1], POST_RUN)] - counts[(overhead.SCALED[0], POST_RUN)]
         print(
-            f"| {workload} | {count:,} | {post / 1e6:,.1f} M | {post / bare:.1%} "
-            f"| {post / max(count, 1) / 1e3:,.1f} k |"
+            f"\nOne more statement costs the post-run {extra / (large - small) / 1e3:,.1f} k instructions"
+            f" ({overhead.SCALED[1]} against {overhead.SCALED[0]})."
         )
 
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import cProfile
+import functools
 import gc
 import platform
 import statistics
@@ -76,14 +77,19 @@ def _bulk_insert(engine: sa.engine.Engine, models: demo.DemoModels) -> Callable[
     return run
 
 
-def _short_selects(engine: sa.engine.Engine, models: demo.DemoModels) -> Callable[[], object]:
+def _short_selects(
+    engine: sa.engine.Engine, models: demo.DemoModels, count: int = 1000
+) -> Callable[[], object]:
     def run() -> object:
         with engine.connect() as conn:
             stmt = sa.select(models.Author.name).where(models.Author.id == sa.bindparam("id"))
-            return [conn.execute(stmt, {"id": i % 300 + 1}).scalar() for i in range(1000)]
+            return [conn.execute(stmt, {"id": i % 300 + 1}).scalar() for i in range(count)]
 
     return run
 
+
+SCALED = ("1k short selects", "5k short selects", functools.partial(_short_selects, count=5000))
+"""A workload run again with five times the statements: what one more statement costs."""
 
 WORKLOADS = {
     "N+1 (300 parents x 20)": _n_plus_one,
