@@ -44,7 +44,9 @@ SQL_FIELDS = frozenset({"sql"})
 PARAM_FIELDS = frozenset({"params"})
 KEY_FIELDS = frozenset(
     {
+        "cache",
         "call_tree",
+        "origin",
         "site",
         "sites",
         "stack",
@@ -62,7 +64,8 @@ KEY_FIELDS = frozenset(
     }
 )
 """Identifiers, names and code locations, never data (`engine` is rendered without its
-password; the call tree and a statement's sites are functions and their files)."""
+password; a statement's cache state and origin are this package's words and mapped names,
+the call tree and its sites are functions and their files)."""
 
 Policy = Callable[[str, str], str]
 """(field as `Class.name`, text) -> text."""
