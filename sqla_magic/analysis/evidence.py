@@ -72,9 +72,26 @@ def picked(values: Sequence[_T], positions: Iterable[int]) -> Sequence[_T]:
     costs ten times more)."""
     chosen = positions if isinstance(positions, (list, tuple, range)) else tuple(positions)
     if len(chosen) > 1:
+        if len(chosen) == len(values) and _is_every_position(chosen):
+            return values
         found: tuple[_T, ...] = operator.itemgetter(*chosen)(values)
         return found
     return [values[i] for i in chosen]
+
+
+def _is_every_position(positions: Sequence[int]) -> bool:
+    """Whether `positions` is 0, 1, ... in order (a finding about every statement)."""
+    if isinstance(positions, range):
+        return positions.start == 0 and positions.step == 1
+    if positions[0] != 0 or positions[-1] != len(positions) - 1:
+        return False
+    every = _every_position(len(positions))
+    return (tuple(positions) if isinstance(positions, list) else positions) == every
+
+
+@functools.lru_cache(maxsize=4)
+def _every_position(size: int) -> tuple[int, ...]:
+    return tuple(range(size))
 
 
 class StatementIndex:
@@ -95,6 +112,8 @@ class StatementIndex:
         self._groups: dict[str, dict[Any, list[int]]] = {}
         self._param_reprs: list[Optional[str]] = [None] * self.size
         self._sole: dict[str, tuple[Any, ...]] = {}
+        self._seconds: dict[tuple[int, ...], float] = {}
+        self._reprs_made = 0
 
     def column(self, name: str) -> tuple[Any, ...]:
         """The field `name` of every statement, by position (read once per index)."""
@@ -298,9 +317,13 @@ class StatementIndex:
 
     def seconds(self, positions: Iterable[int]) -> float:
         """Time of the statements at `positions` in the database (execute and fetch)."""
-        chosen = positions if isinstance(positions, (list, tuple, range)) else list(positions)
-        durations = picked(self.column("duration_s"), chosen)
-        total: float = sum(map(operator.add, durations, picked(self.column("fetch_s"), chosen)))
+        chosen = tuple(positions)
+        total = self._seconds.get(chosen)
+        if total is None:  # a finding's message and its cost read the same statements
+            durations = picked(self.column("duration_s"), chosen)
+            total = self._seconds[chosen] = sum(
+                map(operator.add, durations, picked(self.column("fetch_s"), chosen))
+            )
         return total
 
     def rows(self, positions: Iterable[int]) -> int:
@@ -311,12 +334,14 @@ class StatementIndex:
         """`repr(params)` of the statements at `positions` (made once per statement): what
         tells one parameter set from another."""
         known = self._param_reprs
-        missing = list(
-            compress(positions, map(operator.is_, map(known.__getitem__, positions), repeat(None)))
-        )
-        if missing:
-            texts = map(repr, picked(self.column("params"), missing))
-            deque(map(known.__setitem__, missing, texts), maxlen=0)
+        if self._reprs_made < self.size:
+            missing = list(
+                compress(positions, map(operator.is_, map(known.__getitem__, positions), repeat(None)))
+            )
+            if missing:
+                texts = map(repr, picked(self.column("params"), missing))
+                deque(map(known.__setitem__, missing, texts), maxlen=0)
+                self._reprs_made += len(missing)
         return cast("Sequence[str]", picked(known, positions))
 
     def sole(self, name: str) -> tuple[Any, ...]:

@@ -87,8 +87,9 @@ def sites(report: Report, indexes: Iterable[int], also: Sequence[Site] = ()) -> 
         distinct = {id(sole[0]): sole[0]} if chosen else {}
     else:
         stacks = picked(indexed.stacks, indexes)
-        repeats = Counter(map(id, stacks))
-        distinct = dict(zip(map(id, stacks), stacks, strict=True))
+        idents = list(map(id, stacks))
+        repeats = Counter(idents)
+        distinct = dict(zip(idents, stacks, strict=True))
     innermost: Counter[Site] = Counter()
     callers: dict[Site, None] = {}
     seen_stacks: set[tuple[Site, ...]] = set()
@@ -274,8 +275,9 @@ def codes(report: Report, source: str, indexes: Optional[Iterable[int]] = None) 
     every = _all_codes(report, source)
     if indexes is None:
         return every
-    wanted = set(indexes)
-    return [code for code in every if code.is_cell or not wanted.isdisjoint(code.indexes)]
+    wanted = indexes if isinstance(indexes, (list, tuple, range)) else list(indexes)
+    # `isdisjoint` stops at the first of `wanted` the file holds: most often the first
+    return [code for code in every if code.is_cell or not code.indexes.isdisjoint(wanted)]
 
 
 def parsed_with(

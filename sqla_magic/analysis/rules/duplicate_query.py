@@ -10,6 +10,7 @@ the loop and reuse the value.
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Optional
 
@@ -35,8 +36,9 @@ def rule(report: Report, source: str, thresholds: Thresholds) -> list[Finding]:
     frames = indexed.frames
     sole = indexed.sole("frames")
     # Only strings run at least `limit` times can repeat with the same parameters: the
-    # others' parameters are not read.  Each (string, parameters) group, with its places.
-    repeated: list[tuple[int, list[int], str, tuple[Site, ...]]] = []
+    # others' parameters are not read.  The (string, parameters) groups that repeat, with
+    # their places: all of a string's groups at once where they share one frame.
+    repeated: list[tuple[int, str, tuple[Site, ...], list[list[int]], Optional[list[int]]]] = []
     for sql, run in indexed.selects_by_sql.items():
         if len(run) < limit:
             continue
@@ -48,21 +50,35 @@ def rule(report: Report, source: str, thresholds: Thresholds) -> list[Finding]:
         else:
             distinct = dict.fromkeys(map(id, evidence.picked(frames, run)))
             shared = _places(frames, run) if len(distinct) == 1 else None
-        for group in evidence.grouped(indexed.param_reprs(run), run).values():
+        reprs = indexed.param_reprs(run)
+        if limit > 1 and len(dict.fromkeys(reprs)) == len(reprs):
+            continue  # every parameter set once (a loop's lookups): no group to read
+        groups = evidence.grouped(reprs, run).values()
+        if one_request and shared is not None:
+            sets = [group for group in groups if len(group) >= limit]
+            if sets:  # with every group of the string: its statements are the string's
+                repeated.append((sets[0][0], sql, shared, sets, run if len(sets) == len(groups) else None))
+            continue
+        for group in groups:
             kept = group if one_request else evidence.repeated_per_request(report, group, limit)
             if len(kept) >= limit:
                 places = shared if shared is not None else _places(frames, kept)
-                repeated.append((group[0], kept, sql, places))
+                repeated.append((group[0], sql, places, [kept], None))
     if not repeated:
         return []
-    repeated.sort(key=lambda group: group[0])  # in the order they first ran
+    repeated.sort(key=operator.itemgetter(0))  # in the order they first ran
     # One finding per statement shape and place, however many parameter sets repeat there.
     by_place: dict[tuple[str, tuple[Site, ...]], list[list[int]]] = {}
-    for _first, indexes, sql, places in repeated:
-        by_place.setdefault((sql, places), []).append(indexes)
+    whole: dict[tuple[str, tuple[Site, ...]], Optional[list[int]]] = {}
+    for _first, sql, places, sets, every in repeated:
+        key = (sql, places)
+        whole[key] = every if key not in by_place else None
+        by_place.setdefault(key, []).extend(sets)
     findings = []
-    for (_sql, places), sets in by_place.items():
-        indexes = evidence.merged(sets)
+    for key, sets in by_place.items():
+        _sql, places = key
+        every = whole[key]
+        indexes = list(every) if every is not None else evidence.merged(sets)
         first = report.statements[indexes[0]]
         lines = evidence.lines_of(report, indexes)
         repeats = "the same parameters" if len(sets) == 1 else f"{len(sets)} parameter sets each repeated"
