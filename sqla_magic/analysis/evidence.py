@@ -48,12 +48,15 @@ CELL_FUNCTION = "<module>"
 """The function name of a frame of the profiled cell (or file) itself."""
 
 
-def grouped(keys: Sequence[Any], positions: Optional[Iterable[int]] = None) -> dict[Any, list[int]]:
+def grouped(
+    keys: Sequence[Any], positions: Optional[Iterable[int]] = None, distinct: Optional[dict[Any, None]] = None
+) -> dict[Any, list[int]]:
     """`positions` (by default 0, 1, ...), each beside its key in `keys`, grouped by key in
-    order of first key: one C-level pass of a dict look-up and a list append each, and
-    none where all keys are one."""
+    order of first key (`distinct`: `dict.fromkeys(keys)`, if made already): one C-level
+    pass of a dict look-up and a list append each, and none where all keys are one."""
     chosen = range(len(keys)) if positions is None else positions
-    distinct = dict.fromkeys(keys)
+    if distinct is None:
+        distinct = dict.fromkeys(keys)
     if len(distinct) <= 1:
         return {key: list(chosen) for key in distinct}
     groups: dict[Any, list[int]] = {key: [] for key in distinct}
@@ -113,7 +116,6 @@ class StatementIndex:
         self._param_reprs: list[Optional[str]] = [None] * self.size
         self._sole: dict[str, tuple[Any, ...]] = {}
         self._seconds: dict[tuple[int, ...], float] = {}
-        self._reprs_made = 0
 
     def column(self, name: str) -> tuple[Any, ...]:
         """The field `name` of every statement, by position (read once per index)."""
@@ -334,15 +336,13 @@ class StatementIndex:
         """`repr(params)` of the statements at `positions` (made once per statement): what
         tells one parameter set from another."""
         known = self._param_reprs
-        if self._reprs_made < self.size:
-            missing = list(
-                compress(positions, map(operator.is_, map(known.__getitem__, positions), repeat(None)))
-            )
-            if missing:
-                texts = map(repr, picked(self.column("params"), missing))
-                deque(map(known.__setitem__, missing, texts), maxlen=0)
-                self._reprs_made += len(missing)
-        return cast("Sequence[str]", picked(known, positions))
+        found = tuple(picked(known, positions))
+        if None in found:
+            missing = list(compress(positions, map(operator.is_, found, repeat(None))))
+            texts = map(repr, picked(self.column("params"), missing))
+            deque(map(known.__setitem__, missing, texts), maxlen=0)
+            found = tuple(picked(known, positions))
+        return cast("Sequence[str]", found)
 
     def sole(self, name: str) -> tuple[Any, ...]:
         """(the object,) where every statement has the same object in the derived column
@@ -497,7 +497,12 @@ def _rows_written(sets: int, executemany: bool, rowcount: int, verb_: str) -> in
 
 
 def lines_of(report: Report, indexes: Iterable[int]) -> tuple[int, ...]:
-    lines = set(picked(index(report).column("line"), indexes))
+    found = index(report)
+    by_line = found.groups("line")
+    if len(by_line) == 1:  # one line for every statement
+        lines = set(by_line) if any(True for _ in indexes) else set()
+    else:
+        lines = set(picked(found.column("line"), indexes))
     lines.discard(None)
     return tuple(sorted(lines))
 

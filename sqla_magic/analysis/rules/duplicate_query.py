@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import operator
 from collections.abc import Sequence
+from itertools import repeat
 from typing import TYPE_CHECKING, Optional
 
 from sqla_magic.analysis import evidence, sites
@@ -48,12 +49,15 @@ def rule(report: Report, source: str, thresholds: Thresholds) -> list[Finding]:
         if sole:
             shared: Optional[tuple[Site, ...]] = (sole[0],) if sole[0] is not None else ()
         else:
-            distinct = dict.fromkeys(map(id, evidence.picked(frames, run)))
-            shared = _places(frames, run) if len(distinct) == 1 else None
+            run_frames = evidence.picked(frames, run)
+            one = run_frames[0] if run_frames else None
+            alike = all(map(operator.is_, run_frames, repeat(one)))
+            shared = ((one,) if one is not None else ()) if alike else None
         reprs = indexed.param_reprs(run)
-        if limit > 1 and len(dict.fromkeys(reprs)) == len(reprs):
+        distinct = dict.fromkeys(reprs)
+        if limit > 1 and len(distinct) == len(reprs):
             continue  # every parameter set once (a loop's lookups): no group to read
-        groups = evidence.grouped(reprs, run).values()
+        groups = evidence.grouped(reprs, run, distinct).values()
         if one_request and shared is not None:
             sets = [group for group in groups if len(group) >= limit]
             if sets:  # with every group of the string: its statements are the string's
