@@ -81,3 +81,70 @@ def test_a_nested_profile_keeps_the_outer_peak() -> None:
     outer_peak = outer.stop()
     assert outer_peak >= 60 * 2**20, outer_peak
     assert inner_peak < 60 * 2**20, inner_peak
+
+
+def _held_one_by_one(records: list) -> int:
+    """`held_by_records` as a plain loop: what the C passes must add up to."""
+    import sys
+
+    size, refs = sys.getsizeof, sys.getrefcount
+    containers = (tuple, list, dict)
+
+    def values_held(row) -> int:
+        return sum(size(v) for v in (row.values() if isinstance(row, dict) else row) if refs(v) <= 3)
+
+    total = size(records) + (size(records[0]) + 3 * size(0.5)) * len(records) if records else size(records)
+    for record in records:
+        frames = record.frames
+        total += size(record.lines) + size(frames)
+        for frame in frames:
+            if refs(frame) <= 3:
+                total += size(frame)
+        parameters = record.parameters
+        if isinstance(parameters, containers) and refs(parameters) <= 3:
+            total += size(parameters)
+            if record.executemany and isinstance(parameters, (list, tuple)):
+                for row in parameters:
+                    if isinstance(row, containers) and refs(row) <= 3:
+                        total += size(row) + values_held(row)
+            else:
+                total += values_held(parameters)
+    return total
+
+
+def test_held_by_records_counts_as_a_loop_over_them() -> None:
+    import collections
+
+    from sqla_magic.capture.run import held_by_records
+    from sqla_magic.capture.statements import StatementRecord
+
+    def record(parameters, executemany=False, frames=None):
+        made = object.__new__(StatementRecord)
+        made.parameters, made.executemany, made.lines = parameters, executemany, {"cell.py": 1}
+        made.frames = [("cell.py", 1, "f"), ("lib.py", 2, "g")] if frames is None else frames
+        return made
+
+    shared_text, shared_row, shared_frame = "x" * 50, (10**6, 2 * 10**6), ("cell.py", 9, "k")
+    records = [
+        record((10**6 + 1, "a" * 40)),
+        record([10**6 + 2, b"b" * 40]),
+        record({"k": 10**6 + 3, "s": "c" * 33}),
+        record(collections.OrderedDict(k=10**6 + 4)),
+        record(shared_row),
+        record(shared_row),
+        record((shared_text, shared_text)),
+        record((shared_text,)),
+        record(None),
+        record(5),
+        record([{"a": 10**6 + 5, "b": "d" * 20}, {"a": 10**6 + 6, "b": "e" * 20}], True),
+        record([(10**6 + 7, "f" * 20), (10**6 + 8, "g" * 20)], True),
+        record([{"a": 10**6 + 9}, (10**6 + 10,), ["h" * 30], 5, None], True),
+        record({"a": 10**6 + 11}, True),
+        record((1,), frames=[shared_frame, shared_frame]),
+        record((2,), frames=[shared_frame]),
+        record((3,), frames=[]),
+        record(collections.namedtuple("Row", "a b")(10**6 + 12, "i" * 20)),
+    ]
+    assert held_by_records(records) == _held_one_by_one(records)
+    assert held_by_records(records[:1]) == _held_one_by_one(records[:1])
+    assert held_by_records([]) == _held_one_by_one([])
