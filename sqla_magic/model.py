@@ -130,8 +130,10 @@ class Statement:
         builds for every execution: the frozen `__init__` sets each field through
         `object.__setattr__`.  Here each is stored as on a plain object, into the
         attribute layout the type shares between its instances, and the object then
-        becomes a `Statement` (`_StatementFields`).
+        becomes a `Statement` (`_StatementFields`).  A subclass's are made by its `__init__`.
         """
+        if cls is not Statement:
+            return tuple(cls(*row) for row in rows)
         return _statements_of(rows)
 
 
