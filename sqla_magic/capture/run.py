@@ -295,21 +295,23 @@ def held_by_records(records: list[StatementRecord]) -> int:
     alone = list(map(operator.ge, _TWOS, map(refs, map(_PARAMETERS, records))))
     if not any(alone):
         return total
-    kept = [
-        record for record in itertools.compress(records, alone) if isinstance(record.parameters, _CONTAINERS)
-    ]
+    candidates = list(itertools.compress(records, alone))
+    containers = list(map(isinstance, map(_PARAMETERS, candidates), itertools.repeat(_CONTAINERS)))
+    kept = list(itertools.compress(candidates, containers))
     parameters = list(map(_PARAMETERS, kept))
     total += _sizes(parameters)
-    many = list(
-        map(
-            operator.and_,
-            map(_EXECUTEMANY, kept),
-            map(isinstance, parameters, itertools.repeat((list, tuple))),
+    singles = parameters
+    if any(map(_EXECUTEMANY, kept)):
+        many = list(
+            map(
+                operator.and_,
+                map(_EXECUTEMANY, kept),
+                map(isinstance, parameters, itertools.repeat((list, tuple))),
+            )
         )
-    )
-    for rows in itertools.compress(parameters, many):
-        total += _many_held(rows)
-    singles = list(itertools.compress(parameters, map(operator.not_, many)))
+        for rows in itertools.compress(parameters, many):
+            total += _many_held(rows)
+        singles = list(itertools.compress(parameters, map(operator.not_, many)))
     dicts = list(map(isinstance, singles, itertools.repeat(dict)))
     values = list(
         itertools.chain(
@@ -317,15 +319,15 @@ def held_by_records(records: list[StatementRecord]) -> int:
             itertools.chain.from_iterable(itertools.compress(singles, map(operator.not_, dicts))),
         )
     )
-    return total + sum(
-        map(size, itertools.compress(values, list(map(operator.ge, _THREES, map(refs, values)))))
+    return total + _sizes(
+        list(itertools.compress(values, list(map(operator.ge, _THREES, map(refs, values)))))
     )
 
 
 def _sizes(objects: list[Any]) -> int:
-    """`sum(map(sys.getsizeof, objects))`; for objects all of one of the built-in container
-    types in `__sizeof__` calls, a third of the cost: `getsizeof` adds to it a header that
-    depends on the type alone."""
+    """`sum(map(sys.getsizeof, objects))`; for objects all of one built-in type (containers,
+    numbers, strings) in `__sizeof__` calls, a third of the cost: `getsizeof` adds to it a
+    header that depends on the type alone."""
     kinds = set(map(type, objects))
     if len(kinds) == 1:
         (kind,) = kinds
@@ -388,9 +390,9 @@ _EXECUTEMANY = operator.attrgetter("executemany")
 _VALUES = operator.methodcaller("values")
 _TWOS, _THREES = itertools.repeat(2), itertools.repeat(3)
 _HEADERS: dict[type, int] = {
-    kind: sys.getsizeof(kind()) - kind().__sizeof__() for kind in (dict, list, tuple)
+    kind: sys.getsizeof(kind()) - kind().__sizeof__() for kind in (dict, list, tuple, int, float, str, bytes)
 }
-"""What `sys.getsizeof` adds to `__sizeof__` for these types (the cycle collector's header)."""
+"""What `sys.getsizeof` adds to `__sizeof__` for these types (the cycle collector's header, if any)."""
 _ROW_TYPES = frozenset((dict, tuple))
 _TWO, _THREE = 2, 3
 _CONTAINERS = (tuple, list, dict)
