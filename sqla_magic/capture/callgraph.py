@@ -10,7 +10,6 @@ are spliced out: their children hang from the profiled caller.
 
 from __future__ import annotations
 
-import collections
 import cProfile
 import gc
 import itertools
@@ -18,7 +17,6 @@ import operator
 import os
 import sys
 import sysconfig
-import types
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Optional, cast
@@ -49,14 +47,15 @@ class CallGraph:
 
 
 class _Functions:
-    """cProfile's statistics as `Profile.create_stats` gives them, its functions numbered in
-    its order, read in C passes over `getstats()` rather than its Python loop per function
-    and per edge.
+    """cProfile's statistics as `Profile.create_stats` gives them, read in C passes over
+    `getstats()` rather than its Python loop per function and per edge.  A function is
+    numbered by its first entry, so that their order is `create_stats`' order.
 
     Like `create_stats`, functions are told apart by (file, line, name): code objects that
     share one (SQLAlchemy's generated functions, two lambdas on a line) are one function,
     with the figures of the last one and the calls out of all of them added up; the calls
-    into the others are dropped.
+    into the others are dropped.  The later entries of a shared label are `absorbed`: they
+    are no function of their own, and their own time reads zero.
     """
 
     def __init__(self, entries: Sequence[Any]) -> None:
@@ -68,30 +67,50 @@ class _Functions:
         self.children: dict[int, list[Edge]] = {}
         """The edges out of each function that calls any, callees in function order."""
         self.called: set[int] = set()
+        self.absorbed: set[int] = set()
         if not entries:
             return
         codes, calls, _recursive, cumulative, inline, subentries = zip(*entries, strict=True)
-        if set(map(type, codes)) == {types.CodeType}:
+        try:
             labels = list(map(_CODE_LABEL, codes))
-        else:
+        except AttributeError:  # builtins profiled too: their names are strings
             labels = list(map(cProfile.label, codes))
         self.labels, self.calls, self.inline, self.cumulative = labels, calls, inline, cumulative
+        callee_of = dict(zip(map(id, codes), itertools.count()))
         function_of: Sequence[int] = range(len(labels))
-        owners: Sequence[int] = function_of
         shared: set[int] = set()
         if len(set(labels)) < len(labels):
-            self.labels = list(dict.fromkeys(labels))
-            number_of = dict(zip(self.labels, itertools.count()))
-            function_of = list(map(number_of.__getitem__, labels))
-            last_entry = dict(zip(labels, itertools.count()))
-            owners = list(map(last_entry.__getitem__, self.labels))
-            self.calls = list(map(calls.__getitem__, owners))
-            self.inline = list(map(inline.__getitem__, owners))
-            self.cumulative = list(map(cumulative.__getitem__, owners))
-            shared = {number_of[label] for label, count in collections.Counter(labels).items() if count > 1}
-        callee_of = dict(zip(map(id, map(codes.__getitem__, owners)), itertools.count()))
+            function_of, shared = self._absorb(labels, codes, callee_of)
         calling = list(itertools.compress(function_of, subentries))
         self._read_edges(calling, list(filter(None, subentries)), callee_of, shared)
+
+    def _absorb(
+        self, labels: list[Key], codes: Sequence[Any], callee_of: dict[int, int]
+    ) -> tuple[list[int], set[int]]:
+        """Fold the later entries of each shared label into its first: the function of each
+        entry and the functions that have several."""
+        first = dict(zip(reversed(labels), range(len(labels) - 1, -1, -1), strict=True))
+        self.absorbed = set(range(len(labels))).difference(first.values())
+        members: dict[int, list[int]] = {}
+        function_of = list(range(len(labels)))
+        for entry in sorted(self.absorbed):
+            function = function_of[entry] = first[labels[entry]]
+            members.setdefault(function, [function]).append(entry)
+        calls, inline, cumulative = list(self.calls), list(self.inline), list(self.cumulative)
+        for function, entries in members.items():
+            last = entries[-1]
+            calls[function], inline[function], cumulative[function] = (
+                calls[last],
+                inline[last],
+                cumulative[last],
+            )
+            for entry in entries:
+                del callee_of[id(codes[entry])]
+            callee_of[id(codes[last])] = function
+        for entry in self.absorbed:
+            inline[entry] = 0.0
+        self.calls, self.inline, self.cumulative = calls, inline, cumulative
+        return function_of, set(members)
 
     def _read_edges(
         self, callers: list[int], lists: list[Any], callee_of: dict[int, int], shared: set[int]
@@ -144,6 +163,7 @@ class _Builder:
         self.cumulative = functions.cumulative
         self.children = functions.children
         self.called = functions.called
+        self.absorbed = functions.absorbed
         self.max_nodes = max_nodes
         self.max_depth = max_depth
         self.layer_seconds: dict[str, float] = dict.fromkeys(LAYERS, 0.0)
@@ -183,12 +203,18 @@ class _Builder:
         """
         labels = self.labels
         count = len(labels)
-        profiled = list(
-            itertools.compress(range(count), map(self.profiled_files.__contains__, map(_FILE, labels)))
-        )
+        absorbed = self.absorbed
+        profiled = [
+            number
+            for number in itertools.compress(
+                range(count), map(self.profiled_files.__contains__, map(_FILE, labels))
+            )
+            if number not in absorbed
+        ]
         primary_set = {number for number in profiled if labels[number][2] == "<module>"}
         if direct_calls:
             primary_set.update(itertools.filterfalse(self.called.__contains__, range(count)))
+            primary_set -= absorbed
         primary = sorted(primary_set)
         candidates = [number for number in profiled if number not in primary_set]
         secondary: list[int] = []
