@@ -58,6 +58,8 @@ def grouped(
     if distinct is None:
         distinct = dict.fromkeys(keys)
     if len(distinct) <= 1:
+        if positions is None:  # every position: the ints `_is_every_position` compares by identity
+            chosen = _every_position(len(keys))
         return {key: list(chosen) for key in distinct}
     groups: dict[Any, list[int]] = {key: [] for key in distinct}
     deque(map(list.append, map(groups.__getitem__, keys), chosen), maxlen=0)
@@ -94,6 +96,8 @@ def _is_every_position(positions: Sequence[int]) -> bool:
 
 @functools.lru_cache(maxsize=4)
 def _every_position(size: int) -> tuple[int, ...]:
+    """0, 1, ... `size` - 1, made once: a group of every statement holds these very ints,
+    which compare by identity."""
     return tuple(range(size))
 
 
