@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import collections
 import itertools
+import operator
 import sys
 import threading
 import time
@@ -433,6 +434,7 @@ _loaded_classes: list[type] = []
 _loaded_totals: collections.Counter[type] = collections.Counter()
 _tally_lock = threading.Lock()
 _note_class = _loaded_classes.append
+_RUN_CLASS = operator.itemgetter(0)
 _CLASSES_COUNTED_ONE_BY_ONE = 32
 """Up to this many distinct classes in a tally are counted class by class (`tally_loads`)."""
 
@@ -447,7 +449,9 @@ def tally_loads() -> collections.Counter[type]:
         noted = len(_loaded_classes)
         # Only what was counted is removed: a class noted meanwhile by another thread stays.
         counted = _loaded_classes[:noted]
-        classes = dict.fromkeys(counted)  # in the order first loaded, as `update` counts
+        # In the order first loaded, as `update` counts; read by run of one class (a query
+        # loads its rows' objects one after another), not by object.
+        classes = dict.fromkeys(map(_RUN_CLASS, itertools.groupby(counted)))
         if len(classes) <= _CLASSES_COUNTED_ONE_BY_ONE:
             # `list.count` per class allocates one int per class, where `Counter.update`
             # makes an int per object: under tracemalloc (on by default) each is traced.
