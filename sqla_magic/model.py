@@ -134,11 +134,35 @@ class Statement:
         """
         if cls is not Statement:
             return tuple(cls(*row) for row in rows)
-        return _statements_of(rows)
+        rows = list(rows)
+        made = Statements(_statements_of(rows))
+        made.columns = dict(zip(_STATEMENT_FIELD_ORDER, zip(*rows, strict=True), strict=True)) if rows else {}
+        return made
 
 
 _STATEMENT_FIELD_ORDER = tuple(f.name for f in dataclasses.fields(Statement))
 _STATEMENT_FIELDS = frozenset(_STATEMENT_FIELD_ORDER)
+
+
+class Statements(tuple[Statement, ...]):
+    """A report's statements: a tuple that also holds each field's values by position
+    (`column`), for readers of a whole field (the rules, the password masking), which would
+    otherwise read it off every statement.  `Statement.from_rows` transposes the rows the
+    statements are made of (in C); for any other, a field is read when first asked for.
+    Pickled, copied or added to, it is a plain tuple."""
+
+    columns: dict[str, tuple[Any, ...]]
+
+    def column(self, name: str) -> tuple[Any, ...]:
+        """Field `name` of every statement, in order."""
+        columns: dict[str, tuple[Any, ...]] = self.__dict__.setdefault("columns", {})
+        found = columns.get(name)
+        if found is None:
+            found = columns[name] = tuple(map(operator.attrgetter(name), self))
+        return found
+
+    def __reduce__(self) -> tuple[type, tuple[tuple[Statement, ...]]]:
+        return tuple, (tuple(self),)
 
 
 class _StatementFields:
@@ -148,7 +172,7 @@ class _StatementFields:
 
 def _row_builder(
     final: type, fields: tuple[str, ...]
-) -> Callable[[typing.Iterable[tuple[Any, ...]]], tuple[Any, ...]]:
+) -> Callable[[typing.Iterable[tuple[Any, ...]]], list[Any]]:
     """`build(rows)`: one `final` per row of field values, assigned as one unpacking of
     plain attribute stores (written out here from `fields`, as `dataclasses` writes
     `__init__`); a row of another length raises `ValueError`."""
@@ -162,11 +186,11 @@ def _row_builder(
         f"        {targets}, = row\n"
         "        made.__class__ = final\n"
         "        append(made)\n"
-        "    return tuple(built)\n"
+        "    return built\n"
     )
     namespace: dict[str, Any] = {"new": object.__new__, "plain": _StatementFields, "final": final}
     exec(code, namespace)  # the source is made above from the dataclass's own field names
-    build: Callable[[typing.Iterable[tuple[Any, ...]]], tuple[Any, ...]] = namespace["build"]
+    build: Callable[[typing.Iterable[tuple[Any, ...]]], list[Any]] = namespace["build"]
     return build
 
 

@@ -194,10 +194,11 @@ class _Walk:
         items rebuilt only where a part changed.  The same result as walking item by item."""
         owner = kind.__name__
         changed: dict[int, dict[str, Any]] = {}
+        stored = getattr(value, "column", None)  # a report's `Statements` hold their columns
         for name in _text_fields(kind):
             if name in self.untouched:
                 continue
-            column = list(map(operator.attrgetter(name), value))
+            column = stored(name) if stored is not None else list(map(operator.attrgetter(name), value))
             kinds = set(map(type, column))
             if _NOT_TEXT.issuperset(kinds):
                 continue  # numbers and None only (durations, counts): nothing to walk

@@ -74,7 +74,9 @@ def test_statements_from_rows_are_the_statements_the_constructor_builds() -> Non
     with pytest.raises(dataclasses.FrozenInstanceError):
         first.rows = 2  # type: ignore[misc]
     assert Report.from_json(Report(0.0, 0.0, statements=built).to_json()).statements == built
-    assert Statement.from_rows([]) == ()
+    assert built.column("sql") == ("SELECT 1", "SELECT 2") and built.column("site") == (values["site"], None)
+    assert pickle.loads(pickle.dumps(built)) == built and type(pickle.loads(pickle.dumps(built))) is tuple
+    assert Statement.from_rows([]) == () and Statement.from_rows([]).column("sql") == ()
     with pytest.raises(ValueError):
         Statement.from_rows([tuple(values.values())[:-1]])
 
