@@ -165,6 +165,13 @@ class Statements(tuple[Statement, ...]):
         return tuple, (tuple(self),)
 
 
+def release_columns(statements: typing.Sequence[Statement]) -> None:
+    """Let go of the columns `Statements` hold (a second reference to every field of every
+    statement) once the report is built: a report kept afterwards needs only its statements."""
+    if isinstance(statements, Statements):
+        statements.__dict__.pop("columns", None)
+
+
 class _StatementFields:
     """A plain object with a `Statement`'s attributes, stored in field order, before its
     class becomes `Statement` (same layout: no slots, a `__dict__`, weak references)."""

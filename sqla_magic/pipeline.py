@@ -18,7 +18,7 @@ from sqla_magic import _compat
 from sqla_magic.capture import run as capture
 from sqla_magic.capture.params import safe_text
 from sqla_magic.capture.run import Options, Recording, cell_error, sync_engines
-from sqla_magic.model import Finding, Plan, Report, collector_paused
+from sqla_magic.model import Finding, Plan, Report, collector_paused, release_columns
 from sqla_magic.privacy import PASSWORD_KEYS, without_passwords
 
 __all__ = [
@@ -40,9 +40,8 @@ class Profiler(capture.Profiler):
 
     def stop(self, error: Optional[BaseException] = None) -> Recording:
         """Stop capture and build the whole report: findings, plans, passwords masked."""
-        with collector_paused():
-            recording = super().stop(error)
-            recording.report = finish(recording, self.options)
+        recording = super().stop(error)
+        recording.report = finish(recording, self.options)
         return recording
 
 
@@ -56,7 +55,8 @@ def finish(recording: Recording, options: Options) -> Report:
         try:
             from sqla_magic.analysis import RULES, run_rules
 
-            found, failures = run_rules(RULES, report, options.thresholds)
+            with collector_paused():
+                found, failures = run_rules(RULES, report, options.thresholds)
             findings = tuple(found)
             notes.extend(failures)
         except Exception as problem:  # the rules could not even be loaded
@@ -81,7 +81,8 @@ def finish(recording: Recording, options: Options) -> Report:
             from sqla_magic.analysis import PLAN_RULES, run_rules
 
             with_plans = replace(report, plans=plans, findings=findings)
-            found, failures = run_rules(PLAN_RULES, with_plans, options.thresholds)
+            with collector_paused():
+                found, failures = run_rules(PLAN_RULES, with_plans, options.thresholds)
             findings += tuple(found)
             notes.extend(failures)
         except Exception as problem:
@@ -93,7 +94,9 @@ def finish(recording: Recording, options: Options) -> Report:
     for engine in engines.values():
         arguments = _compat.connect_args(engine)
         passwords.update(str(arguments[key]) for key in PASSWORD_KEYS if arguments.get(key))
-    masked: Report = without_passwords(report, engines.values(), passwords)
+    with collector_paused():
+        masked: Report = without_passwords(report, engines.values(), passwords)
+    release_columns(masked.statements)
     return masked
 
 

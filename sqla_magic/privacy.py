@@ -23,14 +23,12 @@ import dataclasses
 import operator
 import re
 import threading
-import types
-import typing
 import urllib.parse
 import weakref
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
 
-from sqla_magic.model import Finding, pending_rewrite
+from sqla_magic.model import CallNode, Finding, pending_rewrite
 
 MASK = "***"
 REDACTED = "?"
@@ -44,12 +42,6 @@ SQL_FIELDS = frozenset({"sql"})
 PARAM_FIELDS = frozenset({"params"})
 KEY_FIELDS = frozenset(
     {
-        "cache",
-        "call_tree",
-        "origin",
-        "site",
-        "sites",
-        "stack",
         "fingerprint",
         "dialect",
         "engine",
@@ -63,9 +55,7 @@ KEY_FIELDS = frozenset(
         "path",
     }
 )
-"""Identifiers, names and code locations, never data (`engine` is rendered without its
-password; a statement's cache state and origin are this package's words and mapped names,
-the call tree and its sites are functions and their files)."""
+"""Identifiers, names and code locations, never data (`engine` is rendered without its password)."""
 
 Policy = Callable[[str, str], str]
 """(field as `Class.name`, text) -> text."""
@@ -107,6 +97,8 @@ def transform(
 
 _NOT_TEXT = frozenset((int, float, bool, type(None)))
 _TEXT_OR_NONE = frozenset((str, type(None)))
+_CHILDREN = "CallNode.children"
+"""The field a call tree's nodes are walked under once `_tree_unchanged` has said no."""
 
 
 class _Walk:
@@ -166,6 +158,8 @@ class _Walk:
                         pairs = dict(value)
                     pairs[key] = new
             return value if pairs is None else pairs
+        if type(value) is CallNode and field != _CHILDREN and self._tree_unchanged(value):
+            return value
         if dataclasses.is_dataclass(value) and not isinstance(value, type):
             changes = {}
             owner = type(value).__name__
@@ -188,6 +182,27 @@ class _Walk:
             return dataclasses.replace(value, **changes) if changes else value
         return value
 
+    def _tree_unchanged(self, root: CallNode) -> bool:
+        """Whether the policy leaves every text of a call tree as it is, read as `_columns`
+        reads statements: each field of all its nodes at once, each distinct text once (a
+        tree has thousands of nodes and a few words).  Where it would change one, the tree
+        is walked node by node."""
+        nodes = list(root.walk())
+        for name in _field_names(CallNode):
+            if name in self.untouched or name == "children":
+                continue
+            column = list(map(operator.attrgetter(name), nodes))
+            kinds = set(map(type, column))
+            if _NOT_TEXT.issuperset(kinds):
+                continue
+            if not _TEXT_OR_NONE.issuperset(kinds):
+                return False
+            qualified = f"CallNode.{name}"
+            for text in dict.fromkeys(column):
+                if text is not None and self.text(qualified, text) is not text:
+                    return False
+        return True
+
     def _columns(self, value: Any, kind: type) -> Any:
         """A sequence of one dataclass walked field by field: each distinct part of a field
         once (a report's statements repeat their origin, thread, site and stack), and the
@@ -195,7 +210,7 @@ class _Walk:
         owner = kind.__name__
         changed: dict[int, dict[str, Any]] = {}
         stored = getattr(value, "column", None)  # a report's `Statements` hold their columns
-        for name in _text_fields(kind):
+        for name in _field_names(kind):
             if name in self.untouched:
                 continue
             column = stored(name) if stored is not None else list(map(operator.attrgetter(name), value))
@@ -238,25 +253,6 @@ def _field_names(kind: type) -> tuple[str, ...]:
     if names is None:
         names = _FIELD_NAMES[kind] = tuple(f.name for f in dataclasses.fields(kind))
     return names
-
-
-_TEXT_FIELDS: dict[type, tuple[str, ...]] = {}
-
-
-def _text_fields(kind: type) -> tuple[str, ...]:
-    """The fields of the dataclass `kind` declared to hold more than numbers, booleans and
-    None: the only ones a column walk reads (a statement has a dozen numeric fields)."""
-    names = _TEXT_FIELDS.get(kind)
-    if names is None:
-        hints = typing.get_type_hints(kind)
-        names = _TEXT_FIELDS[kind] = tuple(name for name in _field_names(kind) if _may_hold_text(hints[name]))
-    return names
-
-
-def _may_hold_text(hint: Any) -> bool:
-    if typing.get_origin(hint) in (typing.Union, types.UnionType):
-        return any(map(_may_hold_text, typing.get_args(hint)))
-    return hint not in _NOT_TEXT
 
 
 # -- passwords ---------------------------------------------------------------------------------

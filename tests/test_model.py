@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from sqla_magic import Report, demo, profile
-from sqla_magic.model import Site, Statement
+from sqla_magic.model import Site, Statement, release_columns
 
 
 def _real_report(engine: sa.engine.Engine, prefix: str) -> Report:
@@ -77,6 +77,8 @@ def test_statements_from_rows_are_the_statements_the_constructor_builds() -> Non
     assert built.column("sql") == ("SELECT 1", "SELECT 2") and built.column("site") == (values["site"], None)
     assert pickle.loads(pickle.dumps(built)) == built and type(pickle.loads(pickle.dumps(built))) is tuple
     assert Statement.from_rows([]) == () and Statement.from_rows([]).column("sql") == ()
+    release_columns(built)
+    assert "columns" not in vars(built) and built.column("line") == (2, None)
     with pytest.raises(ValueError):
         Statement.from_rows([tuple(values.values())[:-1]])
 

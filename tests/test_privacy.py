@@ -60,3 +60,40 @@ def test_redact_takes_long_strings_numbers_uuids_and_decimals_out() -> None:
         assert leaked not in text, leaked
     assert report.statements[0].params == {"ssn": "?", "id": "?"}
     assert report.plans[0].root is not None and "Seq Scan on person" in report.plans[0].root.label
+
+
+def test_the_statements_and_the_call_tree_are_masked_alike_read_by_column_or_one_by_one() -> None:
+    import dataclasses
+    import json
+
+    from sqla_magic.model import CallNode, Site
+
+    url = "postgresql://bob:hunter22@db/x"
+
+    def statement(i: int) -> Statement:
+        return Statement(
+            sql="SELECT 1",
+            params=("hunter22", i),
+            duration_s=0.1,
+            rowcount=1,
+            executemany=False,
+            fingerprint="f",
+            cache=f"cache {url}" if i == 4 else "cached",
+            line=1,
+            origin=f"core {url}" if i == 3 else "core",
+            engine="sqlite://",
+            thread=f"worker {url}" if i == 2 else "MainThread",
+            error=f"failed {url}" if i == 0 else None,
+            request="GET /login?password=hunter22" if i == 1 else None,
+            site=Site("app.py", 1, "f"),
+        )
+
+    tree = CallNode(
+        "<profiled code>", "", 0, 1, 1.0, 0.5, children=(CallNode("f", "f.py", 1, 1, 0.5, 0.5, layer=url),)
+    )
+    for count in (5, 8, 40):  # walked item by item below eight, by column from eight
+        plain = json.loads(Report(1.0, 1.0, statements=tuple(map(statement, range(count)))).to_json())
+        plain["statements"][-1]["rows"] = url  # a text in a numeric field, as an edited file may hold
+        report = dataclasses.replace(Report.from_json(json.dumps(plain)), call_tree=tree)
+        masked = privacy.without_passwords(report, passwords={"hunter22"}).to_json()
+        assert "hunter22" not in masked, count

@@ -90,15 +90,20 @@ def run_rules(
     rules: Sequence[Rule], report: Report, thresholds: Optional[Thresholds] = None
 ) -> tuple[list[Finding], list[str]]:
     """The findings of `rules`, each rule on its own: one that raises becomes a note naming it."""
+    from sqla_magic.analysis.evidence import forget
+
     source = profiled_source(report)
     limits = thresholds or Thresholds()
     findings: list[Finding] = []
     failures: list[str] = []
-    for rule in rules:
-        try:
-            findings.extend(_costed(report, rule(report, source, limits)))
-        except Exception as problem:  # a broken rule must not cost the user the other findings
-            failures.append(f"rule {rule_name(rule)} failed: {type(problem).__name__}: {problem}")
+    try:
+        for rule in rules:
+            try:
+                findings.extend(_costed(report, rule(report, source, limits)))
+            except Exception as problem:  # a broken rule must not cost the user the other findings
+                failures.append(f"rule {rule_name(rule)} failed: {type(problem).__name__}: {problem}")
+    finally:
+        forget()
     return findings, failures
 
 
@@ -111,9 +116,14 @@ def rule_name(rule: Rule) -> str:
 
 
 def _run(rules: Sequence[Rule], report: Report, thresholds: Optional[Thresholds]) -> list[Finding]:
+    from sqla_magic.analysis.evidence import forget
+
     source = profiled_source(report)
     limits = thresholds or Thresholds()
-    return [finding for rule in rules for finding in _costed(report, rule(report, source, limits))]
+    try:
+        return [finding for rule in rules for finding in _costed(report, rule(report, source, limits))]
+    finally:
+        forget()
 
 
 def _costed(report: Report, findings: Sequence[Finding]) -> list[Finding]:

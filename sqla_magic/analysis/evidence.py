@@ -410,6 +410,14 @@ def index(report: Report) -> StatementIndex:
     return built
 
 
+def forget() -> None:
+    """Let go of the latest index once the rules have read the report: it holds the
+    statements and their parameters, which must not outlive the report (nor stay
+    unmasked in memory after it is masked)."""
+    global _latest
+    _latest = None
+
+
 def repeated_per_request(report: Report, indexes: Sequence[int], threshold: int) -> list[int]:
     """Of a group of statements that a rule counts as repeats, those of the requests (and of
     the code outside any request, a unit of its own) that ran at least `threshold` of them:

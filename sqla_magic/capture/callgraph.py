@@ -11,7 +11,6 @@ are spliced out: their children hang from the profiled caller.
 from __future__ import annotations
 
 import cProfile
-import gc
 import itertools
 import operator
 import os
@@ -22,7 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any, Optional, cast
 
 from sqla_magic.capture.layers import file_classifier
-from sqla_magic.model import LAYERS, CallNode
+from sqla_magic.model import LAYERS, CallNode, collector_paused
 
 Key = tuple[str, int, str]
 Edge = tuple[int, int, float]
@@ -347,9 +346,7 @@ def build_call_graph(
     # Both steps allocate an object or more per function and node, and nothing they make
     # is garbage: paused, the cycle collector does not rescan the growing heap meanwhile
     # (a 100k-node tree built in less than half the time).
-    collecting = gc.isenabled()
-    gc.disable()
-    try:
+    with collector_paused():
         profiler.disable()
         builder = _Builder(
             _Functions(profiler.getstats()),
@@ -360,9 +357,6 @@ def build_call_graph(
         )
         builder.wall_s = wall_s
         tree = builder.build(direct_calls)
-    finally:
-        if collecting:
-            gc.enable()
     return CallGraph(
         tree=tree, layer_seconds=builder.layer_seconds, nodes=builder.nodes, truncated=builder.truncated
     )

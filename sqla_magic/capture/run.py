@@ -8,7 +8,6 @@ privacy) is `sqla_magic.pipeline`'s business.
 
 from __future__ import annotations
 
-import collections
 import contextlib
 import cProfile
 import datetime
@@ -30,7 +29,16 @@ from sqla_magic.capture.callgraph import CallGraph, build_call_graph
 from sqla_magic.capture.memory import AllocatedPeak, LineMemory, PeakRss
 from sqla_magic.capture.params import MAX_ITEMS, PLAIN_TYPES, display_params, safe_text, truncate
 from sqla_magic.capture.statements import Recorder, StatementRecord
-from sqla_magic.model import LAYERS, CapturedWarning, CellError, Memory, Report, Site, Statement
+from sqla_magic.model import (
+    LAYERS,
+    CapturedWarning,
+    CellError,
+    Memory,
+    Report,
+    Site,
+    Statement,
+    collector_paused,
+)
 from sqla_magic.sqltext import fingerprint
 
 
@@ -171,7 +179,8 @@ class Profiler:
                 self._installed.close()
             finally:
                 self._running = False
-        return self._build(wall, cpu, self._peak_bytes, error)
+        with collector_paused():
+            return self._build(wall, cpu, self._peak_bytes, error)
 
     def _stop_call_tree(self) -> None:
         if self._cprofile is not None:
@@ -358,31 +367,19 @@ def _values_held(row: Any) -> int:
 
 def _rows_held(rows: Any) -> Optional[int]:
     """`held_by_records`' count for an executemany's rows that are all dicts or all tuples,
-    in C calls rather than two Python frames a row, or None for other rows.  Past
-    `SIZED_ROWS` rows (a bulk insert has thousands, all of one shape) an evenly spaced
-    sample of them is sized and the count scaled to all.  A reference count read through
-    `map` misses the loop's own name: an object held by one container alone shows two,
-    three once in the sample's list; its values (also in `values`) three."""
+    in C calls rather than two Python frames a row (a bulk insert has thousands), or None
+    for other rows.  A reference count read through `map` misses the loop's own name: an
+    object held by one container alone shows two, its values (also in `values`) three."""
     kinds = set(map(type, rows))
     if len(kinds) != 1 or not kinds <= _ROW_TYPES:
         return None
-    size, refs = sys.getsizeof, sys.getrefcount
-    sample = list(itertools.islice(rows, 0, None, max(len(rows) // SIZED_ROWS, 1)))
-    held = list(itertools.compress(sample, list(map(_THREE.__ge__, map(refs, sample)))))
+    refs = sys.getrefcount
+    held = list(itertools.compress(rows, list(map(operator.ge, _TWOS, map(refs, rows)))))
     values = list(itertools.chain.from_iterable(map(dict.values, held) if dict in kinds else held))
-    kept = itertools.compress(values, list(map(_THREE.__ge__, map(refs, values))))
-    if dict in kinds:
-        rows_size = sum(map(size, held))
-    else:  # a tuple's size follows from its length: one size per length
-        samples = dict(zip(map(len, held), held, strict=True))
-        counts = collections.Counter(map(len, held))
-        rows_size = sum(size(samples[length]) * count for length, count in counts.items())
-    sampled = rows_size + sum(map(size, kept))
-    return sampled if len(sample) == len(rows) else sampled * len(rows) // max(len(sample), 1)
+    kept = list(itertools.compress(values, list(map(operator.ge, _THREES, map(refs, values)))))
+    return _sizes(held) + _sizes(kept)
 
 
-SIZED_ROWS = 256
-"""Rows of one executemany sized one by one; of more, a sample of about this many."""
 _LINES = operator.attrgetter("lines")
 _FRAMES = operator.attrgetter("frames")
 _PARAMETERS = operator.attrgetter("parameters")

@@ -144,6 +144,9 @@ def test_held_by_records_counts_as_a_loop_over_them() -> None:
         record((2,), frames=[shared_frame]),
         record((3,), frames=[]),
         record(collections.namedtuple("Row", "a b")(10**6 + 12, "i" * 20)),
+        # a bulk insert's thousand rows, a large value on every third: each row counts
+        record([(10**6 + i, "j" * 100_000 if i % 3 == 1 else "k") for i in range(1000)], True),
+        record([{"a": 10**6 + i, "b": "l" * 50_000 if i % 4 == 2 else "m"} for i in range(1024)], True),
     ]
     assert held_by_records(records) == _held_one_by_one(records)
     assert held_by_records(records[:1]) == _held_one_by_one(records[:1])
