@@ -187,7 +187,9 @@ class _Walk:
         reads statements: each field of all its nodes at once, each distinct text once (a
         tree has thousands of nodes and a few words).  Where it would change one, the tree
         is walked node by node."""
-        nodes = list(root.walk())
+        nodes = [root]
+        for node in nodes:  # every node, the list growing as it is read
+            nodes.extend(node.children)
         for name in _field_names(CallNode):
             if name in self.untouched or name == "children":
                 continue
