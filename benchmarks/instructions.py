@@ -11,15 +11,18 @@ last line (stopping the recorders, building the report, its call tree and layers
 findings, the password masking), counted alone, after a warm profile of the same workload,
 against the bare run and per statement.
 
-    python benchmarks/instructions.py [WORKLOAD ...] [--post-run-only]
+    python benchmarks/instructions.py [WORKLOAD ...] [--post-run-only] [--post-run-parts]
     # needs valgrind, a C compiler and valgrind's headers; workloads as overhead.py names them
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import gc
+import importlib
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +36,9 @@ def _arguments() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("workloads", nargs="*", help="only these workloads (default: all)")
     parser.add_argument("--post-run-only", action="store_true", help="count bare and the post-run cost only")
+    parser.add_argument(
+        "--post-run-parts", action="store_true", help="also count the post-run's parts (statements, rules...)"
+    )
     return parser.parse_args()
 
 
@@ -60,15 +66,18 @@ def _measure(arguments: argparse.Namespace) -> None:
             for mode, options in modes.items():
                 counting.count(workload, mode, lambda: overhead.run_in_mode(run, options))  # noqa: B023
             statements[workload] = _count_post_run(counting, workload, run)
+            if arguments.post_run_parts:
+                _count_post_run(counting, workload, run, parts=True)
             if workload == overhead.SCALED[0]:
                 scaled, make_scaled = overhead.SCALED[1:]
                 statements[scaled] = _count_post_run(counting, scaled, make_scaled(engine, models))
         counting.notes["statements"] = statements
 
 
-def _count_post_run(counting: callgrind.Counting, workload: str, run: Any) -> int:
+def _count_post_run(counting: callgrind.Counting, workload: str, run: Any, parts: bool = False) -> int:
     """Count the post-run of a profile of `run` (after a warm one, without the first one's
-    imports of the rules and libcst and parses of the workload's module): its statements."""
+    imports of the rules and libcst and parses of the workload's module): its statements.
+    With `parts`, each of `PARTS` is counted on its own instead, the rest not at all."""
     from sqla_magic.pipeline import Options, Profiler
 
     warm = Profiler(Options(explain=False))
@@ -80,9 +89,47 @@ def _count_post_run(counting: callgrind.Counting, workload: str, run: Any) -> in
     profiler.start(sys._getframe())
     run()
     finished: list[Any] = []
-    counting.count(workload, POST_RUN, lambda: finished.append(profiler.stop().report))
+    if parts:
+        with _parts_counted(counting, workload):
+            finished.append(profiler.stop().report)
+    else:
+        counting.count(workload, POST_RUN, lambda: finished.append(profiler.stop().report))
     report = finished[0]
     return int(len(report.statements) + report.dropped_statements)
+
+
+PARTS = {
+    "statements": ("sqla_magic.capture.run", "_statements"),
+    "call graph": ("sqla_magic.capture.run", "build_call_graph"),
+    "records' memory": ("sqla_magic.capture.run", "held_by_records"),
+    "rules": ("sqla_magic.analysis", "run_rules"),
+    "password masking": ("sqla_magic.pipeline", "without_passwords"),
+}
+"""The post-run's parts counted by `--post-run-parts`: (module, function) as the pipeline calls it."""
+
+
+@contextlib.contextmanager
+def _parts_counted(counting: callgrind.Counting, workload: str) -> Iterator[None]:
+    """Each of `PARTS` counted on its own while the block runs (collection is on only inside them)."""
+    replaced = []
+    for part, (module_name, name) in PARTS.items():
+        module = importlib.import_module(module_name)
+        original = getattr(module, name)
+
+        def counted(*args: Any, _original: Any = original, _part: str = part, **kwargs: Any) -> Any:
+            result: list[Any] = []
+            counting.count(
+                workload, f"{POST_RUN}: {_part}", lambda: result.append(_original(*args, **kwargs))
+            )
+            return result[0]
+
+        setattr(module, name, counted)
+        replaced.append((module, name, original))
+    try:
+        yield
+    finally:
+        for module, name, original in replaced:
+            setattr(module, name, original)
 
 
 def main() -> None:
@@ -107,6 +154,18 @@ def main() -> None:
         share = f"{post / bare:.1%}" if bare else "-"
         each = post / max(count, 1) / 1e3
         print(f"| {workload} | {count:,} | {post / 1e6:,.1f} M | {share} | {each:,.1f} k |")
+    parts = [(workload, mode) for workload, mode in counts if mode.startswith(f"{POST_RUN}: ")]
+    if parts:
+        print("\nThe post-run's parts, each counted on its own:\n")
+        print("| workload | part | instructions | per statement |")
+        print("|---|---|---:|---:|")
+        for workload, mode in parts:
+            count = max(notes["statements"].get(workload, 1), 1)
+            part = counts[(workload, mode)]
+            print(
+                f"| {workload} | {mode.split(': ', 1)[1]} | {part / 1e6:,.1f} M"
+                f" | {part / count / 1e3:,.1f} k |"
+            )
     small, large = (notes["statements"].get(name) for name in overhead.SCALED[:2])
     if small and large and large > small:
         extra = counts[(overhead.SCALED[1], POST_RUN)] - counts[(overhead.SCALED[0], POST_RUN)]
