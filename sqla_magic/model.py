@@ -128,9 +128,9 @@ class Statement:
 
         Three to six times cheaper than `Statement(...)` per statement, which a report
         builds for every execution: the frozen `__init__` sets each field through
-        `object.__setattr__`.  Here each is stored as on a plain object, into the
-        attribute layout the type shares between its instances, and the object then
-        becomes a `Statement` (`_StatementFields`).  A subclass's are made by its `__init__`.
+        `object.__setattr__`.  Here each is stored as on a plain object, and the object
+        then becomes a `Statement` (`_StatementFields`); from Python 3.12 that change of
+        class gives it its own attribute dict.  A subclass's are made by its `__init__`.
         """
         if cls is not Statement:
             return tuple(cls(*row) for row in rows)
@@ -141,7 +141,6 @@ class Statement:
 
 
 _STATEMENT_FIELD_ORDER = tuple(f.name for f in dataclasses.fields(Statement))
-_STATEMENT_FIELDS = frozenset(_STATEMENT_FIELD_ORDER)
 
 
 class Statements(tuple[Statement, ...]):
@@ -163,6 +162,14 @@ class Statements(tuple[Statement, ...]):
 
     def __reduce__(self) -> tuple[type, tuple[tuple[Statement, ...]]]:
         return tuple, (tuple(self),)
+
+
+def field_column(items: typing.Sequence[Any], name: str) -> typing.Sequence[Any]:
+    """Field `name` of every one of `items` (dataclasses), in order: a `Statements`' own
+    column, else read off each item."""
+    if isinstance(items, Statements):
+        return items.column(name)
+    return tuple(map(operator.attrgetter(name), items))
 
 
 def release_columns(statements: typing.Sequence[Statement]) -> None:

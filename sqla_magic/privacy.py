@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import operator
 import re
 import threading
 import urllib.parse
@@ -28,7 +27,7 @@ import weakref
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
 
-from sqla_magic.model import CallNode, Finding, pending_rewrite
+from sqla_magic.model import CallNode, Finding, field_column, pending_rewrite
 
 MASK = "***"
 REDACTED = "?"
@@ -193,7 +192,7 @@ class _Walk:
         for name in _field_names(CallNode):
             if name in self.untouched or name == "children":
                 continue
-            column = list(map(operator.attrgetter(name), nodes))
+            column = field_column(nodes, name)
             kinds = set(map(type, column))
             if _NOT_TEXT.issuperset(kinds):
                 continue
@@ -211,11 +210,10 @@ class _Walk:
         items rebuilt only where a part changed.  The same result as walking item by item."""
         owner = kind.__name__
         changed: dict[int, dict[str, Any]] = {}
-        stored = getattr(value, "column", None)  # a report's `Statements` hold their columns
         for name in _field_names(kind):
             if name in self.untouched:
                 continue
-            column = stored(name) if stored is not None else list(map(operator.attrgetter(name), value))
+            column = field_column(value, name)
             kinds = set(map(type, column))
             if _NOT_TEXT.issuperset(kinds):
                 continue  # numbers and None only (durations, counts): nothing to walk

@@ -15,14 +15,15 @@ import functools
 import operator
 import weakref
 from collections import deque
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from itertools import chain, compress, repeat
 from typing import Any, Optional, TypeVar, cast
 
 from sqla_magic import sqltext
-from sqla_magic.model import Finding, Report, Site, Statement
+from sqla_magic.model import Finding, Report, Site, Statement, field_column
 
 _T = TypeVar("_T")
+_U = TypeVar("_U")
 
 SQL_STRINGS_KEPT = 8192
 """Distinct SQL strings whose readings are kept (per process, least recently used out)."""
@@ -84,6 +85,22 @@ def picked(values: Sequence[_T], positions: Iterable[int]) -> Sequence[_T]:
     return [values[i] for i in chosen]
 
 
+def per_object(values: Sequence[_T], derive: Callable[[_T], _U]) -> tuple[_U, ...]:
+    """`derive` of each of `values`, by position, called once per distinct object (a
+    report's statements share a few sites, stacks and frames)."""
+    idents = tuple(map(id, values))
+    derived = {ident: derive(value) for ident, value in dict(zip(idents, values, strict=True)).items()}
+    return tuple(map(derived.__getitem__, idents))
+
+
+def _place_of(site: Optional[Site]) -> Optional[Place]:
+    return (site.file, site.line) if site is not None else None
+
+
+def _innermost(stack: tuple[Site, ...]) -> Optional[Site]:
+    return stack[0] if stack else None
+
+
 def _is_every_position(positions: Sequence[int]) -> bool:
     """Whether `positions` is 0, 1, ... in order (a finding about every statement)."""
     if isinstance(positions, range):
@@ -125,12 +142,7 @@ class StatementIndex:
         """The field `name` of every statement, by position (read once per index)."""
         found = self._columns.get(name)
         if found is None:
-            reader = getattr(self._statements, "column", None)
-            if reader is not None:  # a sequence that stores columns: no `Statement` built
-                found = tuple(reader(name))
-            else:
-                found = tuple(map(operator.attrgetter(name), self._statements))
-            self._columns[name] = found
+            found = self._columns[name] = tuple(field_column(self._statements, name))
         return found
 
     def groups(self, name: str) -> dict[Any, list[int]]:
@@ -199,16 +211,12 @@ class StatementIndex:
         """(file, line) of each statement's `site` (one tuple per distinct site), else
         (`file`, its line), or None without a line unless `keep_unknown_line`."""
         sites = self.column("site")
-        idents = tuple(map(id, sites))
-        place_of: dict[int, Optional[tuple[str, Optional[int]]]] = {
-            ident: (site.file, site.line) if site is not None else None
-            for ident, site in dict(zip(idents, sites, strict=True)).items()
-        }
-        places = list(map(place_of.__getitem__, idents))
-        if id(None) in place_of:
+        places: list[Optional[tuple[str, Optional[int]]]] = list(per_object(sites, _place_of))
+        unsited = list(map(operator.is_, sites, repeat(None)))  # by identity: a `Site` compares in Python
+        if any(unsited):
             lines = self.column("line")
             by_line: dict[Optional[int], Optional[tuple[str, Optional[int]]]] = {}
-            for position in compress(range(self.size), map(operator.is_, sites, repeat(None))):
+            for position in compress(range(self.size), unsited):
                 line = lines[position]
                 place = by_line.get(line, by_line)
                 if place is by_line:
@@ -246,24 +254,12 @@ class StatementIndex:
     @functools.cached_property
     def frames(self) -> tuple[Optional[Site], ...]:
         """Each statement's innermost frame of the user's code (None outside it), by position."""
-        stacks = self.stacks
-        idents = tuple(map(id, stacks))
-        frame_of = {
-            ident: frames[0] if frames else None
-            for ident, frames in dict(zip(idents, stacks, strict=True)).items()
-        }
-        return tuple(map(frame_of.__getitem__, idents))
+        return per_object(self.stacks, _innermost)
 
     @functools.cached_property
     def frame_places(self) -> tuple[Optional[Place], ...]:
         """(file, line) of each statement's innermost frame (None outside the user's code)."""
-        frames = self.frames
-        idents = tuple(map(id, frames))
-        place_of = {
-            ident: (frame.file, frame.line) if frame is not None else None
-            for ident, frame in dict(zip(idents, frames, strict=True)).items()
-        }
-        return tuple(map(place_of.__getitem__, idents))
+        return per_object(self.frames, _place_of)
 
     @functools.cached_property
     def unframed(self) -> frozenset[int]:

@@ -40,8 +40,7 @@ def _is_list_of_sets(parameters: Any) -> bool:
 
 
 _PLAIN = (type(None), bool, int, float)
-PLAIN_TYPES = frozenset(_PLAIN)
-"""Types of parameter values a display copy keeps as they are."""
+_PLAIN_TYPES = frozenset(_PLAIN)
 _STR_TYPE = frozenset((str,))
 
 
@@ -52,12 +51,12 @@ def _one_set(parameters: Any) -> Any:
     # The common case first, without the (slower) abstract-class checks: a small dict or
     # tuple of plain values, copied as is.
     values = parameters.values() if kind is dict else ()
-    if kind is dict and len(parameters) <= MAX_ITEMS and PLAIN_TYPES.issuperset(map(type, values)):
+    if kind is dict and len(parameters) <= MAX_ITEMS and _PLAIN_TYPES.issuperset(map(type, values)):
         # str keys (as SQLAlchemy names them) are what `str(k)` gives back: a plain copy
         if _STR_TYPE.issuperset(map(type, parameters)):
             return dict(parameters)
         return {str(k): v for k, v in parameters.items()}
-    if kind is tuple and len(parameters) <= MAX_ITEMS and PLAIN_TYPES.issuperset(map(type, parameters)):
+    if kind is tuple and len(parameters) <= MAX_ITEMS and _PLAIN_TYPES.issuperset(map(type, parameters)):
         return parameters
     if isinstance(parameters, Mapping):
         items = list(parameters.items())

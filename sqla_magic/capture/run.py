@@ -27,7 +27,7 @@ import sqlalchemy
 from sqla_magic import _compat, privacy
 from sqla_magic.capture.callgraph import CallGraph, build_call_graph
 from sqla_magic.capture.memory import AllocatedPeak, LineMemory, PeakRss
-from sqla_magic.capture.params import MAX_ITEMS, PLAIN_TYPES, display_params, safe_text, truncate
+from sqla_magic.capture.params import display_params, safe_text, truncate
 from sqla_magic.capture.statements import Recorder, StatementRecord
 from sqla_magic.model import (
     LAYERS,
@@ -391,7 +391,6 @@ _HEADERS: dict[type, int] = {
 }
 """What `sys.getsizeof` adds to `__sizeof__` for these types (the cycle collector's header, if any)."""
 _ROW_TYPES = frozenset((dict, tuple))
-_TWO, _THREE = 2, 3
 _CONTAINERS = (tuple, list, dict)
 _FLOATS_BYTES = 3 * sys.getsizeof(0.5)
 """A record's start, duration and fetch time."""
@@ -454,7 +453,6 @@ def _statements(records: list[StatementRecord], filename: str, started: float) -
     stacks: dict[tuple[tuple[str, int, str], ...], tuple[tuple[Site, ...], Optional[Site]]] = {}
     no_stack: tuple[tuple[Site, ...], Optional[Site]] = ((), None)
     places = _Places()
-    plain = PLAIN_TYPES.issuperset
     rows = []
     for record in records:
         key = (
@@ -472,17 +470,8 @@ def _statements(records: list[StatementRecord], filename: str, started: float) -
         shape_of_sql = fingerprints.get(sql)
         if shape_of_sql is None:
             shape_of_sql = fingerprints[sql] = fingerprint(sql)
-        parameters = record.parameters
         executemany = record.executemany
-        if (
-            not executemany
-            and type(parameters) is tuple
-            and len(parameters) <= MAX_ITEMS
-            and plain(map(type, parameters))
-        ):
-            shown, sets = parameters, 1  # the common case: its own display copy
-        else:
-            shown, sets = display_params(parameters, executemany)
+        shown, sets = display_params(record.parameters, executemany)
         frames = record.frames
         if frames:
             chain = tuple(frames)
