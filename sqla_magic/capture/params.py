@@ -13,17 +13,28 @@ MAX_ITEMS = 100
 """Values of one parameter set kept for display."""
 
 
-def display_params(parameters: Any, executemany: bool) -> tuple[Any, int]:
-    """(display copy, number of parameter sets) for the parameters a cursor received."""
-    if not executemany:
-        return _one_set(parameters), 1
-    if _is_list_of_sets(parameters):
+def kept_sets(parameters: Any, executemany: bool) -> tuple[Any, int]:
+    """(what a record keeps of the parameters a cursor received, how many sets they were).
+
+    Of an executemany's list of sets only the first `MAX_SETS` are kept: all the report
+    shows, and EXPLAIN takes the first.  Keeping every set would hold a bulk insert's
+    rows, which the driver's call no longer needs, until the report is built."""
+    if executemany and _is_list_of_sets(parameters):
         sets = len(parameters)
+        return (parameters[:MAX_SETS] if sets > MAX_SETS else parameters), sets
+    return parameters, 1
+
+
+def display_params(parameters: Any, executemany: bool, sets: int) -> Any:
+    """The display copy of the parameters as `kept_sets` kept them, of `sets` sets."""
+    if not executemany:
+        return _one_set(parameters)
+    if _is_list_of_sets(parameters):
         shown = tuple(_one_set(p) for p in parameters[:MAX_SETS])
         if sets > MAX_SETS:
             shown += (f"... {sets - MAX_SETS} more parameter sets",)
-        return shown, sets
-    return _one_set(parameters), 1
+        return shown
+    return _one_set(parameters)
 
 
 def _is_list_of_sets(parameters: Any) -> bool:

@@ -471,7 +471,7 @@ def _statements(records: list[StatementRecord], filename: str, started: float) -
         if shape_of_sql is None:
             shape_of_sql = fingerprints[sql] = fingerprint(sql)
         executemany = record.executemany
-        shown, sets = display_params(record.parameters, executemany)
+        shown = display_params(record.parameters, executemany, record.sets)
         frames = record.frames
         if frames:
             chain = tuple(frames)
@@ -501,7 +501,7 @@ def _statements(records: list[StatementRecord], filename: str, started: float) -
                 record.rows,
                 record.fetch_s,
                 start if start > 0.0 else 0.0,
-                sets,
+                record.sets,
                 truncate(error, 2000) if error else None,
                 shape[4] or record.batches > 1,
                 stack[1],

@@ -37,7 +37,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Mapper, Session
 
 from sqla_magic import _compat
-from sqla_magic.capture.params import safe_text
+from sqla_magic.capture.params import kept_sets, safe_text
 from sqla_magic.capture.sites import SiteFinder, walk
 
 
@@ -67,6 +67,7 @@ class StatementRecord:
         "request",
         "rowcount",
         "rows",
+        "sets",
         "sql",
         "start",
         "statement",
@@ -84,7 +85,7 @@ class StatementRecord:
         context: Any,
     ) -> None:
         self.sql = sql
-        self.parameters = parameters
+        self.parameters, self.sets = kept_sets(parameters, executemany) if executemany else (parameters, 1)
         self.executemany = executemany
         self.start = start
         self.duration_s = duration_s

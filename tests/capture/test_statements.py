@@ -337,3 +337,28 @@ def test_one_statement_object_keeps_the_origin_of_each_execution(library) -> Non
         "refresh Author",
         "refresh Book",
     ]
+
+
+def test_an_executemany_keeps_the_sets_it_shows(sqlite_engine) -> None:
+    """A bulk insert's record keeps the first parameter sets, the ones the report shows; the
+    others are the driver's alone and are freed with its call, not held until the report."""
+    from sqla_magic.capture.params import MAX_SETS
+    from sqla_magic.pipeline import Options, Profiler
+
+    rows = [(i, f"title {i}" * 20) for i in range(5000)]
+    with sqlite_engine.connect() as conn:
+        conn.exec_driver_sql("CREATE TEMP TABLE bulk (id INTEGER, title TEXT)")
+        profiler = Profiler(Options(explain=False, findings=False))
+        profiler.start()
+        conn.exec_driver_sql("INSERT INTO bulk VALUES (?, ?)", rows)
+        # named parameters: SQLAlchemy hands the driver tuples of its own making
+        conn.execute(sa.text("INSERT INTO bulk VALUES (:i, :t)"), [{"i": i, "t": t} for i, t in rows])
+        recording = profiler.stop()
+    shown = (*rows[:MAX_SETS], f"... {5000 - MAX_SETS} more parameter sets")
+    for record, statement in zip(recording.records, recording.report.statements, strict=True):
+        assert record.sets == statement.param_sets == 5000
+        assert list(map(tuple, record.parameters)) == rows[:MAX_SETS]
+        assert statement.params == shown
+    memory = recording.report.memory
+    # all 5,000 sets held would be over 300 kB here
+    assert memory is not None and memory.profiler_bytes < 20_000, memory
