@@ -9,6 +9,7 @@ stopped, on its own connection, so its statements are never part of the report.
 from __future__ import annotations
 
 import collections
+import operator
 import sys
 from collections.abc import Iterable
 from dataclasses import fields, replace
@@ -88,16 +89,20 @@ def finish(recording: Recording, options: Options) -> Report:
         except Exception as problem:
             notes.append(f"plan findings not computed: {type(problem).__name__}: {problem}")
     report = replace(report, findings=findings, plans=plans, notes=tuple(notes))
-    engines = {id(r.engine): r.engine for r in recording.records}
-    engines.update((id(e), e) for e in options.engines or ())
+    # Engines are told apart by identity (they define no equality): each one once.
+    engines = dict.fromkeys(map(_ENGINE, recording.records))
+    engines.update(dict.fromkeys(options.engines or ()))
     passwords = set(recording.passwords)
-    for engine in engines.values():
+    for engine in engines:
         arguments = _compat.connect_args(engine)
         passwords.update(str(arguments[key]) for key in PASSWORD_KEYS if arguments.get(key))
     with collector_paused():
-        masked: Report = without_passwords(report, engines.values(), passwords)
+        masked: Report = without_passwords(report, engines, passwords)
     release_columns(masked.statements)
     return masked
+
+
+_ENGINE = operator.attrgetter("engine")
 
 
 # -- the latest reports --------------------------------------------------------------------
