@@ -295,12 +295,9 @@ def held_by_records(records: list[StatementRecord]) -> int:
         return size(records)
     total = size(records) + (size(records[0]) + _FLOATS_BYTES) * len(records)
     total += _sizes(list(map(_LINES, records)))
-    frames = list(map(_FRAMES, records))
-    total += _sizes(frames)
-    every_frame = list(itertools.chain.from_iterable(frames))
-    frames_held = list(map(operator.ge, _THREES, map(refs, every_frame)))
-    total += _sizes(list(itertools.compress(every_frame, frames_held)))
-    del every_frame
+    # Frames are flat lists of their code's names and their line numbers (numbers above
+    # 256, 28 bytes each, are left out).
+    total += _sizes(list(map(_FRAMES, records)))
     alone = list(map(operator.ge, _TWOS, map(refs, map(_PARAMETERS, records))))
     if not any(alone):
         return total
@@ -421,10 +418,13 @@ class _Places:
         self.sessions: dict[int, int] = {}
         self.flushes: dict[int, int] = {}
 
-    def stack(self, chain: tuple[tuple[str, int, str], ...]) -> tuple[tuple[Site, ...], Optional[Site]]:
-        """The frames as a stack of shared `Site`s, innermost first, and the innermost."""
+    def stack(self, chain: tuple[Any, ...]) -> tuple[tuple[Site, ...], Optional[Site]]:
+        """The frames (flat: file, line, function of each, as `sites.walk` notes them) as a
+        stack of shared `Site`s, innermost first, and the innermost."""
         sites = self.sites
-        stack = tuple(sites.get(frame) or sites.setdefault(frame, Site(*frame)) for frame in chain)
+        each = iter(chain)
+        frames = zip(each, each, each, strict=True)
+        stack = tuple(sites.get(frame) or sites.setdefault(frame, Site(*frame)) for frame in frames)
         return stack, stack[0]
 
     def request(self, number: int) -> int:
@@ -450,7 +450,7 @@ def _statements(records: list[StatementRecord], filename: str, started: float) -
     origins: dict[Any, Optional[str]] = {}
     engines: dict[int, tuple[str, str]] = {}
     fingerprints: dict[str, str] = {}
-    stacks: dict[tuple[tuple[str, int, str], ...], tuple[tuple[Site, ...], Optional[Site]]] = {}
+    stacks: dict[tuple[Any, ...], tuple[tuple[Site, ...], Optional[Site]]] = {}
     no_stack: tuple[tuple[Site, ...], Optional[Site]] = ((), None)
     places = _Places()
     rows = []

@@ -103,8 +103,8 @@ class StatementRecord:
         """`fetchmany` calls that returned rows: more than one, and the rows came in batches."""
         self.error: Optional[str] = None
         self.lines: dict[str, int] = {}
-        self.frames: list[tuple[str, int, str]] = []
-        """The user's frames (file, line, function), innermost first (see `sites.walk`)."""
+        self.frames: list[Any] = []
+        """The user's frames innermost first, file, line and function of each in turn (see `sites.walk`)."""
         self.in_flush = False
         self.flush: Optional[tuple[int, int]] = None
         """(session number, flush number) of the ORM flush that ran it (see `_flush_started`)."""

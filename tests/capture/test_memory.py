@@ -95,11 +95,7 @@ def _held_one_by_one(records: list) -> int:
 
     total = size(records) + (size(records[0]) + 3 * size(0.5)) * len(records) if records else size(records)
     for record in records:
-        frames = record.frames
-        total += size(record.lines) + size(frames)
-        for frame in frames:
-            if refs(frame) <= 3:
-                total += size(frame)
+        total += size(record.lines) + size(record.frames)
         parameters = record.parameters
         if isinstance(parameters, containers) and refs(parameters) <= 3:
             total += size(parameters)
@@ -121,10 +117,10 @@ def test_held_by_records_counts_as_a_loop_over_them() -> None:
     def record(parameters, executemany=False, frames=None):
         made = object.__new__(StatementRecord)
         made.parameters, made.executemany, made.lines = parameters, executemany, {"cell.py": 1}
-        made.frames = [("cell.py", 1, "f"), ("lib.py", 2, "g")] if frames is None else frames
+        made.frames = ["cell.py", 1, "f", "lib.py", 2, "g"] if frames is None else frames
         return made
 
-    shared_text, shared_row, shared_frame = "x" * 50, (10**6, 2 * 10**6), ("cell.py", 9, "k")
+    shared_text, shared_row, shared_frames = "x" * 50, (10**6, 2 * 10**6), ["cell.py", 9, "k"]
     records = [
         record((10**6 + 1, "a" * 40)),
         record([10**6 + 2, b"b" * 40]),
@@ -140,8 +136,8 @@ def test_held_by_records_counts_as_a_loop_over_them() -> None:
         record([(10**6 + 7, "f" * 20), (10**6 + 8, "g" * 20)], True),
         record([{"a": 10**6 + 9}, (10**6 + 10,), ["h" * 30], 5, None], True),
         record({"a": 10**6 + 11}, True),
-        record((1,), frames=[shared_frame, shared_frame]),
-        record((2,), frames=[shared_frame]),
+        record((1,), frames=shared_frames),
+        record((2,), frames=["cell.py", 9, "k", "lib.py", 3, "h"]),
         record((3,), frames=[]),
         record(collections.namedtuple("Row", "a b")(10**6 + 12, "i" * 20)),
         # a bulk insert's thousand rows, a large value on every third: each row counts
