@@ -10,7 +10,9 @@ are spliced out: their children hang from the profiled caller.
 
 from __future__ import annotations
 
+import bisect
 import cProfile
+import functools
 import itertools
 import operator
 import os
@@ -33,6 +35,7 @@ _STDLIB_DIR = sysconfig.get_paths()["stdlib"]
 _HIDDEN_BUILTINS = ("<method 'disable' of '_lsprof.Profiler' objects>",)
 _CODE_LABEL = operator.attrgetter("co_filename", "co_firstlineno", "co_name")
 _FILE = operator.itemgetter(0)
+_CALLEE = operator.itemgetter(0)
 _NAME = operator.itemgetter(2)
 _TOTAL = operator.attrgetter("total_s")
 
@@ -128,20 +131,28 @@ class _Functions:
         called = set(numbers)
         if None in called:  # calls into a code object whose label another one took, or with no entry
             called.discard(None)
-            spans = [[edge for edge in span if edge[0] is not None] for span in spans]
+            nones = itertools.compress(itertools.count(), map(operator.is_, numbers, itertools.repeat(None)))
+            for broken in set(map(bisect.bisect_right, itertools.repeat(ends), nones)):
+                spans[broken] = [edge for edge in spans[broken] if edge[0] is not None]
         self.called = cast(set[int], called)
-        self.children = dict(zip(callers, map(sorted, cast(list[list[Edge]], spans)), strict=True))
+        # A span's callees are distinct functions: ordered by number alone, as by the whole edge.
+        by_callee = functools.partial(sorted, key=_CALLEE)
+        self.children = dict(zip(callers, map(by_callee, cast(list[list[Edge]], spans)), strict=True))
         if shared:
             merged: dict[int, dict[int, tuple[int, float]]] = {}
-            for caller, span in zip(callers, cast(list[list[Edge]], spans), strict=True):
-                if caller in shared:
-                    totals = merged.setdefault(caller, {})
-                    for callee, primitive, total in span:
-                        before = totals.get(callee)
-                        if before is not None:
-                            primitive += before[0]
-                            total += before[1]
-                        totals[callee] = (primitive, total)
+            in_shared = list(map(shared.__contains__, callers))
+            for caller, span in zip(
+                itertools.compress(callers, in_shared),
+                itertools.compress(cast(list[list[Edge]], spans), in_shared),
+                strict=True,
+            ):
+                totals = merged.setdefault(caller, {})
+                for callee, primitive, total in span:
+                    before = totals.get(callee)
+                    if before is not None:
+                        primitive += before[0]
+                        total += before[1]
+                    totals[callee] = (primitive, total)
             for caller, totals in merged.items():
                 self.children[caller] = sorted((callee, *edge) for callee, edge in totals.items())
 
