@@ -57,7 +57,7 @@ def grouped(
     pass of a dict look-up and a list append each, and none where all keys are one."""
     chosen = range(len(keys)) if positions is None else positions
     if distinct is None:
-        distinct = dict.fromkeys(keys)
+        distinct = {keys[0]: None} if is_one_object(keys) else dict.fromkeys(keys)
     if len(distinct) <= 1:
         if positions is None:  # every position: the ints `_is_every_position` compares by identity
             chosen = _every_position(len(keys))
@@ -87,10 +87,38 @@ def picked(values: Sequence[_T], positions: Iterable[int]) -> Sequence[_T]:
 
 def per_object(values: Sequence[_T], derive: Callable[[_T], _U]) -> tuple[_U, ...]:
     """`derive` of each of `values`, by position, called once per distinct object (a
-    report's statements share a few sites, stacks and frames)."""
+    report's statements share a few sites, stacks and frames, most often in long runs:
+    one for a loop's statements)."""
+    size = len(values)
+    if not size:
+        return ()
+    if is_one_object(values):
+        return (derive(values[0]),) * size
+    starts = list(compress(range(1, size), map(operator.is_not, values[1:], values)))
+    derived: dict[int, _U] = {}
+    if len(starts) < size // RUN_SHARE:
+        # a few runs of one object each: derived once per object, repeated per run
+        found: list[_U] = []
+        for start, end in zip((0, *starts), (*starts, size), strict=True):
+            value = values[start]
+            if id(value) not in derived:
+                derived[id(value)] = derive(value)
+            found.extend(repeat(derived[id(value)], end - start))
+        return tuple(found)
     idents = tuple(map(id, values))
     derived = {ident: derive(value) for ident, value in dict(zip(idents, values, strict=True)).items()}
     return tuple(map(derived.__getitem__, idents))
+
+
+RUN_SHARE = 8
+"""`per_object` reads runs of one object where there are fewer runs than an eighth of the
+values; with more, a look-up per value costs less than a loop per run."""
+
+
+def is_one_object(values: Sequence[Any]) -> bool:
+    """Whether every one of `values` (at least one) is the same object: read in C, and
+    stopped at the first other one."""
+    return bool(values) and all(map(operator.is_, values, repeat(values[0])))
 
 
 def _place_of(site: Optional[Site]) -> Optional[Place]:
@@ -155,9 +183,7 @@ class StatementIndex:
     @functools.cached_property
     def verbs(self) -> tuple[str, ...]:
         """Each statement's verb (`sql_verb`), by position."""
-        sql = self.column("sql")
-        verb_of = {text: sql_verb(text) for text in dict.fromkeys(sql)}
-        return tuple(map(verb_of.__getitem__, sql))
+        return per_object(self.column("sql"), sql_verb)
 
     @functools.cached_property
     def by_verb(self) -> dict[str, list[int]]:
@@ -210,19 +236,25 @@ class StatementIndex:
     ) -> tuple[Optional[tuple[str, Optional[int]]], ...]:
         """(file, line) of each statement's `site` (one tuple per distinct site), else
         (`file`, its line), or None without a line unless `keep_unknown_line`."""
-        sites = self.column("site")
-        places: list[Optional[tuple[str, Optional[int]]]] = list(per_object(sites, _place_of))
-        unsited = list(map(operator.is_, sites, repeat(None)))  # by identity: a `Site` compares in Python
-        if any(unsited):
-            lines = self.column("line")
-            by_line: dict[Optional[int], Optional[tuple[str, Optional[int]]]] = {}
-            for position in compress(range(self.size), unsited):
-                line = lines[position]
-                place = by_line.get(line, by_line)
-                if place is by_line:
-                    place = by_line[line] = (file, line) if line is not None or keep_unknown_line else None
-                places[position] = place  # type: ignore[assignment]
+        sited: tuple[Optional[tuple[str, Optional[int]]], ...] = per_object(self.column("site"), _place_of)
+        if not self.unsited:
+            return sited
+        places = list(sited)
+        lines = self.column("line")
+        by_line: dict[Optional[int], Optional[tuple[str, Optional[int]]]] = {}
+        for position in self.unsited:
+            line = lines[position]
+            place = by_line.get(line, by_line)
+            if place is by_line:
+                place = by_line[line] = (file, line) if line is not None or keep_unknown_line else None
+            places[position] = place  # type: ignore[assignment]
         return tuple(places)
+
+    @functools.cached_property
+    def unsited(self) -> tuple[int, ...]:
+        """Positions of the statements without a `site`."""
+        # by identity: a `Site` compares in Python
+        return tuple(compress(range(self.size), map(operator.is_, self.column("site"), repeat(None))))
 
     @functools.cached_property
     def stacks(self) -> tuple[tuple[Site, ...], ...]:
@@ -289,7 +321,7 @@ class StatementIndex:
         if any(executemany):
             chosen = [i for i in chosen if not executemany[i]]
         places = self.loop_places
-        if any(map(operator.is_, self.column("site"), repeat(None))):
+        if self.unsited:
             chosen = [i for i in chosen if places[i][1] is not None]
         if not chosen:
             return []
@@ -300,7 +332,7 @@ class StatementIndex:
             for keys, distinct in (
                 (self.requests, len(self.by_request)),
                 (self.column("fingerprint"), len(self.by_fingerprint)),
-                (places, len(dict.fromkeys(map(id, places)))),
+                (places, 1 if is_one_object(places) else len(dict.fromkeys(map(id, places)))),
             )
             if distinct > 1
         ]
@@ -337,7 +369,10 @@ class StatementIndex:
         tells one parameter set from another."""
         known = self._param_reprs
         found = tuple(picked(known, positions))
-        if None in found:
+        if None in found and len(found) == self.size and _is_every_position(positions):
+            known[:] = map(repr, self.column("params"))
+            found = tuple(known)
+        elif None in found:
             missing = list(compress(positions, map(operator.is_, found, repeat(None))))
             texts = map(repr, picked(self.column("params"), missing))
             deque(map(known.__setitem__, missing, texts), maxlen=0)
@@ -351,8 +386,7 @@ class StatementIndex:
         found = self._sole.get(name)
         if found is None:
             values: Sequence[Any] = getattr(self, name)
-            uniform = bool(values) and all(map(operator.is_, values, repeat(values[0])))
-            found = self._sole[name] = (values[0],) if uniform else ()
+            found = self._sole[name] = (values[0],) if is_one_object(values) else ()
         return found
 
     def of_verb(self, *verbs: str) -> list[int]:

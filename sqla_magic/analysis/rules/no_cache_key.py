@@ -32,7 +32,7 @@ _ATTRIBUTES = ("cache_ok", "inherit_cache", "supports_statement_cache")
 
 def rule(report: Report, source: str, thresholds: Thresholds) -> list[Finding]:
     indexed = evidence.index(report)
-    no_key = indexed.groups("cache").get("no key", [])
+    no_key = indexed.groups("cache").get("no key", []) if "no key" in indexed.column("cache") else []
     compile_s = report.layers.get("compile", 0.0)
     findings = []
     covered: set[int] = set()

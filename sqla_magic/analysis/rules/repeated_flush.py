@@ -34,6 +34,8 @@ RULE = "repeated-flush"
 
 def rule(report: Report, source: str, thresholds: Thresholds) -> list[Finding]:
     flushed = evidence.index(report).of_origin("flush")
+    if not flushed:
+        return []
     by_place = evidence.grouped(evidence.picked(evidence.index(report).frame_places, flushed), flushed)
     by_place.pop(None, None)
     candidates = {
