@@ -57,7 +57,8 @@ def grouped(
     pass of a dict look-up and a list append each, and none where all keys are one."""
     chosen = range(len(keys)) if positions is None else positions
     if distinct is None:
-        distinct = {keys[0]: None} if is_one_object(keys) else dict.fromkeys(keys)
+        # one key for all (`count` compares by identity first, as a dict does): no dict to fill
+        distinct = {keys[0]: None} if keys and keys.count(keys[0]) == len(keys) else dict.fromkeys(keys)
     if len(distinct) <= 1:
         if positions is None:  # every position: the ints `_is_every_position` compares by identity
             chosen = _every_position(len(keys))
@@ -163,6 +164,7 @@ class StatementIndex:
         self._columns: dict[str, tuple[Any, ...]] = {}
         self._groups: dict[str, dict[Any, list[int]]] = {}
         self._param_reprs: list[Optional[str]] = [None] * self.size
+        self._every_param_repr = False
         self._sole: dict[str, tuple[Any, ...]] = {}
         self._seconds: dict[tuple[int, ...], float] = {}
 
@@ -369,11 +371,14 @@ class StatementIndex:
         tells one parameter set from another."""
         known = self._param_reprs
         found = tuple(picked(known, positions))
-        if None in found and len(found) == self.size and _is_every_position(positions):
+        if self._every_param_repr:
+            return cast("Sequence[str]", found)
+        if len(found) == self.size and _is_every_position(positions):
             known[:] = map(repr, self.column("params"))
-            found = tuple(known)
-        elif None in found:
-            missing = list(compress(positions, map(operator.is_, found, repeat(None))))
+            self._every_param_repr = True
+            return cast("Sequence[str]", tuple(known))
+        missing = list(compress(positions, map(operator.is_, found, repeat(None))))
+        if missing:
             texts = map(repr, picked(self.column("params"), missing))
             deque(map(known.__setitem__, missing, texts), maxlen=0)
             found = tuple(picked(known, positions))
