@@ -20,11 +20,13 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import itertools
+import operator
 import re
 import threading
 import urllib.parse
 import weakref
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
 from sqla_magic.model import CallNode, Finding, field_column, pending_rewrite
@@ -116,7 +118,7 @@ class _Walk:
         found = self.texts.get(key)
         if found is None:
             found = self.texts[key] = self.policy(field, text)
-        return found
+        return text if found == text else found  # an equal text met again stays the object it is
 
     def walk(self, value: Any, field: str) -> Any:
         kind = type(value)
@@ -136,6 +138,8 @@ class _Walk:
         if isinstance(value, (tuple, list)):
             if len(value) >= _BY_COLUMN:
                 kinds = set(map(type, value))
+                if _NOT_TEXT.issuperset(kinds):
+                    return value  # numbers only (a finding's statement positions): no text in it
                 if len(kinds) == 1:
                     kind = kinds.pop()
                     if kind is not Finding and dataclasses.is_dataclass(kind):
@@ -192,14 +196,11 @@ class _Walk:
         for name in _field_names(CallNode):
             if name in self.untouched or name == "children":
                 continue
-            column = field_column(nodes, name)
-            kinds = set(map(type, column))
-            if _NOT_TEXT.issuperset(kinds):
-                continue
-            if not _TEXT_OR_NONE.issuperset(kinds):
+            parts, by_value = _distinct_parts(field_column(nodes, name))
+            if not by_value:
                 return False
             qualified = f"CallNode.{name}"
-            for text in dict.fromkeys(column):
+            for text in parts:
                 if text is not None and self.text(qualified, text) is not text:
                     return False
         return True
@@ -214,21 +215,15 @@ class _Walk:
             if name in self.untouched:
                 continue
             column = field_column(value, name)
-            kinds = set(map(type, column))
-            if _NOT_TEXT.issuperset(kinds):
-                continue  # numbers and None only (durations, counts): nothing to walk
-            # Texts by value, in one pass (a column repeats a few words); anything else by
-            # identity (the same part walked once, its result the same for each place).
-            by_value = _TEXT_OR_NONE.issuperset(kinds)
-            distinct = dict.fromkeys(column) if by_value else dict(zip(map(id, column), column, strict=True))
+            parts, by_value = _distinct_parts(column)
             qualified = f"{owner}.{name}"
             results = {}
-            for key, old in zip(distinct, distinct if by_value else distinct.values(), strict=True):
+            for old in parts:
                 if type(old) in _NOT_TEXT:
                     continue
                 new = self.walk(old, qualified)
                 if new is not old:
-                    results[key] = new
+                    results[old if by_value else id(old)] = new
             if results:
                 for position, old in enumerate(column):
                     new = results.get(old if by_value else id(old))
@@ -244,6 +239,40 @@ class _Walk:
 
 _BY_COLUMN = 8
 """Sequences of one dataclass at least this long are walked by column (`_Walk._columns`)."""
+
+_ONE_VALUE = _TEXT_OR_NONE | _NOT_TEXT
+
+
+def _distinct_parts(column: Sequence[Any]) -> tuple[Collection[Any], bool]:
+    """The parts of a column (one field of many items) that the policy must see, each once,
+    and whether they are told apart by value (texts) or by identity (anything else).
+
+    Most fields of a report's statements hold one value throughout (cache state, origin,
+    thread, site): `tuple.count` compares by identity before equality, a pointer
+    comparison a value where reading each value's type costs ten times more.  A str equals
+    only a str, and a number or None only a number or None, so a column whose values all
+    equal its first text or number holds that value alone, each one answered alike by the
+    policy (`_Walk.text`).
+    """
+    first = column[0]
+    if type(first) in _ONE_VALUE and column[-1] is first and column.count(first) == len(column):
+        return ((first,) if type(first) is str else ()), True
+    # Other objects are each walked once: every one of them starts a run of the same
+    # object (a loop's statements share their site and stack).  Numbers rarely repeat.
+    parts = column if type(first) in _ONE_VALUE else _run_starts(column)
+    kinds = set(map(type, parts))
+    if _NOT_TEXT.issuperset(kinds):
+        return (), True
+    if _TEXT_OR_NONE.issuperset(kinds):
+        return dict.fromkeys(parts).keys(), True  # a column repeats a few words
+    return dict(zip(map(id, parts), parts, strict=True)).values(), False
+
+
+def _run_starts(column: Sequence[Any]) -> list[Any]:
+    """The first object of each run of one object in `column` (compared by identity)."""
+    rest = column[1:]
+    return [column[0], *itertools.compress(rest, map(operator.is_not, rest, column))]
+
 
 _FIELD_NAMES: dict[type, tuple[str, ...]] = {}
 

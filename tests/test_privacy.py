@@ -97,3 +97,89 @@ def test_the_statements_and_the_call_tree_are_masked_alike_read_by_column_or_one
         report = dataclasses.replace(Report.from_json(json.dumps(plain)), call_tree=tree)
         masked = privacy.without_passwords(report, passwords={"hunter22"}).to_json()
         assert "hunter22" not in masked, count
+
+
+def _statements_varied(count: int, secret_at: int, field: str, pattern: str) -> tuple[Statement, ...]:
+    """`count` statements alike but for `field`, whose values follow `pattern`; the one at
+    `secret_at` (if any) holds a URL with a password."""
+    from sqla_magic.model import Site
+
+    shared = {"text": "cached", "site": Site("app.py", 1, "f"), "params": ("hunter22", 1), "number": 1.5}
+    url_text = "failed postgresql://bob:hunter22@db/x"
+
+    def value(i: int) -> object:
+        if i == secret_at:
+            return ("hunter22", i) if field == "params" else url_text
+        if pattern == "one object":
+            return shared["params" if field == "params" else "site" if field == "stack" else "text"]
+        if pattern == "equal copies":
+            return ("hunter22", 1) if field == "params" else "".join(["cach", "ed"])
+        if pattern == "runs":
+            return (Site("app.py", i // 3, "f"),) if field == "stack" else f"run {i // 3}"
+        return i * 0.5  # "numbers", a text among them as an edited file may hold
+
+    def statement(i: int) -> Statement:
+        fields: dict[str, object] = {
+            "sql": "SELECT 1",
+            "params": (),
+            "duration_s": 0.1,
+            "rowcount": 1,
+            "executemany": False,
+            "fingerprint": "f",
+            "cache": "cached",
+            "line": 1,
+            "origin": "core",
+            "engine": "sqlite://",
+            "thread": "MainThread",
+        }
+        fields[field] = value(i)
+        return Statement(**fields)  # type: ignore[arg-type]
+
+    return tuple(map(statement, range(count)))
+
+
+def test_masking_by_column_gives_what_masking_each_statement_gives() -> None:
+    """Every way a column is read at once (one shared value, equal copies, runs of one
+    object, numbers) masks what walking the statements one by one masks, and leaves the
+    statements it does not change as they are."""
+    cases = [
+        (field, pattern)
+        for field in ("cache", "error", "params", "stack", "rows")
+        for pattern in ("one object", "equal copies", "runs", "numbers")
+    ]
+    for field, pattern in cases:
+        for secret_at in (-1, 0, 5, 39):
+            statements = _statements_varied(40, secret_at, field, pattern)
+            masked = privacy.without_passwords(statements, passwords={"hunter22"})
+            one_by_one = tuple(privacy.without_passwords(s, passwords={"hunter22"}) for s in statements)
+            assert masked == one_by_one, (field, pattern, secret_at)
+            for before, after, alone in zip(statements, masked, one_by_one, strict=True):
+                assert (after is before) == (alone is before), (field, pattern, secret_at)
+            text = repr(masked) if field == "params" else repr([getattr(s, field) for s in masked])
+            if secret_at >= 0:
+                assert "hunter22" not in text, (field, pattern, secret_at)
+
+
+def test_a_text_among_numbers_in_a_long_sequence_is_masked() -> None:
+    from sqla_magic.model import Finding
+
+    positions = (*range(20), "postgresql://bob:hunter22@db/x")
+    finding = Finding(rule="r", severity="info", title="t", message="m", statements=positions)  # type: ignore[arg-type]
+    masked = privacy.without_passwords(Report(1.0, 1.0, findings=(finding,)))
+    assert "hunter22" not in repr(masked.findings[0].statements)
+    plain = Finding(rule="r", severity="info", title="t", message="m", statements=tuple(range(20)))
+    unchanged = Report(1.0, 1.0, findings=(plain,))
+    assert privacy.without_passwords(unchanged) is unchanged
+
+
+def test_a_password_in_a_call_tree_layer_shared_by_every_node_is_masked() -> None:
+    from sqla_magic.model import CallNode
+
+    def tree(layer: str) -> CallNode:
+        children = tuple(CallNode(f"f{i}", "f.py", i, 1, 0.5, 0.5, layer=layer) for i in range(20))
+        return CallNode("<profiled code>", "", 0, 1, 1.0, 0.5, children=children, layer=layer)
+
+    masked = privacy.without_passwords(Report(1.0, 1.0, call_tree=tree("postgresql://bob:hunter22@db/x")))
+    assert "hunter22" not in repr(masked.call_tree) and "bob:***@db" in repr(masked.call_tree)
+    plain = Report(1.0, 1.0, call_tree=tree("python"))
+    assert privacy.without_passwords(plain) is plain
