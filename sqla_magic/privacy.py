@@ -247,24 +247,30 @@ def _distinct_parts(column: Sequence[Any]) -> tuple[Collection[Any], bool]:
     """The parts of a column (one field of many items) that the policy must see, each once,
     and whether they are told apart by value (texts) or by identity (anything else).
 
-    Most fields of a report's statements hold one value throughout (cache state, origin,
-    thread, site): `tuple.count` compares by identity before equality, a pointer
-    comparison a value where reading each value's type costs ten times more.  A str equals
-    only a str, and a number or None only a number or None, so a column whose values all
-    equal its first text or number holds that value alone, each one answered alike by the
-    policy (`_Walk.text`).
+    A str equals only a str, and a number or None only a number or None: a value equal to
+    one of these is of its kind, and the policy answers it alike (`_Walk.text`).  So
+    `tuple.count`, which compares by identity before equality, finds a column of one such
+    value throughout (most fields of a report's statements: cache state, origin, thread)
+    at a pointer comparison a value, ten times less than reading each value's type, and
+    `dict.fromkeys` the few texts of a column that starts with a text or None.
     """
     first = column[0]
-    if type(first) in _ONE_VALUE and column[-1] is first and column.count(first) == len(column):
-        return ((first,) if type(first) is str else ()), True
-    # Other objects are each walked once: every one of them starts a run of the same
-    # object (a loop's statements share their site and stack).  Numbers rarely repeat.
-    parts = column if type(first) in _ONE_VALUE else _run_starts(column)
+    kind = type(first)
+    if kind in _ONE_VALUE and column[-1] is first and column.count(first) == len(column):
+        return ((first,) if kind is str else ()), True
+    if kind in _TEXT_OR_NONE:
+        with contextlib.suppress(TypeError):  # a value that has no hash is read below
+            texts = dict.fromkeys(column)
+            if _ONE_VALUE.issuperset(map(type, texts)):
+                return texts.keys(), True
+    # Numbers rarely repeat; any other object is walked once, found as the first of a run
+    # of the same object (a loop's statements share their site and stack).
+    parts = column if kind in _ONE_VALUE else _run_starts(column)
     kinds = set(map(type, parts))
     if _NOT_TEXT.issuperset(kinds):
         return (), True
     if _TEXT_OR_NONE.issuperset(kinds):
-        return dict.fromkeys(parts).keys(), True  # a column repeats a few words
+        return dict.fromkeys(parts).keys(), True
     return dict(zip(map(id, parts), parts, strict=True)).values(), False
 
 

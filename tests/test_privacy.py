@@ -116,6 +116,8 @@ def _statements_varied(count: int, secret_at: int, field: str, pattern: str) -> 
             return ("hunter22", 1) if field == "params" else "".join(["cach", "ed"])
         if pattern == "runs":
             return (Site("app.py", i // 3, "f"),) if field == "stack" else f"run {i // 3}"
+        if pattern == "lists":  # no hash: not read by value
+            return [f"item {i}"]
         return i * 0.5  # "numbers", a text among them as an edited file may hold
 
     def statement(i: int) -> Statement:
@@ -145,7 +147,7 @@ def test_masking_by_column_gives_what_masking_each_statement_gives() -> None:
     cases = [
         (field, pattern)
         for field in ("cache", "error", "params", "stack", "rows")
-        for pattern in ("one object", "equal copies", "runs", "numbers")
+        for pattern in ("one object", "equal copies", "runs", "lists", "numbers")
     ]
     for field, pattern in cases:
         for secret_at in (-1, 0, 5, 39):
