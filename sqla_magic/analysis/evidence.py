@@ -14,7 +14,7 @@ from __future__ import annotations
 import functools
 import operator
 import weakref
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Callable, Iterable, Sequence
 from itertools import chain, compress, repeat
 from typing import Any, Optional, TypeVar, cast
@@ -95,12 +95,11 @@ def per_object(values: Sequence[_T], derive: Callable[[_T], _U]) -> tuple[_U, ..
         return ()
     if is_one_object(values):
         return (derive(values[0]),) * size
-    starts = list(compress(range(1, size), map(operator.is_not, values[1:], values)))
+    runs = object_runs(values)
     derived: dict[int, _U] = {}
-    if len(starts) < size // RUN_SHARE:
-        # a few runs of one object each: derived once per object, repeated per run
+    if runs is not None:  # derived once per object, repeated per run
         found: list[_U] = []
-        for start, end in zip((0, *starts), (*starts, size), strict=True):
+        for start, end in runs:
             value = values[start]
             if id(value) not in derived:
                 derived[id(value)] = derive(value)
@@ -111,9 +110,35 @@ def per_object(values: Sequence[_T], derive: Callable[[_T], _U]) -> tuple[_U, ..
     return tuple(map(derived.__getitem__, idents))
 
 
+def object_runs(values: Sequence[Any]) -> Optional[list[tuple[int, int]]]:
+    """(start, end) of each run of one object in `values`, in order, found in C; None where
+    there are `RUN_SHARE` values a run or fewer."""
+    size = len(values)
+    starts = list(compress(range(1, size), map(operator.is_not, values[1:], values)))
+    if len(starts) >= size // RUN_SHARE:
+        return None
+    return list(zip((0, *starts), (*starts, size), strict=True))
+
+
+def object_counts(values: Sequence[_T]) -> dict[int, tuple[_T, int]]:
+    """Each distinct object of `values` (by identity, in the order first met) with how
+    many of `values` it is, by its `id`: a report's statements share a few objects."""
+    runs = object_runs(values) if values else []
+    if runs is None:
+        idents = list(map(id, values))
+        objects = dict(zip(idents, values, strict=True))
+        return {ident: (objects[ident], count) for ident, count in Counter(idents).items()}
+    found: dict[int, tuple[_T, int]] = {}
+    for start, end in runs:
+        value = values[start]
+        counted = found.get(id(value))
+        found[id(value)] = (value, end - start + (counted[1] if counted is not None else 0))
+    return found
+
+
 RUN_SHARE = 8
-"""`per_object` reads runs of one object where there are fewer runs than an eighth of the
-values; with more, a look-up per value costs less than a loop per run."""
+"""Runs of one object are read one by one where a run holds more than this many values
+on average; with shorter runs, a look-up per value costs less than a loop per run."""
 
 
 def is_one_object(values: Sequence[Any]) -> bool:

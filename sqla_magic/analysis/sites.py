@@ -28,7 +28,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from typing import TYPE_CHECKING, Optional
 
 from sqla_magic.analysis.evidence import CELL_FUNCTION as CELL_FUNCTION
-from sqla_magic.analysis.evidence import grouped, index, picked
+from sqla_magic.analysis.evidence import grouped, index, object_counts, picked
 from sqla_magic.model import Report, Site, Statement
 
 if TYPE_CHECKING:
@@ -83,20 +83,16 @@ def sites(report: Report, indexes: Iterable[int], also: Sequence[Site] = ()) -> 
     sole = indexed.sole("stacks")
     if sole:  # one stack object for the whole report: nothing to read per statement
         chosen = indexes if isinstance(indexes, (list, tuple, range)) else list(indexes)
-        repeats = Counter({id(sole[0]): len(chosen)}) if chosen else Counter()
-        distinct = {id(sole[0]): sole[0]} if chosen else {}
+        distinct = {id(sole[0]): (sole[0], len(chosen))} if chosen else {}
     else:
-        stacks = picked(indexed.stacks, indexes)
-        idents = list(map(id, stacks))
-        repeats = Counter(idents)
-        distinct = dict(zip(idents, stacks, strict=True))
+        distinct = object_counts(picked(indexed.stacks, indexes))
     innermost: Counter[Site] = Counter()
     callers: dict[Site, None] = {}
     seen_stacks: set[tuple[Site, ...]] = set()
-    for ident, frames in distinct.items():
+    for frames, repeats in distinct.values():
         if not frames:
             continue
-        innermost[frames[0]] += repeats[ident]
+        innermost[frames[0]] += repeats
         if frames not in seen_stacks:
             seen_stacks.add(frames)
             for caller in frames[1:]:
@@ -129,13 +125,10 @@ def commonest(report: Report, indexes: Iterable[int]) -> Optional[Site]:
     chosen = indexes if isinstance(indexes, (list, tuple, range)) else list(indexes)
     if sole:
         return sole[0] if chosen else None
-    frames = picked(indexed.frames, chosen)
     # A few frame objects stand for many statements: counted by identity, then by value,
     # in the order first met (which breaks ties as counting frame by frame does).
     counted: Counter[Site] = Counter()
-    objects = dict(zip(map(id, frames), frames, strict=True))
-    for ident, count in Counter(map(id, frames)).items():
-        frame = objects[ident]
+    for frame, count in object_counts(picked(indexed.frames, chosen)).values():
         if frame is not None:
             counted[frame] += count
     return counted.most_common(1)[0][0] if counted else None
