@@ -118,7 +118,8 @@ class _Walk:
         found = self.texts.get(key)
         if found is None:
             found = self.texts[key] = self.policy(field, text)
-        return text if found == text else found  # an equal text met again stays the object it is
+        # an equal text met again stays the object it is (compared as texts, whatever its class)
+        return text if str.__eq__(found, text) is True else found
 
     def walk(self, value: Any, field: str) -> Any:
         kind = type(value)
@@ -240,32 +241,19 @@ class _Walk:
 _BY_COLUMN = 8
 """Sequences of one dataclass at least this long are walked by column (`_Walk._columns`)."""
 
-_ONE_VALUE = _TEXT_OR_NONE | _NOT_TEXT
-
 
 def _distinct_parts(column: Sequence[Any]) -> tuple[Collection[Any], bool]:
     """The parts of a column (one field of many items) that the policy must see, each once,
     and whether they are told apart by value (texts) or by identity (anything else).
 
-    A str equals only a str, and a number or None only a number or None: a value equal to
-    one of these is of its kind, and the policy answers it alike (`_Walk.text`).  So
-    `tuple.count`, which compares by identity before equality, finds a column of one such
-    value throughout (most fields of a report's statements: cache state, origin, thread)
-    at a pointer comparison a value, ten times less than reading each value's type, and
-    `dict.fromkeys` the few texts of a column that starts with a text or None.
+    A report's statements share their values in runs (a loop's statements have one cache
+    word, origin, thread, site and stack): the first object of each run, found in C by
+    identity (`_run_starts`), stands for the run, and only those have their type read (a
+    column of numbers is read whole: they rarely repeat).  Values are compared by value
+    only once all are known to be plain texts, numbers or None, whose equality is their
+    value's: no object's own `__eq__` or `__hash__` decides what the policy sees.
     """
-    first = column[0]
-    kind = type(first)
-    if kind in _ONE_VALUE and column[-1] is first and column.count(first) == len(column):
-        return ((first,) if kind is str else ()), True
-    if kind in _TEXT_OR_NONE:
-        with contextlib.suppress(TypeError):  # a value that has no hash is read below
-            texts = dict.fromkeys(column)
-            if _ONE_VALUE.issuperset(map(type, texts)):
-                return texts.keys(), True
-    # Numbers rarely repeat; any other object is walked once, found as the first of a run
-    # of the same object (a loop's statements share their site and stack).
-    parts = column if kind in _ONE_VALUE else _run_starts(column)
+    parts = column if type(column[0]) in _NOT_TEXT else _run_starts(column)
     kinds = set(map(type, parts))
     if _NOT_TEXT.issuperset(kinds):
         return (), True

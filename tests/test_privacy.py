@@ -4,11 +4,12 @@ real engines are in `tests/reliability/test_secrets.py`)."""
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
 import sqlalchemy as sa
 
 from sqla_magic import privacy
-from sqla_magic.model import CellError, Plan, PlanNode, Report, Statement
+from sqla_magic.model import CallNode, CellError, Plan, PlanNode, Report, Statement
 
 
 def test_a_password_in_the_query_string_is_hidden() -> None:
@@ -185,3 +186,46 @@ def test_a_password_in_a_call_tree_layer_shared_by_every_node_is_masked() -> Non
     assert "hunter22" not in repr(masked.call_tree) and "bob:***@db" in repr(masked.call_tree)
     plain = Report(1.0, 1.0, call_tree=tree("python"))
     assert privacy.without_passwords(plain) is plain
+
+
+class _EqualToAll(str):
+    """A text that claims to equal every other: masking must read it for what it holds."""
+
+    def __eq__(self, other: object) -> bool:
+        return True
+
+    __hash__ = str.__hash__
+
+
+class _EqualityRaises:
+    def __eq__(self, other: object) -> bool:
+        raise ValueError("no truth value")
+
+    __hash__ = object.__hash__
+
+
+def _statement_with(**fields: Any) -> Statement:
+    base = dict(
+        sql="SELECT 1", params=(), duration_s=0.1, rowcount=1, executemany=False, fingerprint="f",
+        cache="cached", line=1, origin="core", engine="sqlite://", thread="MainThread",
+    )  # fmt: skip
+    return Statement(**{**base, **fields})
+
+
+def test_masking_is_not_decided_by_an_objects_own_equality() -> None:
+    url = "failed postgresql://bob:hunter22@db/x"
+    plain = "plain"
+    column = tuple(_statement_with(error=e) for e in [plain] * 4 + [_EqualToAll(url)] + [plain] * 4)
+    assert "hunter22" not in repr(privacy.without_passwords(column, passwords={"hunter22"}))
+    alone = _statement_with(params=(_EqualToAll("hunter22"),))
+    assert "hunter22" not in repr(privacy.without_passwords(alone, passwords={"hunter22"}))
+    odd = tuple(_statement_with(request=r) for r in [None] * 4 + [_EqualityRaises()] + [None] * 4)
+    masked = privacy.without_passwords(odd, passwords={"hunter22"})  # read without calling its `__eq__`
+    assert all(new.request is old.request for new, old in zip(masked, odd, strict=True))
+
+
+def test_a_call_tree_with_a_number_among_its_texts_is_masked_node_by_node() -> None:
+    children = tuple(CallNode(f"f{i}", "f.py", i, 1, 0.5, 0.5, layer=5) for i in range(20))  # type: ignore[arg-type]
+    tree = CallNode("<profiled code>", "", 0, 1, 1.0, 0.5, children=children, layer="python")
+    masked = privacy.without_passwords(Report(1.0, 1.0, call_tree=tree), passwords={"hunter22"})
+    assert masked.call_tree == tree

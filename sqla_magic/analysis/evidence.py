@@ -115,7 +115,7 @@ def object_runs(values: Sequence[Any]) -> Optional[list[tuple[int, int]]]:
     there are `RUN_SHARE` values a run or fewer."""
     size = len(values)
     starts = list(compress(range(1, size), map(operator.is_not, values[1:], values)))
-    if len(starts) >= size // RUN_SHARE:
+    if (len(starts) + 1) * RUN_SHARE >= size:
         return None
     return list(zip((0, *starts), (*starts, size), strict=True))
 

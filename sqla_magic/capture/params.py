@@ -13,41 +13,26 @@ MAX_ITEMS = 100
 """Values of one parameter set kept for display."""
 
 
-def kept_sets(parameters: Any, executemany: bool) -> tuple[Any, int]:
-    """(what a record keeps of the parameters a cursor received, how many sets they were).
+def kept_sets(parameters: Any) -> tuple[Any, int]:
+    """(what a record keeps of the list of parameter sets a `cursor.executemany` received,
+    how many sets they were).
 
-    Of an executemany's list of sets only the first `MAX_SETS` are kept: all the report
-    shows, and EXPLAIN takes the first.  Keeping every set would hold a bulk insert's
-    rows, which the driver's call no longer needs, until the report is built."""
-    if executemany and _is_list_of_sets(parameters):
-        sets = len(parameters)
-        return (parameters[:MAX_SETS] if sets > MAX_SETS else parameters), sets
-    return parameters, 1
+    Only the first `MAX_SETS` are kept: all the report shows, and EXPLAIN takes the first.
+    Keeping every set would hold a bulk insert's rows, which the driver's call no longer
+    needs, until the report is built."""
+    sets = len(parameters)
+    return (parameters[:MAX_SETS] if sets > MAX_SETS else parameters), sets
 
 
-def display_params(parameters: Any, executemany: bool, sets: int) -> Any:
-    """The display copy of the parameters as `kept_sets` kept them, of `sets` sets."""
-    if not executemany:
+def display_params(parameters: Any, listed: bool, sets: int) -> Any:
+    """The display copy of the parameters: one set, or of a list of `sets` sets (`listed`,
+    as `kept_sets` kept them) the first few."""
+    if not listed:
         return _one_set(parameters)
-    if _is_list_of_sets(parameters):
-        shown = tuple(_one_set(p) for p in parameters[:MAX_SETS])
-        if sets > MAX_SETS:
-            shown += (f"... {sets - MAX_SETS} more parameter sets",)
-        return shown
-    return _one_set(parameters)
-
-
-def _is_list_of_sets(parameters: Any) -> bool:
-    """A list of parameter sets, not one set (2.0 marks each insertmanyvalues batch
-    executemany while handing over that batch's single flat set)."""
-    if not isinstance(parameters, Sequence) or isinstance(parameters, (str, bytes)):
-        return False
-    first = parameters[0] if parameters else None
-    return (
-        first is None
-        or isinstance(first, Mapping)
-        or (isinstance(first, Sequence) and not isinstance(first, (str, bytes)))
-    )
+    shown = tuple(_one_set(p) for p in parameters[:MAX_SETS])
+    if sets > MAX_SETS:
+        shown += (f"... {sets - MAX_SETS} more parameter sets",)
+    return shown
 
 
 _PLAIN = (type(None), bool, int, float)

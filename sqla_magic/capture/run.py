@@ -471,7 +471,7 @@ def _statements(records: list[StatementRecord], filename: str, started: float) -
         if shape_of_sql is None:
             shape_of_sql = fingerprints[sql] = fingerprint(sql)
         executemany = record.executemany
-        shown = display_params(record.parameters, executemany, record.sets)
+        shown = display_params(record.parameters, record.listed, record.sets)
         frames = record.frames
         if frames:
             chain = tuple(frames)

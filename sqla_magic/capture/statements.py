@@ -62,6 +62,7 @@ class StatementRecord:
         "frames",
         "in_flush",
         "lines",
+        "listed",
         "options",
         "parameters",
         "request",
@@ -85,7 +86,11 @@ class StatementRecord:
         context: Any,
     ) -> None:
         self.sql = sql
-        self.parameters, self.sets = kept_sets(parameters, executemany) if executemany else (parameters, 1)
+        self.parameters = parameters
+        self.sets = 1
+        self.listed = False
+        """Whether `parameters` are a list of sets (`cursor.executemany`), not one set (an
+        insertmanyvalues batch is one set, though SQLAlchemy marks it executemany)."""
         self.executemany = executemany
         self.start = start
         self.duration_s = duration_s
@@ -270,14 +275,27 @@ def _do_executemany(cursor: Any, statement: str, parameters: Any, context: Any) 
         ):
             dialect.do_executemany(cursor, statement, parameters, context)
     except BaseException as error:
-        _failed(error, statement, parameters, context, start, sys._getframe(1))
+        _listed_sets(_failed(error, statement, parameters, context, start, sys._getframe(1)))
         raise
     end = time.perf_counter()
     try:  # noqa: SIM105
-        _executed(cursor, statement, parameters, context, True, start, end, sys._getframe(1))
+        _listed_sets(_executed(cursor, statement, parameters, context, True, start, end, sys._getframe(1)))
     except Exception:
         pass
     return True
+
+
+def _listed_sets(record: Optional[StatementRecord]) -> None:
+    """Mark the record of a `cursor.executemany` as holding a list of parameter sets, of
+    which it keeps those the report shows (`kept_sets`).  Never raises: on the failure
+    path, the user's exception is what must propagate."""
+    if record is None:
+        return
+    try:
+        record.parameters, record.sets = kept_sets(record.parameters)
+        record.listed = True
+    except Exception:  # a parameter container that does not behave as a sequence: kept whole
+        pass
 
 
 def _do_execute_no_params(cursor: Any, statement: str, context: Any) -> bool:
@@ -336,10 +354,10 @@ def _executed(
     start: float,
     end: float,
     caller: types.FrameType,
-) -> None:
-    """Record a statement that ran.  The listeners swallow what this raises: a failure
-    here must not fail a statement that has run (the caller could retry an INSERT that
-    happened); the statement is then just not recorded."""
+) -> Optional[StatementRecord]:
+    """Record a statement that ran (its record, if kept).  The listeners swallow what this
+    raises: a failure here must not fail a statement that has run (the caller could retry
+    an INSERT that happened); the statement is then just not recorded."""
     # A statement SQLAlchemy runs first on the same context (a pre-executed default) may
     # have left our wrapper as `context.cursor`: this one then ran through it.
     real = cursor._cursor if type(cursor) in _WRAPPERS else cursor
@@ -349,10 +367,10 @@ def _executed(
         tally_loads()
     record = _record(statement, parameters, context, executemany, start, end, caller)
     if record is None:
-        return
+        return None
     record.rowcount = real.rowcount
     if executemany:
-        return
+        return record
     description = real.description
     if description is not None:
         record.rows = 0
@@ -360,18 +378,20 @@ def _executed(
     elif _compat.is_server_side(context):
         record.rows = 0
         setattr(context, _CURSOR, StreamingCountingCursor.around(real, record, None))
+    return record
 
 
 def _failed(
     error: BaseException, statement: str, parameters: Any, context: Any, start: float, caller: Any
-) -> None:
+) -> Optional[StatementRecord]:
     try:
         end = time.perf_counter()
         record = _record(statement, parameters, context, bool(context.executemany), start, end, caller)
         if record is not None:
             record.error = f"{type(error).__name__}: {safe_text(error)}"
+        return record
     except Exception:  # the user's exception is what must propagate
-        pass
+        return None
 
 
 def _record(

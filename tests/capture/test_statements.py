@@ -362,3 +362,27 @@ def test_an_executemany_keeps_the_sets_it_shows(sqlite_engine) -> None:
     memory = recording.report.memory
     # all 5,000 sets held would be over 300 kB here
     assert memory is not None and memory.profiler_bytes < 20_000, memory
+
+
+def test_an_insertmanyvalues_batch_is_one_set_kept_whole(sqlite_engine) -> None:
+    """SQLAlchemy 2.0 sends an INSERT .. RETURNING of many rows as batches of one flat set,
+    marked executemany: each is kept whole, shown as one set and explained, whatever its
+    first value (a NULL first value once made it look like a list of sets)."""
+    if sa.__version__.startswith("1."):
+        pytest.skip("insertmanyvalues is SQLAlchemy 2.0's")
+    metadata = sa.MetaData()
+    columns = [sa.Column(f"c{i}", sa.String) for i in range(4)]
+    table = sa.Table("batched", metadata, sa.Column("id", sa.Integer, primary_key=True), *columns)
+    rows = [{"c0": None, "c1": "a", "c2": "b", "c3": f"row {i}"} for i in range(20)]
+    with sqlite_engine.connect() as conn:
+        metadata.create_all(conn)
+        with profile() as report:
+            ids = conn.execute(sa.insert(table).returning(table.c.id), rows).scalars().all()
+        conn.rollback()
+    assert len(ids) == 20
+    inserts = [s for s in report.statements if s.sql.lstrip().upper().startswith("INSERT")]
+    assert inserts and all(s.executemany and s.param_sets == 1 for s in inserts)
+    assert all(len(s.params) == s.sql.count("?") for s in inserts)
+    assert inserts[0].params[:4] == (None, "a", "b", "row 0")
+    plans = [p for p in report.plans if p.statement is not None and report.statements[p.statement] in inserts]
+    assert plans and all(p.root is not None for p in plans), [p.note for p in plans]
