@@ -253,7 +253,11 @@ def _distinct_parts(column: Sequence[Any]) -> tuple[Collection[Any], bool]:
     only once all are known to be plain texts, numbers or None, whose equality is their
     value's: no object's own `__eq__` or `__hash__` decides what the policy sees.
     """
-    parts = column if type(column[0]) in _NOT_TEXT else _run_starts(column)
+    first = column[0]
+    if column[-1] is first and all(map(operator.is_, column, itertools.repeat(first))):
+        parts: Sequence[Any] = (first,)  # one object throughout: most fields of a loop's statements
+    else:
+        parts = column if type(first) in _NOT_TEXT else _run_starts(column)
     kinds = set(map(type, parts))
     if _NOT_TEXT.issuperset(kinds):
         return (), True
@@ -264,11 +268,8 @@ def _distinct_parts(column: Sequence[Any]) -> tuple[Collection[Any], bool]:
 
 def _run_starts(column: Sequence[Any]) -> list[Any]:
     """The first object of each run of one object in `column` (compared by identity)."""
-    first = column[0]
-    if column[-1] is first and all(map(operator.is_, column, itertools.repeat(first))):
-        return [first]  # one object throughout (a third cheaper to tell than the runs)
     rest = column[1:]
-    return [first, *itertools.compress(rest, map(operator.is_not, rest, column))]
+    return [column[0], *itertools.compress(rest, map(operator.is_not, rest, column))]
 
 
 _FIELD_NAMES: dict[type, tuple[str, ...]] = {}
