@@ -12,6 +12,7 @@ import contextlib
 import dataclasses
 import difflib
 import gc
+import itertools
 import json
 import operator
 import types
@@ -170,6 +171,24 @@ def field_column(items: typing.Sequence[Any], name: str) -> typing.Sequence[Any]
     if isinstance(items, Statements):
         return items.column(name)
     return tuple(map(operator.attrgetter(name), items))
+
+
+def is_one_object(values: typing.Sequence[Any]) -> bool:
+    """Whether every one of `values` (at least one) is the same object: read in C by
+    identity (no `__eq__` of theirs is called), stopped at the first other one."""
+    if not values:
+        return False
+    first = values[0]
+    return values[-1] is first and all(map(operator.is_, values, itertools.repeat(first)))
+
+
+def run_starts(values: typing.Sequence[Any]) -> list[int]:
+    """The position where each run of one object in `values` begins (by identity, found
+    in C): a report's statements share their values in runs, one for a loop's."""
+    if not values:
+        return []
+    rest = values[1:]
+    return [0, *itertools.compress(range(1, len(values)), map(operator.is_not, rest, values))]
 
 
 def release_columns(statements: typing.Sequence[Statement]) -> None:

@@ -20,8 +20,6 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import itertools
-import operator
 import re
 import threading
 import urllib.parse
@@ -29,7 +27,7 @@ import weakref
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
-from sqla_magic.model import CallNode, Finding, field_column, pending_rewrite
+from sqla_magic.model import CallNode, Finding, field_column, is_one_object, pending_rewrite, run_starts
 
 MASK = "***"
 REDACTED = "?"
@@ -248,28 +246,24 @@ def _distinct_parts(column: Sequence[Any]) -> tuple[Collection[Any], bool]:
 
     A report's statements share their values in runs (a loop's statements have one cache
     word, origin, thread, site and stack): the first object of each run, found in C by
-    identity (`_run_starts`), stands for the run, and only those have their type read (a
+    identity (`model.run_starts`), stands for the run, and only those have their type read (a
     column of numbers is read whole: they rarely repeat).  Values are compared by value
     only once all are known to be plain texts, numbers or None, whose equality is their
     value's: no object's own `__eq__` or `__hash__` decides what the policy sees.
     """
-    first = column[0]
-    if column[-1] is first and all(map(operator.is_, column, itertools.repeat(first))):
-        parts: Sequence[Any] = (first,)  # one object throughout: most fields of a loop's statements
+    parts: Sequence[Any]
+    if is_one_object(column):
+        parts = column[:1]  # one object throughout: most fields of a loop's statements
+    elif type(column[0]) in _NOT_TEXT:
+        parts = column
     else:
-        parts = column if type(first) in _NOT_TEXT else _run_starts(column)
+        parts = list(map(column.__getitem__, run_starts(column)))
     kinds = set(map(type, parts))
     if _NOT_TEXT.issuperset(kinds):
         return (), True
     if _TEXT_OR_NONE.issuperset(kinds):
         return dict.fromkeys(parts).keys(), True
     return dict(zip(map(id, parts), parts, strict=True)).values(), False
-
-
-def _run_starts(column: Sequence[Any]) -> list[Any]:
-    """The first object of each run of one object in `column` (compared by identity)."""
-    rest = column[1:]
-    return [column[0], *itertools.compress(rest, map(operator.is_not, rest, column))]
 
 
 _FIELD_NAMES: dict[type, tuple[str, ...]] = {}

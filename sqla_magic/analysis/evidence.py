@@ -20,7 +20,7 @@ from itertools import chain, compress, repeat
 from typing import Any, Optional, TypeVar, cast
 
 from sqla_magic import sqltext
-from sqla_magic.model import Finding, Report, Site, Statement, field_column
+from sqla_magic.model import Finding, Report, Site, Statement, field_column, is_one_object, run_starts
 
 _T = TypeVar("_T")
 _U = TypeVar("_U")
@@ -113,11 +113,10 @@ def per_object(values: Sequence[_T], derive: Callable[[_T], _U]) -> tuple[_U, ..
 def object_runs(values: Sequence[Any]) -> Optional[list[tuple[int, int]]]:
     """(start, end) of each run of one object in `values`, in order, found in C; None where
     there are `RUN_SHARE` values a run or fewer."""
-    size = len(values)
-    starts = list(compress(range(1, size), map(operator.is_not, values[1:], values)))
-    if (len(starts) + 1) * RUN_SHARE >= size:
+    starts = run_starts(values)
+    if len(starts) * RUN_SHARE >= len(values):
         return None
-    return list(zip((0, *starts), (*starts, size), strict=True))
+    return list(zip(starts, (*starts[1:], len(values)), strict=True))
 
 
 def object_counts(values: Sequence[_T]) -> dict[int, tuple[_T, int]]:
@@ -139,12 +138,6 @@ def object_counts(values: Sequence[_T]) -> dict[int, tuple[_T, int]]:
 RUN_SHARE = 8
 """Runs of one object are read one by one where a run holds more than this many values
 on average; with shorter runs, a look-up per value costs less than a loop per run."""
-
-
-def is_one_object(values: Sequence[Any]) -> bool:
-    """Whether every one of `values` (at least one) is the same object: read in C, and
-    stopped at the first other one."""
-    return bool(values) and all(map(operator.is_, values, repeat(values[0])))
 
 
 def _place_of(site: Optional[Site]) -> Optional[Place]:
